@@ -1,0 +1,47 @@
+# freetier: a free-tier and credit gate for a metered service, in PostgreSQL.
+
+EXTENSION = freetier
+MODULE_big = freetier
+OBJS = \
+	src/freetier.o \
+	src/args.o \
+	src/clock.o \
+	src/credit.o \
+	src/decision.o \
+	src/gate.o \
+	src/holds.o \
+	src/ledger.o \
+	src/pool.o \
+	src/renewal.o \
+	src/spi.o
+
+DATA = $(wildcard sql/freetier--*.sql)
+
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK += -lsodium
+
+# pg_regress: sql/*.sql against expected/*.out
+REGRESS = setup decide estimate settle credit ledger renewal errors privileges
+REGRESS_OPTS = --load-extension=freetier
+
+# isolation specs: test/specs/*.spec against test/expected/*.out
+ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback
+ISOLATION_OPTS = --inputdir=test --load-extension=freetier
+
+# TAP: test/t/*.pl (server life cycle)
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# pg_regress and isolation only (installcheck also runs TAP)
+installcheck-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+installcheck-tap:
+	$(prove_installcheck)
+
+.PHONY: installcheck-regress installcheck-tap

@@ -1,0 +1,77 @@
+/*-------------------------------------------------------------------------
+ *
+ * args.c
+ *	  Argument checks shared by the SQL-callable functions, with the errors
+ *	  users read.  Every check runs before anything is locked or written.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "common/int.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+/* A NULL where a value is required: 22023. */
+void
+ft_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be NULL", argname)));
+}
+
+/* An amount of sats must be zero or more: 22023. */
+void
+ft_check_sats(const char *argname, int64 value)
+{
+	if (value < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", argname),
+				 errdetail("%s was " INT64_FORMAT ".", argname, value)));
+}
+
+/*
+ * A text argument as a C string, NULL when the argument is NULL and not
+ * required.  Longer than FT_MAX_TEXT_BYTES is 22023.
+ */
+char *
+ft_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
+			bool required)
+{
+	text	   *t;
+	int			len;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			ft_check_not_null(fcinfo, argno, argname);
+		return NULL;
+	}
+	t = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(t);
+	if (len > FT_MAX_TEXT_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too long", argname),
+				 errdetail("A %s may be at most %d bytes; this one has %d.",
+						   argname, FT_MAX_TEXT_BYTES, len)));
+	return text_to_cstring(t);
+}
+
+/* a + b, or 22003 naming what overflowed; never a wrapped number. */
+int64
+ft_add_sats(int64 a, int64 b, const char *what)
+{
+	int64		sum;
+
+	if (pg_add_s64_overflow(a, b, &sum))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s would be out of range for bigint", what),
+				 errdetail("Adding " INT64_FORMAT " to " INT64_FORMAT
+						   " does not fit in a bigint.", b, a)));
+	return sum;
+}

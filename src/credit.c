@@ -1,0 +1,119 @@
+/*-------------------------------------------------------------------------
+ *
+ * credit.c
+ *	  freetier_credit: a paid invoice grows a pool by credit_pct, once per
+ *	  payment reference.
+ *
+ * The pool row is locked first, then the payment reference is claimed with
+ * INSERT ... ON CONFLICT DO NOTHING.  Two sessions crediting one reference
+ * at once queue on the pool lock (or, across pools, on the reference's
+ * index entry); the second then finds the first's committed row and returns
+ * its result.  If the first rolls back, the second credits.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+/* floor(paid * credit_pct / 100); never more than paid since credit_pct <= 100. */
+static FtStatement credit_for = {
+	"SELECT pg_catalog.floor($2::pg_catalog.numeric OPERATOR(pg_catalog.*) credit_pct"
+	" OPERATOR(pg_catalog./) 100)::bigint"
+	" FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, INT8OID}
+};
+
+static FtStatement claim_payment = {
+	"INSERT INTO freetier.credits (payment_ref, pool, paid_sats, credited_sats, created_at)"
+	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_ref) DO NOTHING RETURNING 1",
+	5, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}
+};
+
+static FtStatement claimed_payment = {
+	"SELECT pool, paid_sats, credited_sats FROM freetier.credits"
+	" WHERE payment_ref OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+/* The result of an earlier credit of payment_ref, if the arguments match. */
+static int64
+replayed_credit(const char *payment_ref, const char *pool, int64 paid)
+{
+	Datum		args[1] = {CStringGetTextDatum(payment_ref)};
+	char	   *first_pool;
+	int64		first_paid;
+
+	if (ft_execute(&claimed_payment, args, NULL, false) != 1)
+		elog(ERROR, "freetier: payment_ref \"%s\" is claimed but not visible",
+			 payment_ref);
+	first_pool = ft_column_text(0, 1);
+	first_paid = ft_column_int64(0, 2);
+	if (first_paid != paid || strcmp(first_pool, pool) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("payment_ref \"%s\" was already credited with other arguments",
+						payment_ref),
+				 errdetail("It credited paid_sats " INT64_FORMAT " to pool \"%s\".",
+						   first_paid, first_pool)));
+	return ft_column_int64(0, 3);
+}
+
+PG_FUNCTION_INFO_V1(freetier_credit);
+
+/*
+ * freetier_credit(paid_sats bigint, pool text DEFAULT 'default',
+ *				   payment_ref text DEFAULT NULL) RETURNS bigint
+ */
+Datum
+freetier_credit(PG_FUNCTION_ARGS)
+{
+	int64		paid;
+	char	   *pool_name;
+	char	   *payment_ref;
+	TimestampTz now = ft_now();
+	FtPool		pool;
+	Datum		args[5];
+	int64		credit;
+
+	ft_check_not_null(fcinfo, 0, "paid_sats");
+	paid = PG_GETARG_INT64(0);
+	ft_check_sats("paid_sats", paid);
+	pool_name = ft_text_arg(fcinfo, 1, "pool", true);
+	payment_ref = ft_text_arg(fcinfo, 2, "payment_ref", false);
+	if (payment_ref && payment_ref[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("payment_ref must not be empty"),
+				 errdetail("Pass NULL when the payment has no reference.")));
+
+	SPI_connect();
+	ft_pool_lock(pool_name, &pool);
+
+	args[0] = CStringGetTextDatum(pool_name);
+	args[1] = Int64GetDatum(paid);
+	ft_execute(&credit_for, args, NULL, false);
+	credit = ft_column_int64(0, 1);
+
+	if (payment_ref)
+	{
+		args[0] = CStringGetTextDatum(payment_ref);
+		args[1] = CStringGetTextDatum(pool_name);
+		args[2] = Int64GetDatum(paid);
+		args[3] = Int64GetDatum(credit);
+		args[4] = TimestampTzGetDatum(now);
+		if (ft_execute(&claim_payment, args, NULL, false) == 0)
+		{
+			credit = replayed_credit(payment_ref, pool_name, paid);
+			SPI_finish();
+			PG_RETURN_INT64(credit);
+		}
+	}
+	if (credit > 0)
+		ft_pool_append(&pool, "credit", credit, NULL, payment_ref, now);
+
+	SPI_finish();
+	PG_RETURN_INT64(credit);
+}

@@ -1,0 +1,288 @@
+/*-------------------------------------------------------------------------
+ *
+ * gate.c
+ *	  freetier_decide and freetier_estimate.
+ *
+ * decide, in the caller's transaction:
+ *	 1. lock the subject row (FOR NO KEY UPDATE);
+ *	 2. in a new statement, so that it sees every hold committed by whoever
+ *		held the lock before us, sum the subject's live holds in its window;
+ *	 3. lock the pool row, return its expired holds to it;
+ *	 4. place the hold: hold row, the subject's window, the pool's debit and
+ *		its ledger entry.
+ * Every decide that places a hold writes the subject row, so that under
+ * REPEATABLE READ a concurrent decide for the same subject fails with a
+ * serialization error instead of missing the other's hold.
+ *
+ * estimate reads the same rows without locks and counts holds past their
+ * TTL as returned; it writes nothing and runs in read-only transactions and
+ * on standbys.  Both end in the same decision.c arithmetic.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+static FtStatement pool_exists = {
+	"SELECT 1 FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+static FtStatement lock_subject = {
+	"SELECT s.window_start, s.window_settled_sats, t.daily_budget_sats"
+	" FROM freetier.subjects s JOIN freetier.tiers t ON t.tier OPERATOR(pg_catalog.=) s.tier"
+	" WHERE s.subject OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE OF s",
+	1, {TEXTOID}
+};
+
+/* Sats on live holds charged to the window that began at $2. */
+static FtStatement subject_held = {
+	"SELECT coalesce(sum(held_sats), 0)::bigint FROM freetier.holds"
+	" WHERE subject OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'held'"
+	"   AND window_start OPERATOR(pg_catalog.=) $2 AND expires_at OPERATOR(pg_catalog.>) $3",
+	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+static FtStatement read_subject = {
+	"SELECT s.window_start, s.window_settled_sats, t.daily_budget_sats,"
+	" (SELECT coalesce(sum(h.held_sats), 0)::bigint FROM freetier.holds h"
+	"   WHERE h.subject OPERATOR(pg_catalog.=) s.subject"
+	"     AND h.state OPERATOR(pg_catalog.=) 'held'"
+	"     AND h.window_start OPERATOR(pg_catalog.=) s.window_start"
+	"     AND h.expires_at OPERATOR(pg_catalog.>) $2)"
+	" FROM freetier.subjects s JOIN freetier.tiers t ON t.tier OPERATOR(pg_catalog.=) s.tier"
+	" WHERE s.subject OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+/* The pool's balance with its holds past their TTL counted as returned. */
+static FtStatement read_pool_available = {
+	"SELECT p.balance_sats + coalesce((SELECT sum(h.held_sats) FROM freetier.holds h"
+	"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool AND h.state OPERATOR(pg_catalog.=) 'held'"
+	"     AND h.expires_at OPERATOR(pg_catalog.<=) $2), 0)::bigint"
+	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+static FtStatement insert_hold = {
+	"INSERT INTO freetier.holds (subject, pool, estimated_sats, held_sats,"
+	"  window_start, created_at, expires_at)"
+	" SELECT $1, p.pool, $3, $4, $5, $6, $6 OPERATOR(pg_catalog.+) p.hold_ttl"
+	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $2"
+	" RETURNING hold_id",
+	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+static FtStatement charge_subject = {
+	"UPDATE freetier.subjects SET window_start = $2, window_settled_sats = $3,"
+	" updated_at = $4 WHERE subject OPERATOR(pg_catalog.=) $1",
+	4, {TEXTOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID}
+};
+
+/* The request as the SQL functions received it, checked. */
+typedef struct GateRequest
+{
+	char	   *subject;		/* NULL when anonymous */
+	int64		estimated_sats;
+	char	   *pool;
+} GateRequest;
+
+static void
+read_request(FunctionCallInfo fcinfo, GateRequest *r)
+{
+	r->subject = ft_text_arg(fcinfo, 0, "subject", false);
+	ft_check_not_null(fcinfo, 1, "estimated_sats");
+	r->estimated_sats = PG_GETARG_INT64(1);
+	ft_check_sats("estimated_sats", r->estimated_sats);
+	r->pool = ft_text_arg(fcinfo, 2, "pool", true);
+}
+
+/* Copy the subject columns of the last result (window_start, settled, budget). */
+static void
+subject_from_row(FtSubjectState *s)
+{
+	bool		isnull;
+	Datum		ws = ft_column(0, 1, &isnull);
+
+	s->known = true;
+	s->has_window = !isnull;
+	s->window_start = isnull ? 0 : DatumGetTimestampTz(ws);
+	s->window_settled_sats = ft_column_int64(0, 2);
+	s->daily_budget_sats = ft_column_int64(0, 3);
+	s->window_held_sats = 0;
+}
+
+static void
+require_pool(const char *pool)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+
+	if (ft_execute(&pool_exists, args, NULL, true) == 0)
+		ft_report_unknown_pool(pool);
+}
+
+static void
+emit_row(FunctionCallInfo fcinfo, const FtDecision *d, const pg_uuid_t *hold_id,
+		 bool with_hold_column)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[5];
+	bool		isnull[5] = {false, false, false, false, false};
+	int			c = 0;
+
+	values[c++] = CStringGetTextDatum(ft_serve_name(d->serve));
+	values[c++] = Int64GetDatum(d->absorb_sats);
+	values[c++] = Int64GetDatum(d->charge_sats);
+	if (with_hold_column)
+	{
+		isnull[c] = hold_id == NULL;
+		values[c++] = hold_id ? UUIDPGetDatum(hold_id) : (Datum) 0;
+	}
+	isnull[c] = d->reason == NULL;
+	values[c++] = d->reason ? CStringGetTextDatum(d->reason) : (Datum) 0;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+}
+
+/* Place the hold for decision d; returns its id (palloc'd in upper context). */
+static pg_uuid_t *
+place_hold(const GateRequest *r, const FtSubjectState *s, FtPool *pool,
+		   const FtDecision *d, TimestampTz now)
+{
+	bool		current = ft_window_is_current(s->has_window, s->window_start, now);
+	TimestampTz window_start = current ? s->window_start : now;
+	int64		settled = current ? s->window_settled_sats : 0;
+	Datum		hold_args[6];
+	Datum		charge_args[4];
+	pg_uuid_t  *hold_id;
+	bool		isnull;
+
+	hold_args[0] = CStringGetTextDatum(r->subject);
+	hold_args[1] = CStringGetTextDatum(r->pool);
+	hold_args[2] = Int64GetDatum(r->estimated_sats);
+	hold_args[3] = Int64GetDatum(d->absorb_sats);
+	hold_args[4] = TimestampTzGetDatum(window_start);
+	hold_args[5] = TimestampTzGetDatum(now);
+	if (ft_execute(&insert_hold, hold_args, NULL, false) != 1)
+		elog(ERROR, "freetier: could not place a hold on pool \"%s\"", r->pool);
+	hold_id = SPI_palloc(sizeof(pg_uuid_t));
+	memcpy(hold_id, DatumGetUUIDP(ft_column(0, 1, &isnull)), sizeof(pg_uuid_t));
+
+	charge_args[0] = CStringGetTextDatum(r->subject);
+	charge_args[1] = TimestampTzGetDatum(window_start);
+	charge_args[2] = Int64GetDatum(settled);
+	charge_args[3] = TimestampTzGetDatum(now);
+	ft_execute(&charge_subject, charge_args, NULL, false);
+
+	ft_pool_append(pool, "hold", -d->absorb_sats, hold_id, NULL, now);
+	return hold_id;
+}
+
+PG_FUNCTION_INFO_V1(freetier_decide);
+
+/*
+ * freetier_decide(subject text, estimated_sats bigint, pool text DEFAULT 'default')
+ *	 RETURNS TABLE (serve text, absorb_sats bigint, charge_sats bigint,
+ *					hold_id uuid, reason text)
+ */
+Datum
+freetier_decide(PG_FUNCTION_ARGS)
+{
+	GateRequest r;
+	FtDecision	d;
+	FtSubjectState s;
+	FtPool		pool;
+	int64		remaining;
+	pg_uuid_t  *hold_id = NULL;
+	TimestampTz now = ft_now();
+
+	read_request(fcinfo, &r);
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+
+	if (ft_request_gate(r.subject, r.estimated_sats, &d))
+		require_pool(r.pool);
+	else
+	{
+		Datum		args[3];
+
+		args[0] = CStringGetTextDatum(r.subject);
+		if (ft_execute(&lock_subject, args, NULL, false) == 0)
+			s.known = false;
+		else
+		{
+			subject_from_row(&s);
+			if (ft_window_is_current(s.has_window, s.window_start, now))
+			{
+				args[1] = TimestampTzGetDatum(s.window_start);
+				args[2] = TimestampTzGetDatum(now);
+				ft_execute(&subject_held, args, NULL, false);
+				s.window_held_sats = ft_column_int64(0, 1);
+			}
+		}
+
+		if (ft_subject_gate(&s, r.estimated_sats, now, &d, &remaining))
+			require_pool(r.pool);
+		else
+		{
+			ft_pool_lock(r.pool, &pool);
+			ft_pool_reclaim_expired(&pool, now);
+			ft_against_pool(r.estimated_sats, remaining, pool.balance_sats, &d);
+			if (d.serve != FT_SERVE_GATE)
+				hold_id = place_hold(&r, &s, &pool, &d, now);
+		}
+	}
+
+	SPI_finish();
+	emit_row(fcinfo, &d, hold_id, true);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_estimate);
+
+/*
+ * freetier_estimate(subject text, estimated_sats bigint, pool text DEFAULT 'default')
+ *	 RETURNS TABLE (serve text, absorb_sats bigint, charge_sats bigint, reason text)
+ */
+Datum
+freetier_estimate(PG_FUNCTION_ARGS)
+{
+	GateRequest r;
+	FtDecision	d;
+	FtSubjectState s;
+	int64		remaining;
+	int64		pool_available;
+	TimestampTz now = ft_now();
+	Datum		args[2];
+
+	read_request(fcinfo, &r);
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+
+	args[0] = CStringGetTextDatum(r.pool);
+	args[1] = TimestampTzGetDatum(now);
+	if (ft_execute(&read_pool_available, args, NULL, true) == 0)
+		ft_report_unknown_pool(r.pool);
+	pool_available = ft_column_int64(0, 1);
+
+	if (!ft_request_gate(r.subject, r.estimated_sats, &d))
+	{
+		args[0] = CStringGetTextDatum(r.subject);
+		if (ft_execute(&read_subject, args, NULL, true) == 0)
+			s.known = false;
+		else
+		{
+			subject_from_row(&s);
+			s.window_held_sats = ft_column_int64(0, 4);
+		}
+		if (!ft_subject_gate(&s, r.estimated_sats, now, &d, &remaining))
+			ft_against_pool(r.estimated_sats, remaining, pool_available, &d);
+	}
+
+	SPI_finish();
+	emit_row(fcinfo, &d, NULL, false);
+	return (Datum) 0;
+}

@@ -1,0 +1,328 @@
+/*-------------------------------------------------------------------------
+ *
+ * holds.c
+ *	  The end of a hold: freetier_record_grant (settled), freetier_release
+ *	  (released) and freetier_expire_holds (expired).
+ *
+ * Lock order: the hold row, then the subject row (record_grant only, and
+ * only when something is absorbed into its window), then the pool row.  A
+ * release or an expiry never touches the subject: the sats a live hold
+ * takes from a window are counted from the holds table, so a hold that
+ * stops being live stops counting.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+static FtStatement lock_hold = {
+	"SELECT subject, pool, held_sats, state, window_start, expires_at"
+	" FROM freetier.holds WHERE hold_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+	1, {UUIDOID}
+};
+
+static FtStatement grant_of_hold = {
+	"SELECT grant_id, actual_sats, absorbed_sats, returned_sats, charge_sats,"
+	" pool_balance_after, request_hash FROM freetier.grants"
+	" WHERE hold_id OPERATOR(pg_catalog.=) $1",
+	1, {UUIDOID}
+};
+
+static FtStatement absorb_into_window = {
+	"UPDATE freetier.subjects"
+	" SET window_settled_sats = window_settled_sats OPERATOR(pg_catalog.+) $3, updated_at = $4"
+	" WHERE subject OPERATOR(pg_catalog.=) $1 AND window_start OPERATOR(pg_catalog.=) $2",
+	4, {TEXTOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID}
+};
+
+static FtStatement end_hold = {
+	"UPDATE freetier.holds SET state = $2, ended_at = $3, end_reason = $4"
+	" WHERE hold_id OPERATOR(pg_catalog.=) $1",
+	4, {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
+};
+
+static FtStatement insert_grant = {
+	"INSERT INTO freetier.grants (hold_id, subject, pool, actual_sats, absorbed_sats,"
+	"  returned_sats, charge_sats, pool_balance_after, request_hash, created_at)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING grant_id",
+	10, {UUIDOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+	TEXTOID, TIMESTAMPTZOID}
+};
+
+static FtStatement expire_all_holds = {
+	"WITH expired AS ("
+	" UPDATE freetier.holds h SET state = 'expired', ended_at = $1, end_reason = 'ttl'"
+	" FROM (SELECT hold_id FROM freetier.holds"
+	"       WHERE state OPERATOR(pg_catalog.=) 'held' AND expires_at OPERATOR(pg_catalog.<=) $1"
+	"       FOR NO KEY UPDATE SKIP LOCKED) x"
+	" WHERE h.hold_id OPERATOR(pg_catalog.=) x.hold_id"
+	" RETURNING h.pool, h.hold_id, h.held_sats)"
+	" SELECT pool, hold_id, held_sats FROM expired ORDER BY pool, hold_id",
+	1, {TIMESTAMPTZOID}
+};
+
+/* A hold row, locked. */
+typedef struct LockedHold
+{
+	pg_uuid_t	id;
+	char	   *subject;
+	char	   *pool;
+	int64		held_sats;
+	char	   *state;
+	TimestampTz window_start;
+	TimestampTz expires_at;
+} LockedHold;
+
+static char *
+uuid_string(const pg_uuid_t *id)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+}
+
+/* Lock the hold row; 42704 when there is none. */
+static void
+lock_hold_row(const pg_uuid_t *id, LockedHold *h)
+{
+	Datum		args[1] = {UUIDPGetDatum(id)};
+	bool		isnull;
+
+	if (ft_execute(&lock_hold, args, NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("hold %s does not exist", uuid_string(id)),
+				 errdetail("Holds are placed by freetier_decide.")));
+	h->id = *id;
+	h->subject = ft_column_text(0, 1);
+	h->pool = ft_column_text(0, 2);
+	h->held_sats = ft_column_int64(0, 3);
+	h->state = ft_column_text(0, 4);
+	h->window_start = DatumGetTimestampTz(ft_column(0, 5, &isnull));
+	h->expires_at = DatumGetTimestampTz(ft_column(0, 6, &isnull));
+}
+
+static void
+end_hold_row(const LockedHold *h, const char *state, TimestampTz now,
+			 const char *reason)
+{
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', reason ? ' ' : 'n'};
+
+	args[0] = UUIDPGetDatum(&h->id);
+	args[1] = CStringGetTextDatum(state);
+	args[2] = TimestampTzGetDatum(now);
+	args[3] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	ft_execute(&end_hold, args, nulls, false);
+}
+
+static void
+report_hold_state(const LockedHold *h, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot %s hold %s: it is %s", what, uuid_string(&h->id),
+					h->state),
+			 errdetail("Only a hold in state held and within its TTL can be %s.",
+					   strcmp(what, "settle") == 0 ? "settled" : "released")));
+}
+
+PG_FUNCTION_INFO_V1(freetier_record_grant);
+
+/*
+ * freetier_record_grant(hold_id uuid, actual_sats bigint, request_hash text DEFAULT NULL)
+ *	 RETURNS TABLE (grant_id bigint, absorbed_sats bigint, returned_sats bigint,
+ *					charge_sats bigint, pool_balance_after bigint)
+ *
+ * Settle a hold: absorbed = min(actual, held), the rest back to the pool and
+ * the window, charge = actual - absorbed.  Repeating it with the same
+ * arguments returns the first result; with others it is an error.
+ */
+Datum
+freetier_record_grant(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	pg_uuid_t  *id;
+	int64		actual;
+	char	   *request_hash;
+	LockedHold	h;
+	TimestampTz now = ft_now();
+	Datum		result[5];
+	bool		result_null[5] = {false, false, false, false, false};
+
+	ft_check_not_null(fcinfo, 0, "hold_id");
+	id = PG_GETARG_UUID_P(0);
+	ft_check_not_null(fcinfo, 1, "actual_sats");
+	actual = PG_GETARG_INT64(1);
+	ft_check_sats("actual_sats", actual);
+	request_hash = ft_text_arg(fcinfo, 2, "request_hash", false);
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	lock_hold_row(id, &h);
+
+	if (strcmp(h.state, "settled") == 0)
+	{
+		/* a replay: the first result, if the arguments are the same */
+		Datum		args[1] = {UUIDPGetDatum(id)};
+		char	   *first_hash;
+		int64		first_actual;
+
+		if (ft_execute(&grant_of_hold, args, NULL, false) != 1)
+			elog(ERROR, "freetier: settled hold %s has no grant", uuid_string(id));
+		first_actual = ft_column_int64(0, 2);
+		first_hash = ft_column_text(0, 7);
+		if (first_actual != actual ||
+			(first_hash == NULL) != (request_hash == NULL) ||
+			(first_hash && strcmp(first_hash, request_hash) != 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("hold %s was already settled with other arguments",
+							uuid_string(id)),
+					 errdetail("It was settled with actual_sats " INT64_FORMAT
+							   " and request_hash %s.", first_actual,
+							   first_hash ? quote_literal_cstr(first_hash) : "NULL")));
+		result[0] = Int64GetDatum(ft_column_int64(0, 1));
+		result[1] = Int64GetDatum(ft_column_int64(0, 3));
+		result[2] = Int64GetDatum(ft_column_int64(0, 4));
+		result[3] = Int64GetDatum(ft_column_int64(0, 5));
+		result[4] = Int64GetDatum(ft_column_int64(0, 6));
+	}
+	else if (strcmp(h.state, "held") != 0)
+		report_hold_state(&h, "settle");
+	else if (h.expires_at <= now)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot settle hold %s: it has expired", uuid_string(id)),
+				 errdetail("The hold expired at %s; its sats are back in the pool.",
+						   timestamptz_to_str(h.expires_at))));
+	else
+	{
+		int64		absorbed = Min(actual, h.held_sats);
+		int64		returned = h.held_sats - absorbed;
+		int64		charge = actual - absorbed;
+		FtPool		pool;
+		Datum		args[10];
+		char		nulls[10];
+
+		if (absorbed > 0)
+		{
+			args[0] = CStringGetTextDatum(h.subject);
+			args[1] = TimestampTzGetDatum(h.window_start);
+			args[2] = Int64GetDatum(absorbed);
+			args[3] = TimestampTzGetDatum(now);
+			ft_execute(&absorb_into_window, args, NULL, false);
+		}
+
+		ft_pool_lock(h.pool, &pool);
+		ft_pool_append(&pool, "return", returned, id, NULL, now);
+		end_hold_row(&h, "settled", now, NULL);
+
+		memset(nulls, ' ', sizeof(nulls));
+		args[0] = UUIDPGetDatum(id);
+		args[1] = CStringGetTextDatum(h.subject);
+		args[2] = CStringGetTextDatum(h.pool);
+		args[3] = Int64GetDatum(actual);
+		args[4] = Int64GetDatum(absorbed);
+		args[5] = Int64GetDatum(returned);
+		args[6] = Int64GetDatum(charge);
+		args[7] = Int64GetDatum(pool.balance_sats);
+		args[8] = request_hash ? CStringGetTextDatum(request_hash) : (Datum) 0;
+		nulls[8] = request_hash ? ' ' : 'n';
+		args[9] = TimestampTzGetDatum(now);
+		ft_execute(&insert_grant, args, nulls, false);
+
+		result[0] = Int64GetDatum(ft_column_int64(0, 1));
+		result[1] = Int64GetDatum(absorbed);
+		result[2] = Int64GetDatum(returned);
+		result[3] = Int64GetDatum(charge);
+		result[4] = Int64GetDatum(pool.balance_sats);
+	}
+
+	SPI_finish();
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, result, result_null);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_release);
+
+/*
+ * freetier_release(hold_id uuid, reason text DEFAULT NULL) RETURNS bigint
+ *
+ * Return everything a hold took.  A hold already released or expired
+ * returns 0; a settled hold is an error.
+ */
+Datum
+freetier_release(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id;
+	char	   *reason;
+	LockedHold	h;
+	TimestampTz now = ft_now();
+	int64		returned = 0;
+
+	ft_check_not_null(fcinfo, 0, "hold_id");
+	id = PG_GETARG_UUID_P(0);
+	reason = ft_text_arg(fcinfo, 1, "reason", false);
+
+	SPI_connect();
+	lock_hold_row(id, &h);
+	if (strcmp(h.state, "settled") == 0)
+		report_hold_state(&h, "release");
+	if (strcmp(h.state, "held") == 0)
+	{
+		FtPool		pool;
+
+		ft_pool_lock(h.pool, &pool);
+		ft_pool_append(&pool, "release", h.held_sats, id, NULL, now);
+		end_hold_row(&h, "released", now, reason);
+		returned = h.held_sats;
+	}
+	SPI_finish();
+	PG_RETURN_INT64(returned);
+}
+
+PG_FUNCTION_INFO_V1(freetier_expire_holds);
+
+/*
+ * freetier_expire_holds() RETURNS bigint
+ *
+ * Return every hold past its TTL to its pool; the number of holds expired.
+ * Holds are locked first (SKIP LOCKED: one being settled or released right
+ * now is left to that call), then pools one at a time in name order.
+ */
+Datum
+freetier_expire_holds(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = ft_now();
+	Datum		args[1] = {TimestampTzGetDatum(now)};
+	int			n;
+	char	  **pools;
+	pg_uuid_t  *ids;
+	int64	   *sats;
+	FtPool		pool;
+
+	SPI_connect();
+	n = ft_execute(&expire_all_holds, args, NULL, false);
+	pools = palloc(sizeof(char *) * Max(n, 1));
+	ids = palloc(sizeof(pg_uuid_t) * Max(n, 1));
+	sats = palloc(sizeof(int64) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		pools[i] = ft_column_text(i, 1);
+		memcpy(&ids[i], DatumGetUUIDP(ft_column(i, 2, &isnull)), sizeof(pg_uuid_t));
+		sats[i] = ft_column_int64(i, 3);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		if (i == 0 || strcmp(pools[i], pools[i - 1]) != 0)
+			ft_pool_lock(pools[i], &pool);
+		ft_pool_append(&pool, "expiry", sats[i], &ids[i], NULL, now);
+	}
+	SPI_finish();
+	PG_RETURN_INT64(n);
+}

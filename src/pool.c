@@ -1,0 +1,240 @@
+/*-------------------------------------------------------------------------
+ *
+ * pool.c
+ *	  The only code that moves a pool's balance.
+ *
+ * A caller locks the pool row (ft_pool_lock), then appends movements
+ * (ft_pool_append).  Each append writes one ledger entry and the pool row's
+ * new balance and chain head in a single statement, so at every commit the
+ * balance equals the sum of the pool's ledger entries.  The pool row lock
+ * serialises appends to a chain.
+ *
+ * Striping a pool over several rows, or letting returns skip the pool row
+ * lock, would change this file and no caller.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+static FtStatement lock_pool = {
+	"SELECT balance_sats, head_seq, head_hash FROM freetier.pools"
+	" WHERE pool OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+	1, {TEXTOID}
+};
+
+static FtStatement append_entry = {
+	"WITH entry AS ("
+	" INSERT INTO freetier.ledger (pool, seq, kind, delta_sats, balance_after,"
+	"  hold_id, payment_ref, created_at, prev_hash, hash)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))"
+	" UPDATE freetier.pools SET balance_sats = $5, head_seq = $2, head_hash = $10"
+	" WHERE pool OPERATOR(pg_catalog.=) $1",
+	10, {TEXTOID, INT8OID, TEXTOID, INT8OID, INT8OID, UUIDOID, TEXTOID,
+	TIMESTAMPTZOID, BYTEAOID, BYTEAOID}
+};
+
+/* Expire this pool's holds past their TTL; rows locked elsewhere are skipped. */
+static FtStatement expire_pool_holds = {
+	"UPDATE freetier.holds h SET state = 'expired', ended_at = $2, end_reason = 'ttl'"
+	" FROM (SELECT hold_id FROM freetier.holds"
+	"       WHERE pool OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'held'"
+	"         AND expires_at OPERATOR(pg_catalog.<=) $2"
+	"       ORDER BY expires_at, hold_id FOR NO KEY UPDATE SKIP LOCKED) x"
+	" WHERE h.hold_id OPERATOR(pg_catalog.=) x.hold_id"
+	" RETURNING h.hold_id, h.held_sats",
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+void
+ft_report_unknown_pool(const char *pool)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("pool \"%s\" does not exist", pool),
+			 errdetail("Pools are created with freetier_create_pool.")));
+}
+
+static bytea *
+hash_to_bytea(const uint8 *hash)
+{
+	bytea	   *b = palloc(VARHDRSZ + FT_HASH_BYTES);
+
+	SET_VARSIZE(b, VARHDRSZ + FT_HASH_BYTES);
+	memcpy(VARDATA(b), hash, FT_HASH_BYTES);
+	return b;
+}
+
+/* Lock the pool row and read its balance and chain head. */
+void
+ft_pool_lock(const char *pool, FtPool *p)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+	bytea	   *head;
+	bool		isnull;
+
+	if (ft_execute(&lock_pool, args, NULL, false) == 0)
+		ft_report_unknown_pool(pool);
+
+	p->name = pstrdup(pool);
+	p->balance_sats = ft_column_int64(0, 1);
+	p->head_seq = ft_column_int64(0, 2);
+	head = DatumGetByteaPP(ft_column(0, 3, &isnull));
+	if (VARSIZE_ANY_EXHDR(head) != FT_HASH_BYTES)
+		elog(ERROR, "freetier: pool \"%s\" has a malformed chain head", pool);
+	memcpy(p->head_hash, VARDATA_ANY(head), FT_HASH_BYTES);
+}
+
+/*
+ * Move a locked pool's balance by delta_sats and append the ledger entry.
+ * A balance below zero is a bug in the caller, never a user error.
+ */
+void
+ft_pool_append(FtPool *p, const char *kind, int64 delta_sats,
+			   const pg_uuid_t *hold_id, const char *payment_ref, TimestampTz at)
+{
+	FtLedgerEntry e;
+	uint8		hash[FT_HASH_BYTES];
+	Datum		args[10];
+	char		nulls[10];
+	int64		balance_after;
+
+	balance_after = ft_add_sats(p->balance_sats, delta_sats, "pool balance");
+	if (balance_after < 0)
+		elog(ERROR, "freetier: pool \"%s\" would go negative (" INT64_FORMAT
+			 " + " INT64_FORMAT ")", p->name, p->balance_sats, delta_sats);
+
+	e.pool = p->name;
+	e.seq = p->head_seq + 1;
+	e.kind = kind;
+	e.delta_sats = delta_sats;
+	e.balance_after = balance_after;
+	e.hold_id = hold_id;
+	e.payment_ref = payment_ref;
+	e.created_at = at;
+	e.prev_hash = p->head_hash;
+	ft_ledger_hash(&e, hash);
+
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = CStringGetTextDatum(p->name);
+	args[1] = Int64GetDatum(e.seq);
+	args[2] = CStringGetTextDatum(kind);
+	args[3] = Int64GetDatum(delta_sats);
+	args[4] = Int64GetDatum(balance_after);
+	args[5] = hold_id ? UUIDPGetDatum(hold_id) : (Datum) 0;
+	nulls[5] = hold_id ? ' ' : 'n';
+	args[6] = payment_ref ? CStringGetTextDatum(payment_ref) : (Datum) 0;
+	nulls[6] = payment_ref ? ' ' : 'n';
+	args[7] = TimestampTzGetDatum(at);
+	args[8] = PointerGetDatum(hash_to_bytea(p->head_hash));
+	args[9] = PointerGetDatum(hash_to_bytea(hash));
+	ft_execute(&append_entry, args, nulls, false);
+
+	p->balance_sats = balance_after;
+	p->head_seq = e.seq;
+	memcpy(p->head_hash, hash, FT_HASH_BYTES);
+}
+
+/*
+ * Return this locked pool's expired holds to it, one 'expiry' entry each.
+ * Returns the sats returned.
+ */
+int64
+ft_pool_reclaim_expired(FtPool *p, TimestampTz now)
+{
+	Datum		args[2] = {CStringGetTextDatum(p->name), TimestampTzGetDatum(now)};
+	int			n = ft_execute(&expire_pool_holds, args, NULL, false);
+	pg_uuid_t  *ids;
+	int64	   *sats;
+	int64		total = 0;
+
+	if (n == 0)
+		return 0;
+
+	/* copy out: each append overwrites SPI_tuptable */
+	ids = palloc(n * sizeof(pg_uuid_t));
+	sats = palloc(n * sizeof(int64));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		memcpy(&ids[i], DatumGetUUIDP(ft_column(i, 1, &isnull)), sizeof(pg_uuid_t));
+		sats[i] = ft_column_int64(i, 2);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		ft_pool_append(p, "expiry", sats[i], &ids[i], NULL, now);
+		total += sats[i];
+	}
+	return total;
+}
+
+static FtStatement insert_pool = {
+	"INSERT INTO freetier.pools (pool, balance_sats, credit_pct, hold_ttl)"
+	" VALUES ($1, 0, $2, $3) ON CONFLICT (pool) DO NOTHING RETURNING 1",
+	3, {TEXTOID, NUMERICOID, INTERVALOID}
+};
+
+PG_FUNCTION_INFO_V1(freetier_create_pool);
+
+/*
+ * freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
+ *		credit_pct numeric DEFAULT 10, hold_ttl interval DEFAULT '15 minutes')
+ *	 RETURNS void
+ *
+ * A new pool starts its ledger chain with a 'seed' entry of initial_sats.
+ */
+Datum
+freetier_create_pool(PG_FUNCTION_ARGS)
+{
+	char	   *name = ft_text_arg(fcinfo, 0, "pool", true);
+	int64		initial;
+	Datum		pct;
+	Interval   *ttl;
+	Interval	zero = {0, 0, 0};
+	Datum		args[3];
+	FtPool		pool;
+
+	ft_check_not_null(fcinfo, 1, "initial_sats");
+	initial = PG_GETARG_INT64(1);
+	ft_check_sats("initial_sats", initial);
+	ft_check_not_null(fcinfo, 2, "credit_pct");
+	pct = PG_GETARG_DATUM(2);
+	ft_check_not_null(fcinfo, 3, "hold_ttl");
+	ttl = PG_GETARG_INTERVAL_P(3);
+
+	if (name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pool must not be empty")));
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, pct,
+										  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) < 0 ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, pct,
+										  DirectFunctionCall1(int4_numeric, Int32GetDatum(100)))) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("credit_pct must be between 0 and 100"),
+				 errdetail("credit_pct was %s.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, pct)))));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(ttl),
+										  IntervalPGetDatum(&zero))) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hold_ttl must be positive")));
+
+	SPI_connect();
+	args[0] = CStringGetTextDatum(name);
+	args[1] = pct;
+	args[2] = IntervalPGetDatum(ttl);
+	if (ft_execute(&insert_pool, args, NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("pool \"%s\" already exists", name)));
+	ft_pool_lock(name, &pool);
+	ft_pool_append(&pool, "seed", initial, NULL, NULL, ft_now());
+	SPI_finish();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,85 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi.c
+ *	  Prepared statements, kept for the life of the backend.
+ *
+ * Every statement freetier runs is a static FtStatement: fixed SQL text with
+ * schema-qualified names and $n parameters.  It is prepared on first use and
+ * kept with SPI_keepplan; the plan cache re-plans it if the tables change.
+ * Callers are between SPI_connect and SPI_finish.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "utils/builtins.h"
+
+/* The statement's kept plan, prepared on first use. */
+SPIPlanPtr
+ft_prepare(FtStatement *stmt)
+{
+	if (stmt->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(stmt->sql, stmt->nargs, stmt->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "freetier: SPI_prepare failed (%s): %s",
+				 SPI_result_code_string(SPI_result), stmt->sql);
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "freetier: SPI_keepplan failed");
+		stmt->plan = plan;
+	}
+	return stmt->plan;
+}
+
+/* Runs stmt with the given parameters; returns SPI_processed. */
+int
+ft_execute(FtStatement *stmt, Datum *values, const char *nulls, bool read_only)
+{
+	int			rc = SPI_execute_plan(ft_prepare(stmt), values, nulls, read_only, 0);
+
+	if (rc < 0)
+		elog(ERROR, "freetier: SPI_execute_plan failed (%s): %s",
+			 SPI_result_code_string(rc), stmt->sql);
+	return (int) SPI_processed;
+}
+
+/* Column col (1-based) of result row `row`. */
+Datum
+ft_column(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
+						 isnull);
+}
+
+/* A bigint column that is never NULL (sums are coalesced in SQL). */
+int64
+ft_column_int64(int row, int col)
+{
+	bool		isnull;
+	Datum		d = ft_column(row, col, &isnull);
+
+	if (isnull)
+		elog(ERROR, "freetier: unexpected NULL in column %d", col);
+	return DatumGetInt64(d);
+}
+
+/* A text column as a C string in the caller's (upper) memory context, or NULL. */
+char *
+ft_column_text(int row, int col)
+{
+	bool		isnull;
+	Datum		d = ft_column(row, col, &isnull);
+	text	   *t;
+	int			len;
+	char	   *s;
+
+	if (isnull)
+		return NULL;
+	t = DatumGetTextPP(d);
+	len = VARSIZE_ANY_EXHDR(t);
+	s = SPI_palloc(len + 1);
+	memcpy(s, VARDATA_ANY(t), len);
+	s[len] = '\0';
+	return s;
+}
