@@ -143,12 +143,15 @@ CREATE FUNCTION freetier.clock() RETURNS timestamptz
 REVOKE ALL ON FUNCTION freetier.clock() FROM PUBLIC;
 COMMENT ON FUNCTION freetier.clock() IS 'the instant freetier decides at: transaction start, or freetier.test_now';
 
--- The pool's name, or 42704 when there is no such pool.
+-- The pool's name; 22023 when NULL, 42704 when there is no such pool.
 CREATE FUNCTION freetier.require_pool(pool text) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF pool IS NULL THEN
+        RAISE EXCEPTION 'pool must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF NOT EXISTS (SELECT FROM freetier.pools p WHERE p.pool = require_pool.pool) THEN
         RAISE EXCEPTION 'pool "%" does not exist', pool
             USING ERRCODE = 'undefined_object',
@@ -251,7 +254,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A subject must be a non-empty string of at most 256 bytes.';
     END IF;
-    IF tier IS NULL OR NOT EXISTS (SELECT FROM freetier.tiers t WHERE t.tier = freetier_set_tier.tier) THEN
+    IF tier IS NULL THEN
+        RAISE EXCEPTION 'tier must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM freetier.tiers t WHERE t.tier = freetier_set_tier.tier) THEN
         RAISE EXCEPTION 'tier "%" does not exist', tier
             USING ERRCODE = 'undefined_object',
                   DETAIL = 'Tiers are rows of freetier.tiers; add one with freetier_set_tier_budget.';

@@ -125,8 +125,9 @@ report_hold_state(const LockedHold *h, const char *what)
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("cannot %s hold %s: it is %s", what, uuid_string(&h->id),
 					h->state),
-			 errdetail("Only a hold in state held and within its TTL can be %s.",
-					   strcmp(what, "settle") == 0 ? "settled" : "released")));
+			 strcmp(what, "settle") == 0 ?
+			 errdetail("Only a hold in state held and within its TTL can be settled.") :
+			 errdetail("A settled hold's sats were absorbed by its grant; nothing is left to return.")));
 }
 
 PG_FUNCTION_INFO_V1(freetier_record_grant);

@@ -1,0 +1,118 @@
+-- Privileges: only the pure function is executable by PUBLIC; an application
+-- role and an operator role get exactly the GRANTs the README shows, and
+-- neither can write a freetier table directly.
+SET timezone = 'UTC';
+\set SHOW_CONTEXT never
+DROP EXTENSION freetier;
+CREATE EXTENSION freetier;
+SELECT freetier_set_tier('pat', 'trusted');
+
+CREATE ROLE freetier_test_app;
+CREATE ROLE freetier_test_operator;
+CREATE ROLE freetier_test_nobody;
+
+-- The README's GRANTs.
+GRANT EXECUTE ON FUNCTION
+    freetier_decide(text, bigint, text),
+    freetier_estimate(text, bigint, text),
+    freetier_record_grant(uuid, bigint, text),
+    freetier_release(uuid, text)
+  TO freetier_test_app;
+GRANT freetier_test_app TO freetier_test_operator;
+GRANT EXECUTE ON FUNCTION
+    freetier_credit(bigint, text, text),
+    freetier_set_tier(text, text),
+    freetier_set_tier_budget(text, bigint),
+    freetier_create_pool(text, bigint, numeric, interval),
+    freetier_configure_pool(text, numeric, interval),
+    freetier_pool_status(text),
+    freetier_verify_ledger(text),
+    freetier_expire_holds()
+  TO freetier_test_operator;
+
+-- A role without the GRANTs can do nothing but the pure function.
+SET ROLE freetier_test_nobody;
+SELECT * FROM freetier_decide('pat', 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_estimate('pat', 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_credit(100);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier.pools;
+\echo :LAST_ERROR_SQLSTATE
+SELECT next_renewal_after('2024-01-31 00:00+00');
+RESET ROLE;
+
+-- The application role decides, estimates, settles and releases ...
+SET ROLE freetier_test_app;
+SELECT serve, absorb_sats FROM freetier_estimate('pat', 10);
+CREATE TEMP TABLE app_d AS SELECT * FROM freetier_decide('pat', 10);
+SELECT serve, absorb_sats FROM app_d;
+SELECT absorbed_sats FROM freetier_record_grant((SELECT hold_id FROM app_d), 10);
+CREATE TEMP TABLE app_d2 AS SELECT * FROM freetier_decide('pat', 10);
+SELECT freetier_release((SELECT hold_id FROM app_d2));
+-- ... but cannot credit, configure, or touch the tables.
+SELECT freetier_credit(100);
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_set_tier('pat', 'elite');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_pool_status();
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_expire_holds();
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier.pools;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE freetier.pools SET balance_sats = 1000000;
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO freetier.subjects (subject, tier) VALUES ('mallory', 'elite');
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM freetier.holds;
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO freetier.ledger (pool, seq, kind, delta_sats, balance_after, created_at, prev_hash, hash)
+  VALUES ('default', 99, 'credit', 1, 1, now(), '\x00', '\x00');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier.clock();
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- The operator role does the operator's work, and still no table writes.
+SET ROLE freetier_test_operator;
+SELECT freetier_credit(1000, 'default', 'op-1');
+SELECT freetier_set_tier('quinn', 'established');
+SELECT freetier_set_tier_budget('established', 60);
+SELECT freetier_create_pool('ops', 500);
+SELECT freetier_configure_pool('ops', 5, '1 hour');
+SELECT pool, balance_sats, credit_pct, hold_ttl FROM freetier_pool_status('ops');
+SELECT pool, ok FROM freetier_verify_ledger();
+SELECT freetier_expire_holds();
+SELECT serve, absorb_sats FROM freetier_decide('quinn', 60, 'ops');   -- it has the app's rights too
+UPDATE freetier.tiers SET daily_budget_sats = 99999;
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM freetier.ledger;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- A user object on the caller's search_path cannot stand in for anything
+-- freetier uses: its functions pin search_path and qualify every name.
+CREATE SCHEMA evil;
+CREATE TABLE evil.pools (pool text, balance_sats bigint);
+CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT '1999-01-01'::timestamptz $$;
+CREATE FUNCTION evil.coalesce(bigint, bigint) RETURNS bigint LANGUAGE sql AS $$ SELECT 999999::bigint $$;
+SET search_path = evil, public;
+SELECT serve, absorb_sats, reason FROM freetier_decide('pat', 1, 'ops');
+SELECT pool, balance_sats FROM freetier_pool_status('ops');
+RESET search_path;
+DROP SCHEMA evil CASCADE;
+
+SELECT pool, ok FROM freetier_verify_ledger();
+
+REVOKE ALL ON FUNCTION freetier_decide(text, bigint, text), freetier_estimate(text, bigint, text),
+    freetier_record_grant(uuid, bigint, text), freetier_release(uuid, text) FROM freetier_test_app;
+REVOKE ALL ON FUNCTION freetier_credit(bigint, text, text), freetier_set_tier(text, text),
+    freetier_set_tier_budget(text, bigint), freetier_create_pool(text, bigint, numeric, interval),
+    freetier_configure_pool(text, numeric, interval), freetier_pool_status(text),
+    freetier_verify_ledger(text), freetier_expire_holds() FROM freetier_test_operator;
+DROP TABLE app_d, app_d2;
+DROP ROLE freetier_test_operator;
+DROP ROLE freetier_test_app;
+DROP ROLE freetier_test_nobody;
