@@ -3,6 +3,8 @@
 # runs examples/scenario.sql in it, and throws the cluster away.
 # On a fresh Debian 12 machine it first installs what is missing.
 set -euo pipefail
+# pg_virtualenv picks its own port and socket; a caller's PG* settings must not leak in.
+unset PGHOST PGPORT PGUSER PGDATABASE PGSERVICE
 here=$(cd "$(dirname "$0")/.." && pwd)
 bash "$here/test/install-deps"
 make -s -C "$here"

@@ -363,6 +363,68 @@ REVOKE ALL ON FUNCTION freetier_configure_pool(text, numeric, interval) FROM PUB
 REVOKE ALL ON FUNCTION freetier_pool_status(text) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
+-- pg_dump carries the state.  CREATE EXTENSION makes the defaults again
+-- before a restore loads the dumped rows, so: a dumped tier or pool row
+-- replaces the default one of the same name (the triggers below), and the
+-- default pool's install-time seed entry, which is the same in every
+-- install (dated -infinity), is left out of the dump.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION freetier.restore_tier() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE freetier.tiers t SET daily_budget_sats = NEW.daily_budget_sats
+     WHERE t.tier = NEW.tier;
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- Only a restored row carries a chain (head_seq > 0); freetier_create_pool
+-- inserts head_seq 0 and so always takes the ordinary path.
+CREATE FUNCTION freetier.restore_pool() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.head_seq > 0 THEN
+        UPDATE freetier.pools p
+           SET balance_sats = NEW.balance_sats, credit_pct = NEW.credit_pct,
+               hold_ttl = NEW.hold_ttl, head_seq = NEW.head_seq,
+               head_hash = NEW.head_hash, created_at = NEW.created_at
+         WHERE p.pool = NEW.pool;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION freetier.restore_tier() FROM PUBLIC;
+REVOKE ALL ON FUNCTION freetier.restore_pool() FROM PUBLIC;
+
+CREATE TRIGGER tiers_restore BEFORE INSERT ON freetier.tiers
+    FOR EACH ROW EXECUTE FUNCTION freetier.restore_tier();
+CREATE TRIGGER pools_restore BEFORE INSERT ON freetier.pools
+    FOR EACH ROW EXECUTE FUNCTION freetier.restore_pool();
+ALTER TABLE freetier.tiers ENABLE ALWAYS TRIGGER tiers_restore;
+ALTER TABLE freetier.pools ENABLE ALWAYS TRIGGER pools_restore;
+
+SELECT pg_catalog.pg_extension_config_dump('freetier.tiers', '');
+SELECT pg_catalog.pg_extension_config_dump('freetier.pools', '');
+SELECT pg_catalog.pg_extension_config_dump('freetier.subjects', '');
+SELECT pg_catalog.pg_extension_config_dump('freetier.holds', '');
+SELECT pg_catalog.pg_extension_config_dump('freetier.grants', '');
+SELECT pg_catalog.pg_extension_config_dump('freetier.grants_grant_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('freetier.credits', '');
+SELECT pg_catalog.pg_extension_config_dump('freetier.ledger',
+    $$WHERE NOT (seq = 1 AND kind = 'seed' AND created_at = '-infinity')$$);
+
+------------------------------------------------------------------------------
 -- Defaults
 ------------------------------------------------------------------------------
 

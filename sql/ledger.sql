@@ -3,7 +3,8 @@
 SET timezone = 'UTC';
 \set SHOW_CONTEXT never
 DROP EXTENSION freetier;
--- A fixed clock makes every hash below reproducible.
+-- A fixed clock makes every hash below reproducible (the install-time seed
+-- entry is dated -infinity in every install).
 SET freetier.test_now = '2026-07-01 00:00:00+00';
 CREATE EXTENSION freetier;
 SELECT freetier_set_tier('lee', 'elite');

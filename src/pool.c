@@ -17,6 +17,7 @@
 #include "freetier.h"
 
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 
@@ -186,6 +187,9 @@ PG_FUNCTION_INFO_V1(freetier_create_pool);
  *	 RETURNS void
  *
  * A new pool starts its ledger chain with a 'seed' entry of initial_sats.
+ * A pool created by the extension's own script is dated -infinity: that
+ * entry is then the same in every install, so pg_dump leaves it out and a
+ * restored chain continues from the one CREATE EXTENSION makes again.
  */
 Datum
 freetier_create_pool(PG_FUNCTION_ARGS)
@@ -234,7 +238,8 @@ freetier_create_pool(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("pool \"%s\" already exists", name)));
 	ft_pool_lock(name, &pool);
-	ft_pool_append(&pool, "seed", initial, NULL, NULL, ft_now());
+	ft_pool_append(&pool, "seed", initial, NULL, NULL,
+				   creating_extension ? DT_NOBEGIN : ft_now());
 	SPI_finish();
 	PG_RETURN_VOID();
 }
