@@ -4,18 +4,30 @@ EXTENSION = freetier
 MODULE_big = freetier
 OBJS = \
 	src/freetier.o \
+	src/account.o \
+	src/allowance.o \
 	src/args.o \
 	src/clock.o \
 	src/credit.o \
+	src/credits.o \
 	src/decision.o \
 	src/gate.o \
 	src/holds.o \
 	src/ledger.o \
+	src/period.o \
 	src/pool.o \
-	src/renewal.o \
-	src/spi.o
+	src/spi.o \
+	src/trial.o
 
-DATA = $(wildcard sql/freetier--*.sql)
+# Released install scripts and upgrade scripts are kept as they shipped; the
+# current version's install script is built from the previous install script
+# and the upgrade to it, so a fresh install and an upgrade run the same SQL.
+DATA = sql/freetier--0.1.sql $(wildcard sql/freetier--*--*.sql)
+DATA_built = sql/freetier--0.2.sql
+EXTRA_CLEAN = sql/freetier--0.2.sql
+
+sql/freetier--0.2.sql: sql/freetier--0.1.sql sql/freetier--0.1--0.2.sql
+	( cat sql/freetier--0.1.sql; grep -v '^\\echo Use' sql/freetier--0.1--0.2.sql ) > $@
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK += -lsodium
@@ -31,6 +43,9 @@ ISOLATION_OPTS = --inputdir=test --load-extension=freetier
 # TAP: test/t/*.pl (server life cycle)
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
+
+# every object depends on the shared header (PGXS does not track it)
+$(OBJS): src/freetier.h
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

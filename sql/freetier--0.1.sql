@@ -367,7 +367,10 @@ REVOKE ALL ON FUNCTION freetier_pool_status(text) FROM PUBLIC;
 -- before a restore loads the dumped rows, so: a dumped tier or pool row
 -- replaces the default one of the same name (the triggers below), and the
 -- default pool's install-time seed entry, which is the same in every
--- install (dated -infinity), is left out of the dump.
+-- install (dated -infinity), is left out of the dump.  A row is replaced
+-- only while it is still exactly as CREATE EXTENSION made it, so a dump
+-- loaded into a database that has moved on fails on the primary key
+-- instead of silently winding it back.  Restore into a fresh database.
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION freetier.restore_tier() RETURNS trigger
@@ -376,7 +379,9 @@ CREATE FUNCTION freetier.restore_tier() RETURNS trigger
 AS $$
 BEGIN
     UPDATE freetier.tiers t SET daily_budget_sats = NEW.daily_budget_sats
-     WHERE t.tier = NEW.tier;
+     WHERE t.tier = NEW.tier
+       AND (t.tier, t.daily_budget_sats) IN (VALUES ('new', 0::bigint), ('established', 50),
+                                                    ('trusted', 200), ('elite', 1000));
     IF FOUND THEN
         RETURN NULL;
     END IF;
@@ -384,8 +389,9 @@ BEGIN
 END
 $$;
 
--- Only a restored row carries a chain (head_seq > 0); freetier_create_pool
--- inserts head_seq 0 and so always takes the ordinary path.
+-- Only a restored row carries a chain (head_seq > 0; freetier_create_pool
+-- inserts head_seq 0), and only a pool whose chain is still its install-time
+-- seed alone is replaced.
 CREATE FUNCTION freetier.restore_pool() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -396,7 +402,9 @@ BEGIN
            SET balance_sats = NEW.balance_sats, credit_pct = NEW.credit_pct,
                hold_ttl = NEW.hold_ttl, head_seq = NEW.head_seq,
                head_hash = NEW.head_hash, created_at = NEW.created_at
-         WHERE p.pool = NEW.pool;
+         WHERE p.pool = NEW.pool AND p.head_seq = 1
+           AND EXISTS (SELECT FROM freetier.ledger l
+                        WHERE l.pool = p.pool AND l.seq = 1 AND l.created_at = '-infinity');
         IF FOUND THEN
             RETURN NULL;
         END IF;

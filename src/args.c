@@ -75,3 +75,15 @@ ft_add_sats(int64 a, int64 b, const char *what)
 						   " does not fit in a bigint.", b, a)));
 	return sum;
 }
+
+/* A subject that names an account: non-empty (its length is checked on entry). */
+void
+ft_check_subject(const char *subject)
+{
+	if (subject[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("subject must not be empty"),
+				 errdetail("A subject is a non-empty string of at most %d bytes.",
+						   FT_MAX_TEXT_BYTES)));
+}

@@ -70,7 +70,7 @@ extern const char *ft_serve_name(FtServe serve);
 
 /* ---- spi.c: prepared statements kept for the backend's life ---- */
 
-#define FT_MAX_ARGS 10
+#define FT_MAX_ARGS 12
 
 typedef struct FtStatement
 {
@@ -94,6 +94,7 @@ extern void ft_check_not_null(FunctionCallInfo fcinfo, int argno, const char *ar
 extern char *ft_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 						 bool required);
 extern int64 ft_add_sats(int64 a, int64 b, const char *what);
+extern void ft_check_subject(const char *subject);
 
 /* ---- clock.c ---- */
 
@@ -115,11 +116,42 @@ typedef struct FtLedgerEntry
 	const uint8 *prev_hash;		/* FT_HASH_BYTES */
 } FtLedgerEntry;
 
+typedef struct FtAccountEntry
+{
+	const char *subject;
+	int64		seq;
+	const char *kind;
+	const char *bucket;			/* "allowance" or "purchased" */
+	int64		delta;
+	int64		balance_after;
+	const char *backend;		/* may be NULL */
+	const pg_uuid_t *hold_id;	/* may be NULL */
+	const char *ref;			/* may be NULL */
+	TimestampTz created_at;
+	const uint8 *prev_hash;		/* FT_HASH_BYTES */
+} FtAccountEntry;
+
 extern void ft_ledger_hash(const FtLedgerEntry *e, uint8 *out);
+extern void ft_account_ledger_hash(const FtAccountEntry *e, uint8 *out);
 
-/* ---- renewal.c ---- */
+/* ---- period.c: calendar arithmetic, pure ---- */
 
+typedef enum FtPeriod
+{
+	FT_PERIOD_LIFETIME,
+	FT_PERIOD_DAILY,
+	FT_PERIOD_WEEKLY,
+	FT_PERIOD_MONTHLY
+} FtPeriod;
+
+extern int	ft_day_of_month(TimestampTz ts);
+extern TimestampTz ft_add_months_anchored(TimestampTz ts, int64 months, int anchor_day);
 extern TimestampTz ft_next_renewal(TimestampTz ts, int anchor_day);
+extern FtPeriod ft_period_from_name(const char *name);
+extern TimestampTz ft_period_start(FtPeriod period, TimestampTz anniversary,
+								   TimestampTz now);
+extern TimestampTz ft_period_end(FtPeriod period, TimestampTz anniversary,
+								 TimestampTz start);
 
 /* ---- pool.c: the only code that moves a pool's balance ---- */
 
@@ -137,5 +169,68 @@ extern void ft_pool_append(FtPool *p, const char *kind, int64 delta_sats,
 						   TimestampTz at);
 extern int64 ft_pool_reclaim_expired(FtPool *p, TimestampTz now);
 extern void ft_report_unknown_pool(const char *pool);
+
+/* ---- account.c: the only code that writes a credit account ---- */
+
+#define FT_UNLIMITED PG_INT64_MAX
+
+typedef struct FtAccount
+{
+	char	   *subject;
+	char	   *plan;
+	FtPeriod	period;
+	bool		unlimited;
+	int64		allowance;		/* per period (or lifetime); unused when unlimited */
+	TimestampTz anniversary;
+	TimestampTz period_start;	/* as stored: the period period_used counts */
+	int64		period_used;
+	int64		lifetime_plan_used;
+	int64		purchased_balance;
+	int64		lifetime_spent;
+	int64		lifetime_added;
+	int64		head_seq;
+	uint8		head_hash[FT_HASH_BYTES];
+	/* derived at the instant of the call */
+	TimestampTz now;
+	TimestampTz current_start;	/* the period containing now */
+	TimestampTz scope_start;	/* current_start, or -infinity for lifetime plans */
+	int64		held_allowance; /* on live holds in this scope */
+	int64		held_purchased; /* on all live holds */
+} FtAccount;
+
+extern bool ft_account_load(const char *subject, TimestampTz now, bool lock,
+							FtAccount *a);
+extern void ft_account_require(const char *subject, TimestampTz now, FtAccount *a);
+extern void ft_report_unknown_account(const char *subject);
+extern void ft_account_open(const char *subject, const char *plan, TimestampTz now,
+							bool *opened);
+extern int64 ft_account_used(const FtAccount *a);
+extern int64 ft_account_allowance_left(const FtAccount *a);
+extern int64 ft_account_purchased_left(const FtAccount *a);
+extern int64 ft_account_backend_left(const FtAccount *a, const char *backend);
+extern void ft_account_roll_over(FtAccount *a);
+extern void ft_account_append(FtAccount *a, const char *kind, const char *bucket,
+							  int64 delta, int64 balance_after, const char *backend,
+							  const pg_uuid_t *hold_id, const char *ref);
+extern void ft_account_spend(FtAccount *a, const char *backend, TimestampTz scope_start,
+							 int64 allowance_credits, int64 purchased_credits,
+							 const pg_uuid_t *hold_id);
+extern void ft_account_add_purchased(FtAccount *a, const char *kind, int64 credits,
+									 const char *ref);
+extern void ft_account_save(FtAccount *a);
+
+/* ---- allowance.c: the credit arithmetic, pure ---- */
+
+typedef struct FtSplit
+{
+	bool		ok;
+	int64		allowance_credits;
+	int64		purchased_credits;
+	const char *reason;			/* out_of_credits, backend_cap_exceeded */
+} FtSplit;
+
+extern int64 ft_add_saturating(int64 a, int64 b);
+extern void ft_split_credits(int64 credits, int64 backend_left, int64 allowance_left,
+							 int64 purchased_left, FtSplit *split);
 
 #endif							/* FREETIER_H */

@@ -83,18 +83,15 @@ uuid_string(const pg_uuid_t *id)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
 }
 
-/* Lock the hold row; 42704 when there is none. */
-static void
-lock_hold_row(const pg_uuid_t *id, LockedHold *h)
+/* Lock the hold row; false when there is none. */
+static bool
+try_lock_hold_row(const pg_uuid_t *id, LockedHold *h)
 {
 	Datum		args[1] = {UUIDPGetDatum(id)};
 	bool		isnull;
 
 	if (ft_execute(&lock_hold, args, NULL, false) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("hold %s does not exist", uuid_string(id)),
-				 errdetail("Holds are placed by freetier_decide.")));
+		return false;
 	h->id = *id;
 	h->subject = ft_column_text(0, 1);
 	h->pool = ft_column_text(0, 2);
@@ -102,6 +99,16 @@ lock_hold_row(const pg_uuid_t *id, LockedHold *h)
 	h->state = ft_column_text(0, 4);
 	h->window_start = DatumGetTimestampTz(ft_column(0, 5, &isnull));
 	h->expires_at = DatumGetTimestampTz(ft_column(0, 6, &isnull));
+	return true;
+}
+
+static void
+report_unknown_hold(const pg_uuid_t *id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("hold %s does not exist", uuid_string(id)),
+			 errdetail("Holds are placed by freetier_decide.")));
 }
 
 static void
@@ -162,7 +169,8 @@ freetier_record_grant(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	lock_hold_row(id, &h);
+	if (!try_lock_hold_row(id, &h))
+		report_unknown_hold(id);
 
 	if (strcmp(h.state, "settled") == 0)
 	{
@@ -247,16 +255,70 @@ freetier_record_grant(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(freetier_release);
+static FtStatement lock_credit_hold = {
+	"SELECT state, allowance_credits OPERATOR(pg_catalog.+) purchased_credits"
+	" FROM freetier.credit_holds WHERE hold_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+	1, {UUIDOID}
+};
+
+static FtStatement release_credit_hold = {
+	"UPDATE freetier.credit_holds SET state = 'released', ended_at = $2, end_reason = $3"
+	" WHERE hold_id OPERATOR(pg_catalog.=) $1",
+	3, {UUIDOID, TIMESTAMPTZOID, TEXTOID}
+};
+
+static FtStatement expire_credit_holds = {
+	"WITH expired AS ("
+	" UPDATE freetier.credit_holds h SET state = 'expired', ended_at = $1, end_reason = 'ttl'"
+	" FROM (SELECT hold_id FROM freetier.credit_holds"
+	"       WHERE state OPERATOR(pg_catalog.=) 'held' AND expires_at OPERATOR(pg_catalog.<=) $1"
+	"       FOR NO KEY UPDATE SKIP LOCKED) x"
+	" WHERE h.hold_id OPERATOR(pg_catalog.=) x.hold_id RETURNING 1)"
+	" SELECT count(*) FROM expired",
+	1, {TIMESTAMPTZOID}
+};
+
+/*
+ * Release a credit hold: its credits stop counting against the account (a
+ * live hold is counted from this table, so the account row is not written).
+ * Returns the credits released; false when there is no such credit hold.
+ */
+static bool
+release_credit(const pg_uuid_t *id, const char *reason, TimestampTz now, int64 *released)
+{
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', reason ? ' ' : 'n'};
+	char	   *state;
+
+	args[0] = UUIDPGetDatum(id);
+	if (ft_execute(&lock_credit_hold, args, NULL, false) == 0)
+		return false;
+	state = ft_column_text(0, 1);
+	*released = 0;
+	if (strcmp(state, "settled") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot release hold %s: it is settled", uuid_string(id)),
+				 errdetail("A settled hold's credits were spent; nothing is left to return.")));
+	if (strcmp(state, "held") == 0)
+	{
+		*released = ft_column_int64(0, 2);
+		args[1] = TimestampTzGetDatum(now);
+		args[2] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+		ft_execute(&release_credit_hold, args, nulls, false);
+	}
+	return true;
+}
 
 /*
  * freetier_release(hold_id uuid, reason text DEFAULT NULL) RETURNS bigint
  *
  * Return everything a hold took.  A hold already released or expired
- * returns 0; a settled hold is an error.
+ * returns 0; a settled hold is an error.  From 0.2 on (credit_aware) a
+ * credit hold is released the same way and the credits are returned.
  */
-Datum
-freetier_release(PG_FUNCTION_ARGS)
+static int64
+release_hold(FunctionCallInfo fcinfo, bool credit_aware)
 {
 	pg_uuid_t  *id;
 	char	   *reason;
@@ -269,37 +331,58 @@ freetier_release(PG_FUNCTION_ARGS)
 	reason = ft_text_arg(fcinfo, 1, "reason", false);
 
 	SPI_connect();
-	lock_hold_row(id, &h);
-	if (strcmp(h.state, "settled") == 0)
-		report_hold_state(&h, "release");
-	if (strcmp(h.state, "held") == 0)
+	if (try_lock_hold_row(id, &h))
 	{
-		FtPool		pool;
+		if (strcmp(h.state, "settled") == 0)
+			report_hold_state(&h, "release");
+		if (strcmp(h.state, "held") == 0)
+		{
+			FtPool		pool;
 
-		ft_pool_lock(h.pool, &pool);
-		ft_pool_append(&pool, "release", h.held_sats, id, NULL, now);
-		end_hold_row(&h, "released", now, reason);
-		returned = h.held_sats;
+			ft_pool_lock(h.pool, &pool);
+			ft_pool_append(&pool, "release", h.held_sats, id, NULL, now);
+			end_hold_row(&h, "released", now, reason);
+			returned = h.held_sats;
+		}
 	}
+	else if (!credit_aware || !release_credit(id, reason, now, &returned))
+		report_unknown_hold(id);
 	SPI_finish();
-	PG_RETURN_INT64(returned);
+	return returned;
 }
 
-PG_FUNCTION_INFO_V1(freetier_expire_holds);
+PG_FUNCTION_INFO_V1(freetier_release);
+
+Datum
+freetier_release(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(release_hold(fcinfo, false));
+}
+
+PG_FUNCTION_INFO_V1(freetier_release_v2);
+
+Datum
+freetier_release_v2(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(release_hold(fcinfo, true));
+}
 
 /*
  * freetier_expire_holds() RETURNS bigint
  *
  * Return every hold past its TTL to its pool; the number of holds expired.
  * Holds are locked first (SKIP LOCKED: one being settled or released right
- * now is left to that call), then pools one at a time in name order.
+ * now is left to that call), then pools one at a time in name order.  From
+ * 0.2 on, credit holds past their TTL are marked expired too (they already
+ * stopped counting against their account when their TTL passed).
  */
-Datum
-freetier_expire_holds(PG_FUNCTION_ARGS)
+static int64
+expire_holds(bool credit_aware)
 {
 	TimestampTz now = ft_now();
 	Datum		args[1] = {TimestampTzGetDatum(now)};
 	int			n;
+	int64		expired;
 	char	  **pools;
 	pg_uuid_t  *ids;
 	int64	   *sats;
@@ -324,6 +407,28 @@ freetier_expire_holds(PG_FUNCTION_ARGS)
 			ft_pool_lock(pools[i], &pool);
 		ft_pool_append(&pool, "expiry", sats[i], &ids[i], NULL, now);
 	}
+	expired = n;
+	if (credit_aware)
+	{
+		ft_execute(&expire_credit_holds, args, NULL, false);
+		expired += ft_column_int64(0, 1);
+	}
 	SPI_finish();
-	PG_RETURN_INT64(n);
+	return expired;
+}
+
+PG_FUNCTION_INFO_V1(freetier_expire_holds);
+
+Datum
+freetier_expire_holds(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(expire_holds(false));
+}
+
+PG_FUNCTION_INFO_V1(freetier_expire_holds_v2);
+
+Datum
+freetier_expire_holds_v2(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(expire_holds(true));
 }

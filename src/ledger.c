@@ -1,14 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * ledger.c
- *	  The ledger's hash chain: computing an entry's hash, and
- *	  freetier_verify_ledger, which recomputes every chain.
+ *	  The hash chains: a pool's ledger and an account's ledger, computing
+ *	  an entry's hash, and the verification of every chain.
  *
  * An entry's hash is BLAKE2b-256 (libsodium crypto_generichash, unkeyed) over
  * a domain tag and the entry's fields, each integer as 8 big-endian bytes and
  * each string length-prefixed, ending with the previous entry's hash (32 zero
- * bytes for a pool's first entry).  Changing any stored field of any entry,
+ * bytes for a chain's first entry).  Changing any stored field of any entry,
  * or removing or reordering entries, breaks the chain from that entry on.
+ *
+ * A chain has one running balance per bucket (a pool has one; an account
+ * has its allowance use and its purchased balance): each entry's
+ * balance_after is its bucket's previous balance plus its delta, and the
+ * owning row must match the chain's end.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +28,7 @@
 #include "utils/builtins.h"
 
 static const char ledger_domain[] = "freetier ledger v1";
+static const char account_domain[] = "freetier account ledger v1";
 
 static void
 hash_int64(crypto_generichash_state *st, int64 v)
@@ -50,6 +56,18 @@ hash_string(crypto_generichash_state *st, const char *s)
 	crypto_generichash_update(st, (const uint8 *) s, strlen(s));
 }
 
+static void
+hash_uuid(crypto_generichash_state *st, const pg_uuid_t *id)
+{
+	if (id == NULL)
+	{
+		hash_int64(st, -1);
+		return;
+	}
+	hash_int64(st, UUID_LEN);
+	crypto_generichash_update(st, id->data, UUID_LEN);
+}
+
 void
 ft_ledger_hash(const FtLedgerEntry *e, uint8 *out)
 {
@@ -62,31 +80,162 @@ ft_ledger_hash(const FtLedgerEntry *e, uint8 *out)
 	hash_string(&st, e->kind);
 	hash_int64(&st, e->delta_sats);
 	hash_int64(&st, e->balance_after);
-	if (e->hold_id)
-	{
-		hash_int64(&st, UUID_LEN);
-		crypto_generichash_update(&st, e->hold_id->data, UUID_LEN);
-	}
-	else
-		hash_int64(&st, -1);
+	hash_uuid(&st, e->hold_id);
 	hash_string(&st, e->payment_ref);
 	hash_int64(&st, e->created_at);
 	crypto_generichash_update(&st, e->prev_hash, FT_HASH_BYTES);
 	crypto_generichash_final(&st, out, FT_HASH_BYTES);
 }
 
-static FtStatement list_pools = {
-	"SELECT pool, balance_sats, head_seq, head_hash FROM freetier.pools"
+void
+ft_account_ledger_hash(const FtAccountEntry *e, uint8 *out)
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, FT_HASH_BYTES);
+	hash_string(&st, account_domain);
+	hash_string(&st, e->subject);
+	hash_int64(&st, e->seq);
+	hash_string(&st, e->kind);
+	hash_string(&st, e->bucket);
+	hash_int64(&st, e->delta);
+	hash_int64(&st, e->balance_after);
+	hash_string(&st, e->backend);
+	hash_uuid(&st, e->hold_id);
+	hash_string(&st, e->ref);
+	hash_int64(&st, e->created_at);
+	crypto_generichash_update(&st, e->prev_hash, FT_HASH_BYTES);
+	crypto_generichash_final(&st, out, FT_HASH_BYTES);
+}
+
+/*
+ * What differs between the pool chains and the account chains.  Every
+ * entries statement returns seq, bucket (0 or 1), delta, balance_after,
+ * prev_hash, hash, then what hash_row needs; every owners statement
+ * returns key, head_seq, head_hash, balance of bucket 0, balance of bucket 1.
+ */
+typedef struct ChainKind
+{
+	FtStatement *owners;
+	FtStatement *entries;
+	void		(*hash_row) (const char *key, HeapTuple tup, TupleDesc desc,
+							 int64 seq, const uint8 *prev, uint8 *out);
+	void		(*report_unknown) (const char *key);
+} ChainKind;
+
+static char *
+text_or_null(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static pg_uuid_t *
+uuid_or_null(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : DatumGetUUIDP(d);
+}
+
+static TimestampTz
+timestamp_at(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+
+	return DatumGetTimestampTz(SPI_getbinval(tup, desc, col, &isnull));
+}
+
+static int64
+int64_at(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+
+	return DatumGetInt64(SPI_getbinval(tup, desc, col, &isnull));
+}
+
+static void
+hash_pool_row(const char *key, HeapTuple tup, TupleDesc desc, int64 seq,
+			  const uint8 *prev, uint8 *out)
+{
+	FtLedgerEntry e;
+
+	e.pool = key;
+	e.seq = seq;
+	e.delta_sats = int64_at(tup, desc, 3);
+	e.balance_after = int64_at(tup, desc, 4);
+	e.kind = text_or_null(tup, desc, 7);
+	e.hold_id = uuid_or_null(tup, desc, 8);
+	e.payment_ref = text_or_null(tup, desc, 9);
+	e.created_at = timestamp_at(tup, desc, 10);
+	e.prev_hash = prev;
+	ft_ledger_hash(&e, out);
+}
+
+static void
+hash_account_row(const char *key, HeapTuple tup, TupleDesc desc, int64 seq,
+				 const uint8 *prev, uint8 *out)
+{
+	FtAccountEntry e;
+
+	e.subject = key;
+	e.seq = seq;
+	e.delta = int64_at(tup, desc, 3);
+	e.balance_after = int64_at(tup, desc, 4);
+	e.kind = text_or_null(tup, desc, 7);
+	e.bucket = text_or_null(tup, desc, 8);
+	e.backend = text_or_null(tup, desc, 9);
+	e.hold_id = uuid_or_null(tup, desc, 10);
+	e.ref = text_or_null(tup, desc, 11);
+	e.created_at = timestamp_at(tup, desc, 12);
+	e.prev_hash = prev;
+	ft_account_ledger_hash(&e, out);
+}
+
+static FtStatement pool_owners = {
+	"SELECT pool, head_seq, head_hash, balance_sats, 0::bigint FROM freetier.pools"
 	" WHERE $1 IS NULL OR pool OPERATOR(pg_catalog.=) $1 ORDER BY pool",
 	1, {TEXTOID}
 };
 
 static FtStatement pool_entries = {
-	"SELECT seq, kind, delta_sats, balance_after, hold_id, payment_ref,"
-	" created_at, prev_hash, hash FROM freetier.ledger"
+	"SELECT seq, 0, delta_sats, balance_after, prev_hash, hash,"
+	" kind, hold_id, payment_ref, created_at FROM freetier.ledger"
 	" WHERE pool OPERATOR(pg_catalog.=) $1 ORDER BY seq",
 	1, {TEXTOID}
 };
+
+/* An account's allowance bucket is the counter its plan uses. */
+static FtStatement account_owners = {
+	"SELECT a.subject, a.head_seq, a.head_hash,"
+	" CASE WHEN p.period OPERATOR(pg_catalog.=) 'lifetime' THEN a.lifetime_plan_used"
+	"      ELSE a.period_used END, a.purchased_balance"
+	" FROM freetier.accounts a JOIN freetier.plans p ON p.plan OPERATOR(pg_catalog.=) a.plan"
+	" WHERE $1 IS NULL OR a.subject OPERATOR(pg_catalog.=) $1 ORDER BY a.subject",
+	1, {TEXTOID}
+};
+
+static FtStatement account_entries = {
+	"SELECT seq, CASE WHEN bucket OPERATOR(pg_catalog.=) 'allowance' THEN 0 ELSE 1 END,"
+	" delta, balance_after, prev_hash, hash,"
+	" kind, bucket, backend, hold_id, ref, created_at FROM freetier.account_ledger"
+	" WHERE subject OPERATOR(pg_catalog.=) $1 ORDER BY seq",
+	1, {TEXTOID}
+};
+
+static void
+report_unknown_account(const char *subject)
+{
+	ft_report_unknown_account(subject);
+}
+
+static const ChainKind pool_chains = {&pool_owners, &pool_entries, hash_pool_row,
+ft_report_unknown_pool};
+static const ChainKind account_chains = {&account_owners, &account_entries,
+hash_account_row, report_unknown_account};
 
 static bool
 bytea_is_hash(bytea *b, const uint8 *hash)
@@ -101,60 +250,47 @@ typedef struct ChainCheck
 	int64		entries;		/* entries that matched, in order */
 	bool		ok;
 	int64		first_bad_entry;	/* 0 when none */
-	int64		balance;
+	int64		balance[2];
 	uint8		head[FT_HASH_BYTES];
 } ChainCheck;
 
 /* Check one fetched entry against the chain so far. */
 static bool
-entry_matches(ChainCheck *c, const char *pool, HeapTuple tup, TupleDesc desc)
+entry_matches(const ChainKind *kind, ChainCheck *c, const char *key,
+			  HeapTuple tup, TupleDesc desc)
 {
-	FtLedgerEntry e;
-	uint8		hash[FT_HASH_BYTES];
 	bool		isnull;
-	bool		hold_null;
-	bool		ref_null;
-	Datum		hold;
-	Datum		ref;
-	int64		expected_balance;
+	int64		seq = int64_at(tup, desc, 1);
+	int			bucket = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+	int64		delta = int64_at(tup, desc, 3);
+	int64		balance_after = int64_at(tup, desc, 4);
+	int64		expected;
+	uint8		hash[FT_HASH_BYTES];
 
-	e.pool = pool;
-	e.seq = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	e.kind = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
-	e.delta_sats = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-	e.balance_after = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-	hold = SPI_getbinval(tup, desc, 5, &hold_null);
-	e.hold_id = hold_null ? NULL : DatumGetUUIDP(hold);
-	ref = SPI_getbinval(tup, desc, 6, &ref_null);
-	e.payment_ref = ref_null ? NULL : TextDatumGetCString(ref);
-	e.created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
-	e.prev_hash = c->head;
-
-	if (e.seq != c->entries + 1)
+	if (seq != c->entries + 1)
 		return false;
-	if (!bytea_is_hash(DatumGetByteaPP(SPI_getbinval(tup, desc, 8, &isnull)), c->head))
+	if (!bytea_is_hash(DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull)), c->head))
 		return false;
-	if (pg_add_s64_overflow(c->balance, e.delta_sats, &expected_balance) ||
-		expected_balance != e.balance_after || expected_balance < 0)
+	if (pg_add_s64_overflow(c->balance[bucket], delta, &expected) ||
+		expected != balance_after || expected < 0)
 		return false;
-	ft_ledger_hash(&e, hash);
-	if (!bytea_is_hash(DatumGetByteaPP(SPI_getbinval(tup, desc, 9, &isnull)), hash))
+	kind->hash_row(key, tup, desc, seq, c->head, hash);
+	if (!bytea_is_hash(DatumGetByteaPP(SPI_getbinval(tup, desc, 6, &isnull)), hash))
 		return false;
 
-	c->entries = e.seq;
-	c->balance = expected_balance;
+	c->entries = seq;
+	c->balance[bucket] = expected;
 	memcpy(c->head, hash, FT_HASH_BYTES);
 	return true;
 }
 
-/* Walk a pool's chain through a cursor, so a long ledger is not held in memory. */
+/* Walk one chain through a cursor, so a long ledger is not held in memory. */
 static void
-check_chain(const char *pool, ChainCheck *c)
+check_chain(const ChainKind *kind, const char *key, ChainCheck *c)
 {
-	Datum		args[1] = {CStringGetTextDatum(pool)};
-	Portal		portal;
-
-	portal = SPI_cursor_open(NULL, ft_prepare(&pool_entries), args, NULL, true);
+	Datum		args[1] = {CStringGetTextDatum(key)};
+	Portal		portal = SPI_cursor_open(NULL, ft_prepare(kind->entries), args,
+										 NULL, true);
 
 	memset(c, 0, sizeof(*c));
 	c->ok = true;
@@ -166,8 +302,8 @@ check_chain(const char *pool, ChainCheck *c)
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			c->rows++;
-			if (c->ok &&
-				!entry_matches(c, pool, SPI_tuptable->vals[i], SPI_tuptable->tupdesc))
+			if (c->ok && !entry_matches(kind, c, key, SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc))
 			{
 				c->ok = false;
 				c->first_bad_entry = c->entries + 1;
@@ -178,82 +314,98 @@ check_chain(const char *pool, ChainCheck *c)
 	SPI_cursor_close(portal);
 }
 
-PG_FUNCTION_INFO_V1(freetier_verify_ledger);
+typedef struct ChainOwner
+{
+	char	   *key;
+	int64		head_seq;
+	uint8		head[FT_HASH_BYTES];
+	int64		balance[2];
+} ChainOwner;
 
 /*
- * freetier_verify_ledger(pool text DEFAULT NULL)
- *	 RETURNS TABLE (pool text, entries bigint, ok boolean, first_bad_entry bigint)
- *
- * For each pool (or the one named): recompute the chain.  first_bad_entry is
- * the seq of the first entry that does not match.  ok is false with
- * first_bad_entry NULL when every entry matches but the pool row does not
- * match the chain's end (its balance or head was changed directly).
+ * One row per chain (or for the one named): entries, ok, first_bad_entry.
+ * first_bad_entry is the seq of the first entry that does not match, or the
+ * first missing one when entries are gone from the end; ok is false with
+ * first_bad_entry NULL when every entry matches but the owning row does not
+ * match the chain's end.
  */
-Datum
-freetier_verify_ledger(PG_FUNCTION_ARGS)
+static void
+verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argname)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *only = ft_text_arg(fcinfo, 0, "pool", false);
+	char	   *only = ft_text_arg(fcinfo, 0, argname, false);
 	Datum		args[1];
 	char		nulls[1];
-	int			npools;
-	char	  **names;
-	int64	   *balances;
-	int64	   *head_seqs;
-	uint8	   *heads;
-	MemoryContext outer = CurrentMemoryContext;
+	int			n;
+	ChainOwner *owners;
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 
 	args[0] = only ? CStringGetTextDatum(only) : (Datum) 0;
 	nulls[0] = only ? ' ' : 'n';
-	npools = ft_execute(&list_pools, args, nulls, true);
-	if (only && npools == 0)
-		ft_report_unknown_pool(only);
+	n = ft_execute(kind->owners, args, nulls, true);
+	if (only && n == 0)
+		kind->report_unknown(only);
 
-	names = MemoryContextAlloc(outer, sizeof(char *) * Max(npools, 1));
-	balances = MemoryContextAlloc(outer, sizeof(int64) * Max(npools, 1));
-	head_seqs = MemoryContextAlloc(outer, sizeof(int64) * Max(npools, 1));
-	heads = MemoryContextAlloc(outer, FT_HASH_BYTES * Max(npools, 1));
-	for (int i = 0; i < npools; i++)
+	owners = SPI_palloc(sizeof(ChainOwner) * Max(n, 1));
+	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
-		bytea	   *head;
+		bytea	   *head = DatumGetByteaPP(ft_column(i, 3, &isnull));
 
-		names[i] = ft_column_text(i, 1);
-		balances[i] = ft_column_int64(i, 2);
-		head_seqs[i] = ft_column_int64(i, 3);
-		head = DatumGetByteaPP(ft_column(i, 4, &isnull));
-		memset(heads + i * FT_HASH_BYTES, 0, FT_HASH_BYTES);
+		owners[i].key = ft_column_text(i, 1);
+		owners[i].head_seq = ft_column_int64(i, 2);
+		memset(owners[i].head, 0, FT_HASH_BYTES);
 		if (VARSIZE_ANY_EXHDR(head) == FT_HASH_BYTES)
-			memcpy(heads + i * FT_HASH_BYTES, VARDATA_ANY(head), FT_HASH_BYTES);
+			memcpy(owners[i].head, VARDATA_ANY(head), FT_HASH_BYTES);
+		owners[i].balance[0] = ft_column_int64(i, 4);
+		owners[i].balance[1] = ft_column_int64(i, 5);
 	}
 
-	for (int i = 0; i < npools; i++)
+	for (int i = 0; i < n; i++)
 	{
 		ChainCheck	c;
 		Datum		values[4];
 		bool		isnull[4] = {false, false, false, false};
 
-		check_chain(names[i], &c);
-		if (c.ok && (c.entries != head_seqs[i] || c.balance != balances[i] ||
-					 memcmp(c.head, heads + i * FT_HASH_BYTES, FT_HASH_BYTES) != 0))
+		check_chain(kind, owners[i].key, &c);
+		if (c.ok && (c.entries != owners[i].head_seq ||
+					 c.balance[0] != owners[i].balance[0] ||
+					 c.balance[1] != owners[i].balance[1] ||
+					 memcmp(c.head, owners[i].head, FT_HASH_BYTES) != 0))
 		{
 			c.ok = false;
-			/* entries missing from the end: name the first missing one */
-			if (c.entries < head_seqs[i])
+			if (c.entries < owners[i].head_seq)
 				c.first_bad_entry = c.entries + 1;
 		}
 
-		values[0] = CStringGetTextDatum(names[i]);
+		values[0] = CStringGetTextDatum(owners[i].key);
 		values[1] = Int64GetDatum(c.rows);
 		values[2] = BoolGetDatum(c.ok);
 		values[3] = Int64GetDatum(c.first_bad_entry);
 		isnull[3] = c.first_bad_entry == 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
 	}
-
 	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(freetier_verify_ledger);
+
+/* freetier_verify_ledger(pool text DEFAULT NULL): the pools' chains. */
+Datum
+freetier_verify_ledger(PG_FUNCTION_ARGS)
+{
+	verify_chains(fcinfo, &pool_chains, "pool");
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_verify_account_ledger);
+
+/* freetier_verify_account_ledger(subject text DEFAULT NULL): the accounts' chains. */
+Datum
+freetier_verify_account_ledger(PG_FUNCTION_ARGS)
+{
+	verify_chains(fcinfo, &account_chains, "subject");
 	return (Datum) 0;
 }

@@ -1,0 +1,659 @@
+/*-------------------------------------------------------------------------
+ *
+ * account.c
+ *	  Credit accounts: the only code that writes one, and the SQL functions
+ *	  freetier_open_account, freetier_set_plan, freetier_account_status and
+ *	  freetier_add_credits.
+ *
+ * A caller loads an account (locked with FOR NO KEY UPDATE when it will
+ * write), changes it in memory through the functions below, each of which
+ * appends its ledger entry, and saves it once.  Periods roll over lazily:
+ * the load computes the period containing the call's instant, a writer
+ * rolls the stored counters over (ft_account_roll_over), a reader just
+ * counts from zero.  Live credit holds are summed in a separate statement
+ * after the row lock, so a reservation committed by the previous lock
+ * holder is always seen.
+ *
+ * Lock order: a credit hold, then its account.  Two accounts (a trial's
+ * claim) are locked in subject order.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+#define ACCOUNT_COLUMNS \
+	"SELECT a.plan, p.period, p.allowance, a.anniversary, a.period_start," \
+	" a.period_used, a.lifetime_plan_used, a.purchased_balance, a.lifetime_spent," \
+	" a.lifetime_added, a.head_seq, a.head_hash" \
+	" FROM freetier.accounts a JOIN freetier.plans p ON p.plan OPERATOR(pg_catalog.=) a.plan" \
+	" WHERE a.subject OPERATOR(pg_catalog.=) $1"
+
+static FtStatement read_account = {ACCOUNT_COLUMNS, 1, {TEXTOID}};
+static FtStatement lock_account = {ACCOUNT_COLUMNS " FOR NO KEY UPDATE OF a", 1, {TEXTOID}};
+
+static FtStatement live_holds = {
+	"SELECT coalesce(sum(allowance_credits) FILTER"
+	"  (WHERE scope_start OPERATOR(pg_catalog.=) $2), 0)::bigint,"
+	" coalesce(sum(purchased_credits), 0)::bigint"
+	" FROM freetier.credit_holds WHERE subject OPERATOR(pg_catalog.=) $1"
+	" AND state OPERATOR(pg_catalog.=) 'held' AND expires_at OPERATOR(pg_catalog.>) $3",
+	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+/* A backend's cap, what the scope drew through it, and what is on hold for it. */
+static FtStatement backend_view = {
+	"SELECT (SELECT (p.backend_caps OPERATOR(pg_catalog.->>) $2)::bigint"
+	"          FROM freetier.plans p WHERE p.plan OPERATOR(pg_catalog.=) $4),"
+	" coalesce((SELECT u.used FROM freetier.account_backend_use u"
+	"   WHERE u.subject OPERATOR(pg_catalog.=) $1 AND u.backend OPERATOR(pg_catalog.=) $2"
+	"     AND u.scope_start OPERATOR(pg_catalog.=) $3), 0),"
+	" coalesce((SELECT sum(h.allowance_credits) FROM freetier.credit_holds h"
+	"   WHERE h.subject OPERATOR(pg_catalog.=) $1 AND h.backend OPERATOR(pg_catalog.=) $2"
+	"     AND h.scope_start OPERATOR(pg_catalog.=) $3 AND h.state OPERATOR(pg_catalog.=) 'held'"
+	"     AND h.expires_at OPERATOR(pg_catalog.>) $5), 0)::bigint",
+	5, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}
+};
+
+static FtStatement add_backend_use = {
+	"INSERT INTO freetier.account_backend_use (subject, backend, scope_start, used)"
+	" VALUES ($1, $2, $3, $4) ON CONFLICT (subject, backend, scope_start)"
+	" DO UPDATE SET used = account_backend_use.used OPERATOR(pg_catalog.+) EXCLUDED.used",
+	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}
+};
+
+static FtStatement append_entry = {
+	"INSERT INTO freetier.account_ledger (subject, seq, kind, bucket, delta,"
+	" balance_after, backend, hold_id, ref, created_at, prev_hash, hash)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+	12, {TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, UUIDOID,
+	TEXTOID, TIMESTAMPTZOID, BYTEAOID, BYTEAOID}
+};
+
+static FtStatement save_account = {
+	"UPDATE freetier.accounts SET plan = $2, anniversary = $3, period_start = $4,"
+	" period_used = $5, lifetime_plan_used = $6, purchased_balance = $7,"
+	" lifetime_spent = $8, lifetime_added = $9, head_seq = $10, head_hash = $11,"
+	" updated_at = $12 WHERE subject OPERATOR(pg_catalog.=) $1",
+	12, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID,
+	INT8OID, INT8OID, INT8OID, BYTEAOID, TIMESTAMPTZOID}
+};
+
+static FtStatement plan_exists = {
+	"SELECT p.plan, p.period, p.allowance FROM freetier.plans p"
+	" WHERE p.plan OPERATOR(pg_catalog.=) coalesce($1,"
+	"  (SELECT s.default_plan FROM freetier.credit_settings s))",
+	1, {TEXTOID}
+};
+
+static FtStatement insert_account = {
+	"INSERT INTO freetier.accounts (subject, plan, anniversary, period_start,"
+	" opened_at, updated_at) VALUES ($1, $2, $3, $3, $3, $3)"
+	" ON CONFLICT (subject) DO NOTHING RETURNING plan",
+	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}
+};
+
+void
+ft_report_unknown_account(const char *subject)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("account \"%s\" does not exist", subject),
+			 errdetail("Accounts are opened with freetier_open_account.")));
+}
+
+static void
+report_unknown_plan(const char *plan)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("plan \"%s\" does not exist", plan ? plan : "(default)"),
+			 errdetail("Plans are created with freetier_define_plan.")));
+}
+
+static bytea *
+hash_bytea(const uint8 *hash)
+{
+	bytea	   *b = palloc(VARHDRSZ + FT_HASH_BYTES);
+
+	SET_VARSIZE(b, VARHDRSZ + FT_HASH_BYTES);
+	memcpy(VARDATA(b), hash, FT_HASH_BYTES);
+	return b;
+}
+
+/*
+ * Load the account at `now` (locked when `lock`); false when there is none.
+ * The strings live in the SPI procedure context.
+ */
+bool
+ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)
+{
+	Datum		args[3];
+	bool		isnull;
+	bytea	   *head;
+
+	args[0] = CStringGetTextDatum(subject);
+	if (ft_execute(lock ? &lock_account : &read_account, args, NULL, !lock) == 0)
+		return false;
+
+	a->subject = pstrdup(subject);
+	a->plan = ft_column_text(0, 1);
+	a->period = ft_period_from_name(ft_column_text(0, 2));
+	(void) ft_column(0, 3, &isnull);
+	a->unlimited = isnull;
+	a->allowance = isnull ? 0 : ft_column_int64(0, 3);
+	a->anniversary = DatumGetTimestampTz(ft_column(0, 4, &isnull));
+	a->period_start = DatumGetTimestampTz(ft_column(0, 5, &isnull));
+	a->period_used = ft_column_int64(0, 6);
+	a->lifetime_plan_used = ft_column_int64(0, 7);
+	a->purchased_balance = ft_column_int64(0, 8);
+	a->lifetime_spent = ft_column_int64(0, 9);
+	a->lifetime_added = ft_column_int64(0, 10);
+	a->head_seq = ft_column_int64(0, 11);
+	head = DatumGetByteaPP(ft_column(0, 12, &isnull));
+	memcpy(a->head_hash, VARDATA_ANY(head), FT_HASH_BYTES);
+
+	a->now = now;
+	a->current_start = ft_period_start(a->period, a->anniversary, now);
+	a->scope_start = a->period == FT_PERIOD_LIFETIME ? DT_NOBEGIN : a->current_start;
+
+	/* a new statement: it sees holds committed by the previous lock holder */
+	args[1] = TimestampTzGetDatum(a->scope_start);
+	args[2] = TimestampTzGetDatum(now);
+	ft_execute(&live_holds, args, NULL, !lock);
+	a->held_allowance = ft_column_int64(0, 1);
+	a->held_purchased = ft_column_int64(0, 2);
+	return true;
+}
+
+/* Load and lock, or 42704. */
+void
+ft_account_require(const char *subject, TimestampTz now, FtAccount *a)
+{
+	if (!ft_account_load(subject, now, true, a))
+		ft_report_unknown_account(subject);
+}
+
+/* Open an account on `plan` (NULL: the default plan) unless it exists. */
+void
+ft_account_open(const char *subject, const char *plan, TimestampTz now, bool *opened)
+{
+	Datum		args[3];
+	char		nulls[3] = {plan ? ' ' : 'n', ' ', ' '};
+	char	   *resolved;
+
+	args[0] = plan ? CStringGetTextDatum(plan) : (Datum) 0;
+	if (ft_execute(&plan_exists, args, nulls, false) == 0)
+		report_unknown_plan(plan);
+	resolved = ft_column_text(0, 1);
+
+	args[0] = CStringGetTextDatum(subject);
+	args[1] = CStringGetTextDatum(resolved);
+	args[2] = TimestampTzGetDatum(now);
+	*opened = ft_execute(&insert_account, args, NULL, false) == 1;
+}
+
+/* The allowance used in the current scope, a due rollover counted as done. */
+int64
+ft_account_used(const FtAccount *a)
+{
+	if (a->period == FT_PERIOD_LIFETIME)
+		return a->lifetime_plan_used;
+	return a->period_start == a->current_start ? a->period_used : 0;
+}
+
+int64
+ft_account_allowance_left(const FtAccount *a)
+{
+	int64		taken;
+
+	if (a->unlimited)
+		return FT_UNLIMITED;
+	taken = ft_add_saturating(ft_account_used(a), a->held_allowance);
+	return taken >= a->allowance ? 0 : a->allowance - taken;
+}
+
+int64
+ft_account_purchased_left(const FtAccount *a)
+{
+	return Max(0, a->purchased_balance - a->held_purchased);
+}
+
+/* What the allowance can still give through `backend` (its cap counted). */
+int64
+ft_account_backend_left(const FtAccount *a, const char *backend)
+{
+	Datum		args[5];
+	bool		no_cap;
+	int64		cap;
+	int64		taken;
+	int64		left = ft_account_allowance_left(a);
+
+	args[0] = CStringGetTextDatum(a->subject);
+	args[1] = CStringGetTextDatum(backend);
+	args[2] = TimestampTzGetDatum(a->scope_start);
+	args[3] = CStringGetTextDatum(a->plan);
+	args[4] = TimestampTzGetDatum(a->now);
+	ft_execute(&backend_view, args, NULL, true);
+	(void) ft_column(0, 1, &no_cap);
+	if (no_cap)
+		return left;
+	cap = ft_column_int64(0, 1);
+	/* a scope that has not begun in storage (a due rollover) has used nothing */
+	taken = ft_add_saturating(a->period == FT_PERIOD_LIFETIME ||
+							  a->period_start == a->current_start ?
+							  ft_column_int64(0, 2) : 0,
+							  ft_column_int64(0, 3));
+	return Min(left, taken >= cap ? 0 : cap - taken);
+}
+
+/* Append one ledger entry to a locked account's chain. */
+void
+ft_account_append(FtAccount *a, const char *kind, const char *bucket, int64 delta,
+				  int64 balance_after, const char *backend, const pg_uuid_t *hold_id,
+				  const char *ref)
+{
+	FtAccountEntry e;
+	uint8		hash[FT_HASH_BYTES];
+	Datum		args[12];
+	char		nulls[12];
+
+	e.subject = a->subject;
+	e.seq = a->head_seq + 1;
+	e.kind = kind;
+	e.bucket = bucket;
+	e.delta = delta;
+	e.balance_after = balance_after;
+	e.backend = backend;
+	e.hold_id = hold_id;
+	e.ref = ref;
+	e.created_at = a->now;
+	e.prev_hash = a->head_hash;
+	ft_account_ledger_hash(&e, hash);
+
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = CStringGetTextDatum(a->subject);
+	args[1] = Int64GetDatum(e.seq);
+	args[2] = CStringGetTextDatum(kind);
+	args[3] = CStringGetTextDatum(bucket);
+	args[4] = Int64GetDatum(delta);
+	args[5] = Int64GetDatum(balance_after);
+	args[6] = backend ? CStringGetTextDatum(backend) : (Datum) 0;
+	nulls[6] = backend ? ' ' : 'n';
+	args[7] = hold_id ? UUIDPGetDatum(hold_id) : (Datum) 0;
+	nulls[7] = hold_id ? ' ' : 'n';
+	args[8] = ref ? CStringGetTextDatum(ref) : (Datum) 0;
+	nulls[8] = ref ? ' ' : 'n';
+	args[9] = TimestampTzGetDatum(a->now);
+	args[10] = PointerGetDatum(hash_bytea(a->head_hash));
+	args[11] = PointerGetDatum(hash_bytea(hash));
+	ft_execute(&append_entry, args, nulls, false);
+
+	a->head_seq = e.seq;
+	memcpy(a->head_hash, hash, FT_HASH_BYTES);
+}
+
+/* Start the current period in storage if it has not been (a locked account). */
+void
+ft_account_roll_over(FtAccount *a)
+{
+	if (a->period == FT_PERIOD_LIFETIME || a->period_start == a->current_start)
+		return;
+	if (a->period_used > 0)
+		ft_account_append(a, "rollover", "allowance", -a->period_used, 0,
+						  NULL, NULL, NULL);
+	a->period_used = 0;
+	a->period_start = a->current_start;
+}
+
+/*
+ * Spend credits already split: allowance_credits drawn through `backend` in
+ * the scope that began at scope_start, purchased_credits from the purchased
+ * balance.  Allowance drawn in a scope that has since ended counts in that
+ * scope's backend history only.  The account is locked and rolled over.
+ */
+void
+ft_account_spend(FtAccount *a, const char *backend, TimestampTz scope_start,
+				 int64 allowance_credits, int64 purchased_credits,
+				 const pg_uuid_t *hold_id)
+{
+	if (allowance_credits > 0)
+	{
+		Datum		args[4];
+
+		args[0] = CStringGetTextDatum(a->subject);
+		args[1] = CStringGetTextDatum(backend);
+		args[2] = TimestampTzGetDatum(scope_start);
+		args[3] = Int64GetDatum(allowance_credits);
+		ft_execute(&add_backend_use, args, NULL, false);
+
+		if (scope_start == a->scope_start)
+		{
+			int64	   *used = a->period == FT_PERIOD_LIFETIME ?
+				&a->lifetime_plan_used : &a->period_used;
+
+			*used = ft_add_sats(*used, allowance_credits, "allowance used");
+			ft_account_append(a, "spend", "allowance", allowance_credits, *used,
+							  backend, hold_id, NULL);
+		}
+	}
+	if (purchased_credits > 0)
+	{
+		if (purchased_credits > a->purchased_balance)
+			elog(ERROR, "freetier: account \"%s\" would overdraw its purchased balance",
+				 a->subject);
+		a->purchased_balance -= purchased_credits;
+		ft_account_append(a, "spend", "purchased", -purchased_credits,
+						  a->purchased_balance, backend, hold_id, NULL);
+	}
+	a->lifetime_spent = ft_add_sats(a->lifetime_spent,
+									allowance_credits + purchased_credits,
+									"lifetime credits spent");
+}
+
+/* Add to the purchased balance (kind: purchase, grant, trial, carry_in). */
+void
+ft_account_add_purchased(FtAccount *a, const char *kind, int64 credits, const char *ref)
+{
+	a->purchased_balance = ft_add_sats(a->purchased_balance, credits, "purchased balance");
+	a->lifetime_added = ft_add_sats(a->lifetime_added, credits, "lifetime credits added");
+	ft_account_append(a, kind, "purchased", credits, a->purchased_balance, NULL, NULL, ref);
+}
+
+void
+ft_account_save(FtAccount *a)
+{
+	Datum		args[12];
+
+	args[0] = CStringGetTextDatum(a->subject);
+	args[1] = CStringGetTextDatum(a->plan);
+	args[2] = TimestampTzGetDatum(a->anniversary);
+	args[3] = TimestampTzGetDatum(a->period_start);
+	args[4] = Int64GetDatum(a->period_used);
+	args[5] = Int64GetDatum(a->lifetime_plan_used);
+	args[6] = Int64GetDatum(a->purchased_balance);
+	args[7] = Int64GetDatum(a->lifetime_spent);
+	args[8] = Int64GetDatum(a->lifetime_added);
+	args[9] = Int64GetDatum(a->head_seq);
+	args[10] = PointerGetDatum(hash_bytea(a->head_hash));
+	args[11] = TimestampTzGetDatum(a->now);
+	ft_execute(&save_account, args, NULL, false);
+}
+
+PG_FUNCTION_INFO_V1(freetier_open_account);
+
+/*
+ * freetier_open_account(subject text, plan text DEFAULT NULL)
+ *	 RETURNS TABLE (subject text, plan text, anniversary timestamptz, opened boolean)
+ *
+ * Idempotent: an account that exists is returned as it is (opened false).
+ */
+Datum
+freetier_open_account(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
+	char	   *plan = ft_text_arg(fcinfo, 1, "plan", false);
+	TimestampTz now = ft_now();
+	FtAccount	a;
+	bool		opened;
+	Datum		values[4];
+	bool		isnull[4] = {false, false, false, false};
+
+	ft_check_subject(subject);
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	ft_account_open(subject, plan, now, &opened);
+	ft_account_require(subject, now, &a);
+	values[0] = CStringGetTextDatum(subject);
+	values[1] = CStringGetTextDatum(a.plan);
+	values[2] = TimestampTzGetDatum(a.anniversary);
+	values[3] = BoolGetDatum(opened);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_set_plan);
+
+/*
+ * freetier_set_plan(subject text, plan text)
+ *	 RETURNS TABLE (plan text, anniversary timestamptz, period_start timestamptz)
+ *
+ * From a lifetime plan to a periodic one, the anniversary moves to now and
+ * a fresh period starts (the credit seed's promotion rule); any other
+ * change keeps the anniversary, and the current period on the new plan's
+ * grid keeps what was used in it.  The allowance bucket's change is one
+ * plan_change ledger entry.
+ */
+Datum
+freetier_set_plan(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
+	char	   *plan = ft_text_arg(fcinfo, 1, "plan", true);
+	TimestampTz now = ft_now();
+	FtAccount	a;
+	FtPeriod	new_period;
+	int64		used_before;
+	int64		used_after;
+	Datum		args[1];
+	Datum		values[3];
+	bool		isnull[3] = {false, false, false};
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	args[0] = CStringGetTextDatum(plan);
+	if (ft_execute(&plan_exists, args, NULL, false) == 0)
+		report_unknown_plan(plan);
+	new_period = ft_period_from_name(ft_column_text(0, 2));
+
+	ft_account_require(subject, now, &a);
+	ft_account_roll_over(&a);
+	used_before = ft_account_used(&a);
+
+	if (a.period == FT_PERIOD_LIFETIME && new_period != FT_PERIOD_LIFETIME)
+	{
+		a.anniversary = now;
+		a.period_start = now;
+		a.period_used = 0;
+	}
+	else if (new_period != FT_PERIOD_LIFETIME)
+	{
+		TimestampTz start = ft_period_start(new_period, a.anniversary, now);
+
+		if (start != a.period_start)
+		{
+			a.period_start = start;
+			a.period_used = 0;
+		}
+	}
+	else
+		a.period_start = a.anniversary;
+
+	a.plan = plan;
+	a.period = new_period;
+	a.current_start = ft_period_start(new_period, a.anniversary, now);
+	a.scope_start = new_period == FT_PERIOD_LIFETIME ? DT_NOBEGIN : a.current_start;
+	used_after = ft_account_used(&a);
+	if (used_after != used_before)
+		ft_account_append(&a, "plan_change", "allowance", used_after - used_before,
+						  used_after, NULL, NULL, NULL);
+	ft_account_save(&a);
+
+	values[0] = CStringGetTextDatum(plan);
+	values[1] = TimestampTzGetDatum(a.anniversary);
+	values[2] = TimestampTzGetDatum(a.current_start);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+static FtStatement backend_left_all = {
+	"SELECT coalesce(pg_catalog.jsonb_object_agg(c.key,"
+	"   GREATEST(0, LEAST($5, c.value::bigint"
+	"     OPERATOR(pg_catalog.-) coalesce(u.used, 0) OPERATOR(pg_catalog.-) coalesce(h.held, 0)))),"
+	"  '{}'::jsonb)"
+	" FROM freetier.plans p, pg_catalog.jsonb_each_text(p.backend_caps) c"
+	" LEFT JOIN freetier.account_backend_use u ON u.subject OPERATOR(pg_catalog.=) $1"
+	"   AND u.backend OPERATOR(pg_catalog.=) c.key AND u.scope_start OPERATOR(pg_catalog.=) $3"
+	"   AND $6"
+	" LEFT JOIN LATERAL (SELECT sum(x.allowance_credits) AS held FROM freetier.credit_holds x"
+	"   WHERE x.subject OPERATOR(pg_catalog.=) $1 AND x.backend OPERATOR(pg_catalog.=) c.key"
+	"     AND x.scope_start OPERATOR(pg_catalog.=) $3 AND x.state OPERATOR(pg_catalog.=) 'held'"
+	"     AND x.expires_at OPERATOR(pg_catalog.>) $4) h ON true"
+	" WHERE p.plan OPERATOR(pg_catalog.=) $2",
+	6, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, BOOLOID}
+};
+
+PG_FUNCTION_INFO_V1(freetier_account_status);
+
+/*
+ * freetier_account_status(subject text) RETURNS TABLE (subject, plan, period,
+ *	 period_start, period_end, allowance_left, backend_left, purchased_balance,
+ *	 reserved_credits, lifetime_spent, lifetime_added)
+ *
+ * The account as the next spend would see it: a due rollover counted as
+ * done, live holds taken out.  allowance_left is NULL when unlimited;
+ * purchased_balance is what is spendable (the balance less what is on hold);
+ * period_end is NULL for a lifetime plan.  Writes nothing.
+ */
+Datum
+freetier_account_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
+	TimestampTz now = ft_now();
+	FtAccount	a;
+	TimestampTz end;
+	int64		allowance_left;
+	Datum		args[6];
+	Datum		values[11];
+	bool		isnull[11];
+	static const char *const period_names[] = {"lifetime", "daily", "weekly", "monthly"};
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	if (!ft_account_load(subject, now, false, &a))
+		ft_report_unknown_account(subject);
+	allowance_left = ft_account_allowance_left(&a);
+	end = ft_period_end(a.period, a.anniversary, a.current_start);
+
+	args[0] = CStringGetTextDatum(subject);
+	args[1] = CStringGetTextDatum(a.plan);
+	args[2] = TimestampTzGetDatum(a.scope_start);
+	args[3] = TimestampTzGetDatum(now);
+	args[4] = Int64GetDatum(allowance_left);
+	args[5] = BoolGetDatum(a.period == FT_PERIOD_LIFETIME ||
+						   a.period_start == a.current_start);
+	ft_execute(&backend_left_all, args, NULL, true);
+
+	memset(isnull, false, sizeof(isnull));
+	values[0] = CStringGetTextDatum(subject);
+	values[1] = CStringGetTextDatum(a.plan);
+	values[2] = CStringGetTextDatum(period_names[a.period]);
+	values[3] = TimestampTzGetDatum(a.current_start);
+	values[4] = TimestampTzGetDatum(end);
+	isnull[4] = TIMESTAMP_IS_NOEND(end);
+	values[5] = Int64GetDatum(allowance_left);
+	isnull[5] = a.unlimited;
+	values[6] = ft_column(0, 1, &isnull[6]);
+	values[7] = Int64GetDatum(ft_account_purchased_left(&a));
+	values[8] = Int64GetDatum(ft_add_saturating(a.held_allowance, a.held_purchased));
+	values[9] = Int64GetDatum(a.lifetime_spent);
+	values[10] = Int64GetDatum(a.lifetime_added);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+static FtStatement claim_ref = {
+	"INSERT INTO freetier.credit_additions (ref, subject, source, credits, created_at)"
+	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ref) DO NOTHING RETURNING 1",
+	5, {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID}
+};
+
+static FtStatement claimed_ref = {
+	"SELECT subject, source, credits FROM freetier.credit_additions"
+	" WHERE ref OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+PG_FUNCTION_INFO_V1(freetier_add_credits);
+
+/*
+ * freetier_add_credits(subject text, credits bigint, ref text,
+ *						source text DEFAULT 'purchase') RETURNS bigint
+ *
+ * Add to the permanent purchased balance (a purchase or an admin grant),
+ * once per ref: a ref seen before returns the first result, or 55000 if
+ * its arguments differ.  Opens the account on the default plan if needed.
+ */
+Datum
+freetier_add_credits(PG_FUNCTION_ARGS)
+{
+	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
+	int64		credits;
+	char	   *ref = ft_text_arg(fcinfo, 2, "ref", true);
+	char	   *source = ft_text_arg(fcinfo, 3, "source", true);
+	TimestampTz now = ft_now();
+	FtAccount	a;
+	bool		opened;
+	Datum		args[5];
+
+	ft_check_subject(subject);
+	ft_check_not_null(fcinfo, 1, "credits");
+	credits = PG_GETARG_INT64(1);
+	if (credits <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("credits must be positive"),
+				 errdetail("credits was " INT64_FORMAT ".", credits)));
+	if (ref[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ref must not be empty")));
+	if (strcmp(source, "purchase") != 0 && strcmp(source, "grant") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source must be purchase or grant"),
+				 errdetail("source was \"%s\".", source)));
+
+	SPI_connect();
+	ft_account_open(subject, NULL, now, &opened);
+	ft_account_require(subject, now, &a);
+
+	args[0] = CStringGetTextDatum(ref);
+	args[1] = CStringGetTextDatum(subject);
+	args[2] = CStringGetTextDatum(source);
+	args[3] = Int64GetDatum(credits);
+	args[4] = TimestampTzGetDatum(now);
+	if (ft_execute(&claim_ref, args, NULL, false) == 0)
+	{
+		char	   *first_subject;
+		char	   *first_source;
+		int64		first_credits;
+
+		ft_execute(&claimed_ref, args, NULL, false);
+		first_subject = ft_column_text(0, 1);
+		first_source = ft_column_text(0, 2);
+		first_credits = ft_column_int64(0, 3);
+		if (strcmp(first_subject, subject) != 0 || strcmp(first_source, source) != 0 ||
+			first_credits != credits)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("ref \"%s\" was already applied with other arguments", ref),
+					 errdetail("It added " INT64_FORMAT " credits (%s) to \"%s\".",
+							   first_credits, first_source, first_subject)));
+		SPI_finish();
+		PG_RETURN_INT64(first_credits);
+	}
+	ft_account_add_purchased(&a, source, credits, ref);
+	ft_account_save(&a);
+	SPI_finish();
+	PG_RETURN_INT64(credits);
+}

@@ -1,0 +1,242 @@
+/*-------------------------------------------------------------------------
+ *
+ * trial.c
+ *	  Anonymous trials: freetier_mint_trial and freetier_claim_trial.
+ *
+ * A trial is an account on the trial plan whose credits are in its
+ * purchased balance.  At most trials_per_network are minted per network
+ * within trial_window, a network being one IPv4 address (IPv4-mapped IPv6
+ * addresses count as IPv4) or one IPv6 /64.  Minting locks the network's
+ * row in freetier.trial_networks first, so two mints from one network at
+ * the cap queue and the second counts the first.  On signup the trial's
+ * remaining credits carry over to the real account once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/inet.h"
+
+static FtStatement network_of = {
+	"SELECT CASE WHEN pg_catalog.family(ip) OPERATOR(pg_catalog.=) 4"
+	"  THEN pg_catalog.set_masklen(ip::cidr, 32)"
+	"  ELSE pg_catalog.network(pg_catalog.set_masklen(ip, 64)) END,"
+	" s.trials_per_network, s.trial_window, s.trial_credits, s.trial_plan"
+	" FROM (SELECT CASE WHEN pg_catalog.family($1) OPERATOR(pg_catalog.=) 6"
+	"              AND $1 OPERATOR(pg_catalog.<<) inet '::ffff:0:0/96'"
+	"         THEN pg_catalog.substring(pg_catalog.host($1), '([0-9.]+)$')::inet"
+	"         ELSE $1 END AS ip) x, freetier.credit_settings s",
+	1, {INETOID}
+};
+
+static FtStatement claim_network = {
+	"INSERT INTO freetier.trial_networks (network, last_minted) VALUES ($1, $2)"
+	" ON CONFLICT (network) DO NOTHING",
+	2, {CIDROID, TIMESTAMPTZOID}
+};
+
+static FtStatement lock_network = {
+	"SELECT 1 FROM freetier.trial_networks WHERE network OPERATOR(pg_catalog.=) $1"
+	" FOR NO KEY UPDATE",
+	1, {CIDROID}
+};
+
+/* A new statement after the lock: it sees the previous holder's trial. */
+static FtStatement recent_trials = {
+	"SELECT count(*) FROM freetier.trials WHERE network OPERATOR(pg_catalog.=) $1"
+	" AND minted_at OPERATOR(pg_catalog.>) ($2 OPERATOR(pg_catalog.-) $3)",
+	3, {CIDROID, TIMESTAMPTZOID, INTERVALOID}
+};
+
+static FtStatement record_trial = {
+	"WITH t AS (INSERT INTO freetier.trials (subject, client_ip, network, minted_at)"
+	"  VALUES ($1, $2, $3, $4))"
+	" UPDATE freetier.trial_networks SET last_minted = $4"
+	" WHERE network OPERATOR(pg_catalog.=) $3",
+	4, {TEXTOID, INETOID, CIDROID, TIMESTAMPTZOID}
+};
+
+static FtStatement new_trial_subject = {
+	"SELECT 'trial:' OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text",
+	0, {InvalidOid}
+};
+
+PG_FUNCTION_INFO_V1(freetier_mint_trial);
+
+/*
+ * freetier_mint_trial(client_ip inet)
+ *	 RETURNS TABLE (subject text, credits bigint, reason text)
+ *
+ * A new trial account, or subject NULL with reason 'trial_limit'.
+ */
+Datum
+freetier_mint_trial(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz now = ft_now();
+	Datum		client_ip;
+	Datum		network;
+	Datum		window;
+	int64		limit;
+	int64		credits;
+	char	   *plan;
+	char	   *subject = NULL;
+	bool		isnull;
+	bool		opened;
+	Datum		args[4];
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	ft_check_not_null(fcinfo, 0, "client_ip");
+	client_ip = PG_GETARG_DATUM(0);
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+
+	args[0] = client_ip;
+	ft_execute(&network_of, args, NULL, false);
+	network = SPI_datumTransfer(ft_column(0, 1, &isnull), false, -1);
+	limit = DatumGetInt32(ft_column(0, 2, &isnull));
+	window = SPI_datumTransfer(ft_column(0, 3, &isnull), false, sizeof(Interval));
+	credits = ft_column_int64(0, 4);
+	plan = ft_column_text(0, 5);
+
+	args[0] = network;
+	args[1] = TimestampTzGetDatum(now);
+	ft_execute(&claim_network, args, NULL, false);
+	ft_execute(&lock_network, args, NULL, false);
+	args[2] = window;
+	ft_execute(&recent_trials, args, NULL, false);
+	if (ft_column_int64(0, 1) < limit)
+	{
+		FtAccount	a;
+
+		ft_execute(&new_trial_subject, NULL, NULL, false);
+		subject = ft_column_text(0, 1);
+		ft_account_open(subject, plan, now, &opened);
+		ft_account_require(subject, now, &a);
+		if (credits > 0)
+			ft_account_add_purchased(&a, "trial", credits, NULL);
+		ft_account_save(&a);
+		args[0] = CStringGetTextDatum(subject);
+		args[1] = client_ip;
+		args[2] = network;
+		args[3] = TimestampTzGetDatum(now);
+		ft_execute(&record_trial, args, NULL, false);
+	}
+	SPI_finish();
+
+	values[0] = subject ? CStringGetTextDatum(subject) : (Datum) 0;
+	nulls[0] = subject == NULL;
+	values[1] = Int64GetDatum(subject ? credits : 0);
+	values[2] = subject ? (Datum) 0 : CStringGetTextDatum("trial_limit");
+	nulls[2] = subject != NULL;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+static FtStatement lock_trial = {
+	"SELECT claimed_by, claimed_credits FROM freetier.trials"
+	" WHERE subject OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+	1, {TEXTOID}
+};
+
+static FtStatement is_trial = {
+	"SELECT 1 FROM freetier.trials WHERE subject OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+static FtStatement mark_claimed = {
+	"UPDATE freetier.trials SET claimed_by = $2, claimed_credits = $3, claimed_at = $4"
+	" WHERE subject OPERATOR(pg_catalog.=) $1",
+	4, {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID}
+};
+
+PG_FUNCTION_INFO_V1(freetier_claim_trial);
+
+/*
+ * freetier_claim_trial(trial_subject text, subject text) RETURNS bigint
+ *
+ * Carry the trial's remaining credits (its purchased balance less what is
+ * on hold) over to subject's purchased balance, opening the account if
+ * needed.  Once: claiming it again for the same subject returns the first
+ * result; for another subject it is an error.
+ */
+Datum
+freetier_claim_trial(PG_FUNCTION_ARGS)
+{
+	char	   *trial = ft_text_arg(fcinfo, 0, "trial_subject", true);
+	char	   *subject = ft_text_arg(fcinfo, 1, "subject", true);
+	TimestampTz now = ft_now();
+	Datum		args[4];
+	bool		isnull;
+	bool		opened;
+	int64		remaining;
+	FtAccount	from;
+	FtAccount	to;
+
+	ft_check_subject(subject);
+	SPI_connect();
+	args[0] = CStringGetTextDatum(trial);
+	if (ft_execute(&lock_trial, args, NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("trial \"%s\" does not exist", trial),
+				 errdetail("Trials are minted by freetier_mint_trial.")));
+	(void) ft_column(0, 1, &isnull);
+	if (!isnull)
+	{
+		char	   *claimed_by = ft_column_text(0, 1);
+
+		remaining = ft_column_int64(0, 2);
+		if (strcmp(claimed_by, subject) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("trial \"%s\" was already claimed by another account", trial),
+					 errdetail("It carried " INT64_FORMAT " credits over to \"%s\".",
+							   remaining, claimed_by)));
+		SPI_finish();
+		PG_RETURN_INT64(remaining);
+	}
+	args[0] = CStringGetTextDatum(subject);
+	if (ft_execute(&is_trial, args, NULL, false) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot claim a trial into another trial"),
+				 errdetail("\"%s\" is a trial account.", subject)));
+
+	ft_account_open(subject, NULL, now, &opened);
+	/* two accounts: lock them in subject order */
+	if (strcmp(trial, subject) < 0)
+	{
+		ft_account_require(trial, now, &from);
+		ft_account_require(subject, now, &to);
+	}
+	else
+	{
+		ft_account_require(subject, now, &to);
+		ft_account_require(trial, now, &from);
+	}
+
+	remaining = ft_account_purchased_left(&from);
+	if (remaining > 0)
+	{
+		from.purchased_balance -= remaining;
+		ft_account_append(&from, "carry_out", "purchased", -remaining,
+						  from.purchased_balance, NULL, NULL, subject);
+		ft_account_add_purchased(&to, "carry_in", remaining, trial);
+	}
+	ft_account_save(&from);
+	ft_account_save(&to);
+
+	args[0] = CStringGetTextDatum(trial);
+	args[1] = CStringGetTextDatum(subject);
+	args[2] = Int64GetDatum(remaining);
+	args[3] = TimestampTzGetDatum(now);
+	ft_execute(&mark_claimed, args, NULL, false);
+	SPI_finish();
+	PG_RETURN_INT64(remaining);
+}
