@@ -106,6 +106,68 @@ DROP SCHEMA evil CASCADE;
 
 SELECT pool, ok FROM freetier_verify_ledger();
 
+-- 0.2, credit accounts: the README's GRANTs.
+GRANT EXECUTE ON FUNCTION
+    freetier_open_account(text, text),
+    freetier_account_status(text),
+    freetier_route(text, text[], bigint),
+    freetier_reserve_credits(text, bigint, text),
+    freetier_settle_credits(uuid, bigint),
+    freetier_spend_credits(text, bigint, text),
+    freetier_mint_trial(inet),
+    freetier_claim_trial(text, text)
+  TO freetier_test_app;
+GRANT EXECUTE ON FUNCTION
+    freetier_add_credits(text, bigint, text, text),
+    freetier_set_plan(text, text),
+    freetier_define_plan(text, text, bigint, jsonb),
+    freetier_configure_credits(text, interval, text, bigint, int, interval),
+    freetier_verify_account_ledger(text)
+  TO freetier_test_operator;
+
+SET ROLE freetier_test_nobody;
+SELECT * FROM freetier_spend_credits('acct', 1, 'api');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_mint_trial('192.0.2.1');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+SET ROLE freetier_test_app;
+SELECT plan, opened FROM freetier_open_account('acct');
+SELECT * FROM freetier_route('acct', ARRAY['gemini', 'hardware']);
+SELECT ok, allowance_credits FROM freetier_spend_credits('acct', 2, 'hardware');
+CREATE TEMP TABLE app_r AS SELECT * FROM freetier_reserve_credits('acct', 3, 'hardware');
+SELECT allowance_credits, purchased_credits, returned_credits
+  FROM freetier_settle_credits((SELECT hold_id FROM app_r), 1);
+SELECT allowance_left FROM freetier_account_status('acct');
+SELECT minted IS NOT NULL AS minted FROM (SELECT subject AS minted FROM freetier_mint_trial('192.0.2.1')) t;
+SELECT freetier_add_credits('acct', 100, 'free-money');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_set_plan('acct', 'max');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_define_plan('core', 'lifetime', 1000000);
+\echo :LAST_ERROR_SQLSTATE
+UPDATE freetier.accounts SET purchased_balance = 1000000;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+SET ROLE freetier_test_operator;
+SELECT freetier_add_credits('acct', 100, 'order-7');
+SELECT plan FROM freetier_set_plan('acct', 'pro');
+SELECT freetier_define_plan('team', 'weekly', 500, '{"gemini": 100}');
+SELECT freetier_configure_credits(trial_credits => 3);
+SELECT subject, ok FROM freetier_verify_account_ledger('acct');
+RESET ROLE;
+DROP TABLE app_r;
+
+REVOKE ALL ON FUNCTION freetier_open_account(text, text), freetier_account_status(text),
+    freetier_route(text, text[], bigint), freetier_reserve_credits(text, bigint, text),
+    freetier_settle_credits(uuid, bigint), freetier_spend_credits(text, bigint, text),
+    freetier_mint_trial(inet), freetier_claim_trial(text, text) FROM freetier_test_app;
+REVOKE ALL ON FUNCTION freetier_add_credits(text, bigint, text, text), freetier_set_plan(text, text),
+    freetier_define_plan(text, text, bigint, jsonb),
+    freetier_configure_credits(text, interval, text, bigint, int, interval),
+    freetier_verify_account_ledger(text) FROM freetier_test_operator;
 REVOKE ALL ON FUNCTION freetier_decide(text, bigint, text), freetier_estimate(text, bigint, text),
     freetier_record_grant(uuid, bigint, text), freetier_release(uuid, text) FROM freetier_test_app;
 REVOKE ALL ON FUNCTION freetier_credit(bigint, text, text), freetier_set_tier(text, text),

@@ -167,6 +167,7 @@ ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)
 	ft_execute(&live_holds, args, NULL, !lock);
 	a->held_allowance = ft_column_int64(0, 1);
 	a->held_purchased = ft_column_int64(0, 2);
+	a->changed = false;
 	return true;
 }
 
@@ -295,6 +296,7 @@ ft_account_append(FtAccount *a, const char *kind, const char *bucket, int64 delt
 
 	a->head_seq = e.seq;
 	memcpy(a->head_hash, hash, FT_HASH_BYTES);
+	a->changed = true;
 }
 
 /* Start the current period in storage if it has not been (a locked account). */
@@ -308,6 +310,7 @@ ft_account_roll_over(FtAccount *a)
 						  NULL, NULL, NULL);
 	a->period_used = 0;
 	a->period_start = a->current_start;
+	a->changed = true;
 }
 
 /*
@@ -364,10 +367,18 @@ ft_account_add_purchased(FtAccount *a, const char *kind, int64 credits, const ch
 	ft_account_append(a, kind, "purchased", credits, a->purchased_balance, NULL, NULL, ref);
 }
 
+/*
+ * Write the account back if anything changed.  A caller that must write it
+ * regardless (a reservation, so that concurrent REPEATABLE READ reservations
+ * conflict) sets a->changed first.
+ */
 void
 ft_account_save(FtAccount *a)
 {
 	Datum		args[12];
+
+	if (!a->changed)
+		return;
 
 	args[0] = CStringGetTextDatum(a->subject);
 	args[1] = CStringGetTextDatum(a->plan);
@@ -477,6 +488,7 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 
 	a.plan = plan;
 	a.period = new_period;
+	a.changed = true;
 	a.current_start = ft_period_start(new_period, a.anniversary, now);
 	a.scope_start = new_period == FT_PERIOD_LIFETIME ? DT_NOBEGIN : a.current_start;
 	used_after = ft_account_used(&a);

@@ -7,10 +7,12 @@
  *
  * Every path decides through ft_split_credits (allowance.c) on an account
  * loaded at the call's instant, so reserve, spend and route cannot
- * disagree.  A reserve locks the account and writes it (at least its
- * updated_at), so two reserves for one account queue on its row, and under
- * REPEATABLE READ the second fails to serialize instead of missing the
- * first's hold.  Lock order: a credit hold, then its account.
+ * disagree.  A reserve locks the account and, when it places a hold,
+ * writes it (at least its updated_at), so two reserves for one account
+ * queue on its row, and under REPEATABLE READ the second fails to
+ * serialize instead of missing the first's hold.  A refused request writes
+ * nothing (but a due rollover).  Lock order: a credit hold, then its
+ * account.
  *
  *-------------------------------------------------------------------------
  */
@@ -141,6 +143,7 @@ freetier_reserve_credits(PG_FUNCTION_ARGS)
 			ft_execute(&insert_credit_hold, args, NULL, false);
 			hold_id = SPI_palloc(sizeof(pg_uuid_t));
 			memcpy(hold_id, DatumGetUUIDP(ft_column(0, 1, &n)), sizeof(pg_uuid_t));
+			a.changed = true;
 		}
 		ft_account_save(&a);
 	}

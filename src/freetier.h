@@ -196,6 +196,7 @@ typedef struct FtAccount
 	TimestampTz scope_start;	/* current_start, or -infinity for lifetime plans */
 	int64		held_allowance; /* on live holds in this scope */
 	int64		held_purchased; /* on all live holds */
+	bool		changed;		/* anything to save */
 } FtAccount;
 
 extern bool ft_account_load(const char *subject, TimestampTz now, bool lock,

@@ -23,7 +23,7 @@
 
 static FtStatement network_of = {
 	"SELECT CASE WHEN pg_catalog.family(ip) OPERATOR(pg_catalog.=) 4"
-	"  THEN pg_catalog.set_masklen(ip::cidr, 32)"
+	"  THEN pg_catalog.network(pg_catalog.set_masklen(ip, 32))"
 	"  ELSE pg_catalog.network(pg_catalog.set_masklen(ip, 64)) END,"
 	" s.trials_per_network, s.trial_window, s.trial_credits, s.trial_plan"
 	" FROM (SELECT CASE WHEN pg_catalog.family($1) OPERATOR(pg_catalog.=) 6"
