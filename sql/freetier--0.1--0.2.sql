@@ -29,7 +29,7 @@ CREATE TABLE freetier.plans (
 CREATE TABLE freetier.credit_settings (
     only_row         boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     default_plan     text NOT NULL REFERENCES freetier.plans (plan),
-    hold_ttl         interval NOT NULL CHECK (hold_ttl > interval '0'),
+    hold_ttl         interval NOT NULL CHECK (freetier.is_duration(hold_ttl)),
     trial_plan       text NOT NULL REFERENCES freetier.plans (plan),
     trial_credits    bigint NOT NULL CHECK (trial_credits >= 0),
     trials_per_network int NOT NULL CHECK (trials_per_network >= 0),
@@ -364,11 +364,11 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   DETAIL = 'Plans are created with freetier_define_plan.';
     END IF;
-    IF hold_ttl <= interval '0' OR trial_window <= interval '0' OR trial_credits < 0
+    IF NOT freetier.is_duration(hold_ttl) OR trial_window <= interval '0' OR trial_credits < 0
        OR trials_per_network < 0 THEN
         RAISE EXCEPTION 'invalid credit setting'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'hold_ttl and trial_window must be positive; trial_credits and trials_per_network zero or more.';
+                  DETAIL = 'hold_ttl must be a positive duration (days, hours, minutes or seconds) and trial_window positive; trial_credits and trials_per_network zero or more.';
     END IF;
     UPDATE freetier.credit_settings s
        SET default_plan = coalesce(freetier_configure_credits.default_plan, s.default_plan),

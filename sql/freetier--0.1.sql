@@ -12,6 +12,15 @@ CREATE SCHEMA freetier;
 REVOKE ALL ON SCHEMA freetier FROM PUBLIC;
 COMMENT ON SCHEMA freetier IS 'state of the freetier extension; written only through the freetier_* functions';
 
+-- A TTL is a duration: positive, no month or year part, no negative part,
+-- so that now + ttl is later than now on every date.
+CREATE FUNCTION freetier.is_duration(i interval) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN i > interval '0' AND date_part('year', i) = 0 AND date_part('month', i) = 0
+           AND date_part('day', i) >= 0 AND i - date_trunc('day', i) >= interval '0';
+REVOKE ALL ON FUNCTION freetier.is_duration(interval) FROM PUBLIC;
+
 -- Trust levels and what each may absorb in a rolling 24 h window.
 CREATE TABLE freetier.tiers (
     tier              text PRIMARY KEY CHECK (octet_length(tier) BETWEEN 1 AND 256),
@@ -25,7 +34,7 @@ CREATE TABLE freetier.pools (
     pool         text PRIMARY KEY CHECK (octet_length(pool) BETWEEN 1 AND 256),
     balance_sats bigint NOT NULL CHECK (balance_sats >= 0),
     credit_pct   numeric NOT NULL DEFAULT 10 CHECK (credit_pct >= 0 AND credit_pct <= 100),
-    hold_ttl     interval NOT NULL DEFAULT interval '15 minutes' CHECK (hold_ttl > interval '0'),
+    hold_ttl     interval NOT NULL DEFAULT interval '15 minutes' CHECK (freetier.is_duration(hold_ttl)),
     head_seq     bigint NOT NULL DEFAULT 0 CHECK (head_seq >= 0),
     head_hash    bytea NOT NULL DEFAULT pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')
                  CHECK (octet_length(head_hash) = 32),
@@ -35,11 +44,16 @@ CREATE TABLE freetier.pools (
 -- Whoever asks.  window_settled_sats is what settled grants absorbed in the
 -- window that began at window_start; sats still on hold are counted from
 -- freetier.holds, so a release or an expiry never has to touch this row.
+-- last_hold_at is the instant of the latest decide that placed a hold: it
+-- may have counted a hold past its TTL as returned, so from then on such a
+-- hold can no longer be settled, even by a transaction whose clock started
+-- before the TTL ran out.
 CREATE TABLE freetier.subjects (
     subject             text PRIMARY KEY CHECK (octet_length(subject) BETWEEN 1 AND 256),
     tier                text NOT NULL REFERENCES freetier.tiers (tier),
     window_start        timestamptz,
     window_settled_sats bigint NOT NULL DEFAULT 0 CHECK (window_settled_sats >= 0),
+    last_hold_at        timestamptz,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
@@ -59,7 +73,8 @@ CREATE TABLE freetier.holds (
                    CHECK (state IN ('held', 'settled', 'released', 'expired')),
     ended_at       timestamptz,
     end_reason     text CHECK (octet_length(end_reason) <= 256),
-    CHECK ((state = 'held') = (ended_at IS NULL))
+    CHECK ((state = 'held') = (ended_at IS NULL)),
+    CHECK (expires_at > created_at)
 );
 CREATE INDEX holds_held_by_subject ON freetier.holds (subject) WHERE state = 'held';
 CREATE INDEX holds_held_by_expiry ON freetier.holds (pool, expires_at) WHERE state = 'held';
@@ -306,10 +321,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('credit_pct was %s.', credit_pct);
     END IF;
-    IF hold_ttl IS NOT NULL AND hold_ttl <= interval '0' THEN
-        RAISE EXCEPTION 'hold_ttl must be positive'
+    IF NOT freetier.is_duration(hold_ttl) THEN
+        RAISE EXCEPTION 'hold_ttl must be a positive duration'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('hold_ttl was %s.', hold_ttl);
+                  DETAIL = format('hold_ttl was %s; give days, hours, minutes or seconds, none negative.', hold_ttl);
     END IF;
     UPDATE freetier.pools p
        SET credit_pct = coalesce(freetier_configure_pool.credit_pct, p.credit_pct),

@@ -26,15 +26,25 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 
-#define ACCOUNT_COLUMNS \
-	"SELECT a.plan, p.period, p.allowance, a.anniversary, a.period_start," \
-	" a.period_used, a.lifetime_plan_used, a.purchased_balance, a.lifetime_spent," \
-	" a.lifetime_added, a.head_seq, a.head_hash" \
-	" FROM freetier.accounts a JOIN freetier.plans p ON p.plan OPERATOR(pg_catalog.=) a.plan" \
-	" WHERE a.subject OPERATOR(pg_catalog.=) $1"
+static FtStatement read_account = {
+	"SELECT a.plan, p.period, p.allowance, a.anniversary, a.period_start,"
+	" a.period_used, a.lifetime_plan_used, a.purchased_balance, a.lifetime_spent,"
+	" a.lifetime_added, a.head_seq, a.head_hash, a.updated_at"
+	" FROM freetier.accounts a JOIN freetier.plans p ON p.plan OPERATOR(pg_catalog.=) a.plan"
+	" WHERE a.subject OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
 
-static FtStatement read_account = {ACCOUNT_COLUMNS, 1, {TEXTOID}};
-static FtStatement lock_account = {ACCOUNT_COLUMNS " FOR NO KEY UPDATE OF a", 1, {TEXTOID}};
+/*
+ * The row alone: a locking join would be rechecked after a wait against the
+ * plan row of the old snapshot, and an account whose plan just changed
+ * would seem not to exist.  The read that follows is a new statement.
+ */
+static FtStatement lock_account = {
+	"SELECT 1 FROM freetier.accounts WHERE subject OPERATOR(pg_catalog.=) $1"
+	" FOR NO KEY UPDATE",
+	1, {TEXTOID}
+};
 
 static FtStatement live_holds = {
 	"SELECT coalesce(sum(allowance_credits) FILTER"
@@ -137,7 +147,9 @@ ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)
 	bytea	   *head;
 
 	args[0] = CStringGetTextDatum(subject);
-	if (ft_execute(lock ? &lock_account : &read_account, args, NULL, !lock) == 0)
+	if (lock && ft_execute(&lock_account, args, NULL, false) == 0)
+		return false;
+	if (ft_execute(&read_account, args, NULL, !lock) == 0)
 		return false;
 
 	a->subject = pstrdup(subject);
@@ -156,6 +168,7 @@ ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)
 	a->head_seq = ft_column_int64(0, 11);
 	head = DatumGetByteaPP(ft_column(0, 12, &isnull));
 	memcpy(a->head_hash, VARDATA_ANY(head), FT_HASH_BYTES);
+	a->updated_at = DatumGetTimestampTz(ft_column(0, 13, &isnull));
 
 	a->now = now;
 	a->current_start = ft_period_start(a->period, a->anniversary, now);

@@ -18,11 +18,17 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-/* floor(paid * credit_pct / 100); never more than paid since credit_pct <= 100. */
+/*
+ * floor(paid * credit_pct / 100), exactly (div truncates; numeric division
+ * would round first), never more than paid since credit_pct <= 100; and the
+ * sats on the pool's holds, which will come back to its balance.
+ */
 static FtStatement credit_for = {
-	"SELECT pg_catalog.floor($2::pg_catalog.numeric OPERATOR(pg_catalog.*) credit_pct"
-	" OPERATOR(pg_catalog./) 100)::bigint"
-	" FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	"SELECT pg_catalog.div($2::pg_catalog.numeric OPERATOR(pg_catalog.*) p.credit_pct, 100)::bigint,"
+	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
+	"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool"
+	"     AND h.state OPERATOR(pg_catalog.=) 'held'), 0)::bigint"
+	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
 	2, {TEXTOID, INT8OID}
 };
 
@@ -77,6 +83,7 @@ freetier_credit(PG_FUNCTION_ARGS)
 	FtPool		pool;
 	Datum		args[5];
 	int64		credit;
+	int64		held;
 
 	ft_check_not_null(fcinfo, 0, "paid_sats");
 	paid = PG_GETARG_INT64(0);
@@ -96,6 +103,7 @@ freetier_credit(PG_FUNCTION_ARGS)
 	args[1] = Int64GetDatum(paid);
 	ft_execute(&credit_for, args, NULL, false);
 	credit = ft_column_int64(0, 1);
+	held = ft_column_int64(0, 2);
 
 	if (payment_ref)
 	{
@@ -112,7 +120,12 @@ freetier_credit(PG_FUNCTION_ARGS)
 		}
 	}
 	if (credit > 0)
+	{
+		/* the balance must still fit when every hold on the pool comes back */
+		(void) ft_add_sats(ft_add_sats(pool.balance_sats, held, "pool balance"),
+						   credit, "pool balance");
 		ft_pool_append(&pool, "credit", credit, NULL, payment_ref, now);
+	}
 
 	SPI_finish();
 	PG_RETURN_INT64(credit);

@@ -45,6 +45,15 @@ static FtStatement settle_credit_hold = {
 	3, {UUIDOID, TIMESTAMPTZOID, INT8OID}
 };
 
+static void
+report_not_held(const char *state)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot settle credit hold: it is %s", state),
+			 errdetail("Only a hold in state held and within its TTL can be settled.")));
+}
+
 /* The request as received, checked. */
 typedef struct CreditRequest
 {
@@ -223,12 +232,8 @@ freetier_settle_credits(PG_FUNCTION_ARGS)
 					 errdetail("It was settled for " INT64_FORMAT " credits.",
 							   ft_column_int64(0, 8))));
 	}
-	else if (strcmp(state, "held") != 0 || expires_at <= now)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot settle credit hold: it is %s",
-						strcmp(state, "held") != 0 ? state : "expired"),
-				 errdetail("Only a hold in state held and within its TTL can be settled.")));
+	else if (strcmp(state, "held") != 0)
+		report_not_held(state);
 	else if (actual > reserved)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -241,6 +246,14 @@ freetier_settle_credits(PG_FUNCTION_ARGS)
 
 		from_allowance = Min(actual, held_allowance);
 		ft_account_require(subject, now, &a);
+
+		/*
+		 * Past its TTL by our clock, or by the clock of whoever wrote the
+		 * account last: a reserve or spend then may have counted this hold
+		 * as returned and used its credits.
+		 */
+		if (expires_at <= now || expires_at <= a.updated_at)
+			report_not_held("expired");
 		ft_account_roll_over(&a);
 		ft_account_spend(&a, backend, scope_start, from_allowance,
 						 actual - from_allowance, id);

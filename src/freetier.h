@@ -164,6 +164,7 @@ typedef struct FtPool
 } FtPool;
 
 extern void ft_pool_lock(const char *pool, FtPool *p);
+extern bool ft_pool_try_lock(const char *pool, FtPool *p);
 extern void ft_pool_append(FtPool *p, const char *kind, int64 delta_sats,
 						   const pg_uuid_t *hold_id, const char *payment_ref,
 						   TimestampTz at);
@@ -190,6 +191,7 @@ typedef struct FtAccount
 	int64		lifetime_added;
 	int64		head_seq;
 	uint8		head_hash[FT_HASH_BYTES];
+	TimestampTz updated_at;		/* the instant of the latest write */
 	/* derived at the instant of the call */
 	TimestampTz now;
 	TimestampTz current_start;	/* the period containing now */

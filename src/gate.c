@@ -6,13 +6,16 @@
  * decide, in the caller's transaction:
  *	 1. lock the subject row (FOR NO KEY UPDATE);
  *	 2. in a new statement, so that it sees every hold committed by whoever
- *		held the lock before us, sum the subject's live holds in its window;
+ *		held the lock before us, read the tier's budget and sum the
+ *		subject's live holds in its window;
  *	 3. lock the pool row, return its expired holds to it;
  *	 4. place the hold: hold row, the subject's window, the pool's debit and
  *		its ledger entry.
- * Every decide that places a hold writes the subject row, so that under
- * REPEATABLE READ a concurrent decide for the same subject fails with a
- * serialization error instead of missing the other's hold.
+ * Every decide that places a hold writes the subject row (last_hold_at),
+ * so that under REPEATABLE READ a concurrent decide for the same subject
+ * fails with a serialization error instead of missing the other's hold,
+ * and so that a hold it counted as returned because its TTL had passed can
+ * no longer be settled by a transaction with an earlier clock (holds.c).
  *
  * estimate reads the same rows without locks and counts holds past their
  * TTL as returned; it writes nothing and runs in read-only transactions and
@@ -32,28 +35,36 @@ static FtStatement pool_exists = {
 	1, {TEXTOID}
 };
 
+/*
+ * The subject row alone: a join here would be rechecked after a lock wait
+ * against the tier row of the old snapshot, and a subject whose tier just
+ * changed would seem not to exist.
+ */
 static FtStatement lock_subject = {
-	"SELECT s.window_start, s.window_settled_sats, t.daily_budget_sats"
-	" FROM freetier.subjects s JOIN freetier.tiers t ON t.tier OPERATOR(pg_catalog.=) s.tier"
-	" WHERE s.subject OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE OF s",
+	"SELECT window_start, window_settled_sats, tier FROM freetier.subjects"
+	" WHERE subject OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 	1, {TEXTOID}
 };
 
-/* Sats on live holds charged to the window that began at $2. */
-static FtStatement subject_held = {
-	"SELECT coalesce(sum(held_sats), 0)::bigint FROM freetier.holds"
-	" WHERE subject OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'held'"
-	"   AND window_start OPERATOR(pg_catalog.=) $2 AND expires_at OPERATOR(pg_catalog.>) $3",
-	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+/* The tier's budget, and the sats on live holds charged to the window that began at $2. */
+static FtStatement subject_budget_held = {
+	"SELECT (SELECT t.daily_budget_sats FROM freetier.tiers t"
+	"         WHERE t.tier OPERATOR(pg_catalog.=) $4),"
+	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
+	"   WHERE h.subject OPERATOR(pg_catalog.=) $1 AND h.state OPERATOR(pg_catalog.=) 'held'"
+	"     AND h.window_start OPERATOR(pg_catalog.=) $2"
+	"     AND h.expires_at OPERATOR(pg_catalog.>) $3), 0)::bigint",
+	4, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID}
 };
 
+/* estimate's read: the same columns as lock_subject, then budget and held. */
 static FtStatement read_subject = {
-	"SELECT s.window_start, s.window_settled_sats, t.daily_budget_sats,"
-	" (SELECT coalesce(sum(h.held_sats), 0)::bigint FROM freetier.holds h"
+	"SELECT s.window_start, s.window_settled_sats, s.tier, t.daily_budget_sats,"
+	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
 	"   WHERE h.subject OPERATOR(pg_catalog.=) s.subject"
 	"     AND h.state OPERATOR(pg_catalog.=) 'held'"
 	"     AND h.window_start OPERATOR(pg_catalog.=) s.window_start"
-	"     AND h.expires_at OPERATOR(pg_catalog.>) $2)"
+	"     AND h.expires_at OPERATOR(pg_catalog.>) $2), 0)::bigint"
 	" FROM freetier.subjects s JOIN freetier.tiers t ON t.tier OPERATOR(pg_catalog.=) s.tier"
 	" WHERE s.subject OPERATOR(pg_catalog.=) $1",
 	2, {TEXTOID, TIMESTAMPTZOID}
@@ -61,7 +72,8 @@ static FtStatement read_subject = {
 
 /* The pool's balance with its holds past their TTL counted as returned. */
 static FtStatement read_pool_available = {
-	"SELECT p.balance_sats + coalesce((SELECT sum(h.held_sats) FROM freetier.holds h"
+	"SELECT p.balance_sats OPERATOR(pg_catalog.+)"
+	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
 	"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool AND h.state OPERATOR(pg_catalog.=) 'held'"
 	"     AND h.expires_at OPERATOR(pg_catalog.<=) $2), 0)::bigint"
 	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
@@ -79,7 +91,7 @@ static FtStatement insert_hold = {
 
 static FtStatement charge_subject = {
 	"UPDATE freetier.subjects SET window_start = $2, window_settled_sats = $3,"
-	" updated_at = $4 WHERE subject OPERATOR(pg_catalog.=) $1",
+	" last_hold_at = $4, updated_at = $4 WHERE subject OPERATOR(pg_catalog.=) $1",
 	4, {TEXTOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID}
 };
 
@@ -101,8 +113,8 @@ read_request(FunctionCallInfo fcinfo, GateRequest *r)
 	r->pool = ft_text_arg(fcinfo, 2, "pool", true);
 }
 
-/* Copy the subject columns of the last result (window_start, settled, budget). */
-static void
+/* Copy the subject columns of the last result (window_start, settled, tier). */
+static char *
 subject_from_row(FtSubjectState *s)
 {
 	bool		isnull;
@@ -112,8 +124,7 @@ subject_from_row(FtSubjectState *s)
 	s->has_window = !isnull;
 	s->window_start = isnull ? 0 : DatumGetTimestampTz(ws);
 	s->window_settled_sats = ft_column_int64(0, 2);
-	s->daily_budget_sats = ft_column_int64(0, 3);
-	s->window_held_sats = 0;
+	return ft_column_text(0, 3);
 }
 
 static void
@@ -207,21 +218,22 @@ freetier_decide(PG_FUNCTION_ARGS)
 		require_pool(r.pool);
 	else
 	{
-		Datum		args[3];
+		Datum		args[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
 
 		args[0] = CStringGetTextDatum(r.subject);
 		if (ft_execute(&lock_subject, args, NULL, false) == 0)
 			s.known = false;
 		else
 		{
-			subject_from_row(&s);
-			if (ft_window_is_current(s.has_window, s.window_start, now))
-			{
-				args[1] = TimestampTzGetDatum(s.window_start);
-				args[2] = TimestampTzGetDatum(now);
-				ft_execute(&subject_held, args, NULL, false);
-				s.window_held_sats = ft_column_int64(0, 1);
-			}
+			/* a new statement: it sees holds committed by the previous lock holder */
+			args[3] = CStringGetTextDatum(subject_from_row(&s));
+			args[1] = TimestampTzGetDatum(s.window_start);
+			nulls[1] = s.has_window ? ' ' : 'n';
+			args[2] = TimestampTzGetDatum(now);
+			ft_execute(&subject_budget_held, args, nulls, false);
+			s.daily_budget_sats = ft_column_int64(0, 1);
+			s.window_held_sats = ft_column_int64(0, 2);
 		}
 
 		if (ft_subject_gate(&s, r.estimated_sats, now, &d, &remaining))
@@ -275,8 +287,9 @@ freetier_estimate(PG_FUNCTION_ARGS)
 			s.known = false;
 		else
 		{
-			subject_from_row(&s);
-			s.window_held_sats = ft_column_int64(0, 4);
+			(void) subject_from_row(&s);
+			s.daily_budget_sats = ft_column_int64(0, 4);
+			s.window_held_sats = ft_column_int64(0, 5);
 		}
 		if (!ft_subject_gate(&s, r.estimated_sats, now, &d, &remaining))
 			ft_against_pool(r.estimated_sats, remaining, pool_available, &d);

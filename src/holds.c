@@ -4,11 +4,15 @@
  *	  The end of a hold: freetier_record_grant (settled), freetier_release
  *	  (released) and freetier_expire_holds (expired).
  *
- * Lock order: the hold row, then the subject row (record_grant only, and
- * only when something is absorbed into its window), then the pool row.  A
- * release or an expiry never touches the subject: the sats a live hold
- * takes from a window are counted from the holds table, so a hold that
- * stops being live stops counting.
+ * Lock order: the hold row, then the subject row (record_grant only), then
+ * the pool row.  A release or an expiry never touches the subject: the sats
+ * a live hold takes from a window are counted from the holds table, so a
+ * hold that stops being live stops counting.
+ *
+ * "Past its TTL" is judged by the caller's clock and, for a settle, also by
+ * the subject's last_hold_at: a decide that began after the TTL ran out
+ * counted the hold as returned and may have given its sats away, so a
+ * settle whose transaction began earlier must not absorb them again.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,10 +36,17 @@ static FtStatement grant_of_hold = {
 	1, {UUIDOID}
 };
 
+/*
+ * Lock the subject and add what a settle absorbed to its window, if the
+ * window the hold was charged to is still the subject's; returns the
+ * subject's last_hold_at as it is once the lock is ours.
+ */
 static FtStatement absorb_into_window = {
 	"UPDATE freetier.subjects"
-	" SET window_settled_sats = window_settled_sats OPERATOR(pg_catalog.+) $3, updated_at = $4"
-	" WHERE subject OPERATOR(pg_catalog.=) $1 AND window_start OPERATOR(pg_catalog.=) $2",
+	" SET window_settled_sats = window_settled_sats OPERATOR(pg_catalog.+)"
+	"     CASE WHEN window_start OPERATOR(pg_catalog.=) $2 THEN $3 ELSE 0 END,"
+	"   updated_at = $4"
+	" WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING last_hold_at",
 	4, {TEXTOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID}
 };
 
@@ -53,15 +64,10 @@ static FtStatement insert_grant = {
 	TEXTOID, TIMESTAMPTZOID}
 };
 
-static FtStatement expire_all_holds = {
-	"WITH expired AS ("
-	" UPDATE freetier.holds h SET state = 'expired', ended_at = $1, end_reason = 'ttl'"
-	" FROM (SELECT hold_id FROM freetier.holds"
-	"       WHERE state OPERATOR(pg_catalog.=) 'held' AND expires_at OPERATOR(pg_catalog.<=) $1"
-	"       FOR NO KEY UPDATE SKIP LOCKED) x"
-	" WHERE h.hold_id OPERATOR(pg_catalog.=) x.hold_id"
-	" RETURNING h.pool, h.hold_id, h.held_sats)"
-	" SELECT pool, hold_id, held_sats FROM expired ORDER BY pool, hold_id",
+static FtStatement pools_with_expired_holds = {
+	"SELECT DISTINCT pool FROM freetier.holds"
+	" WHERE state OPERATOR(pg_catalog.=) 'held' AND expires_at OPERATOR(pg_catalog.<=) $1"
+	" ORDER BY pool",
 	1, {TIMESTAMPTZOID}
 };
 
@@ -157,6 +163,11 @@ freetier_record_grant(PG_FUNCTION_ARGS)
 	char	   *request_hash;
 	LockedHold	h;
 	TimestampTz now = ft_now();
+	int64		grant_id;
+	int64		absorbed;
+	int64		returned;
+	int64		charge;
+	int64		balance_after;
 	Datum		result[5];
 	bool		result_null[5] = {false, false, false, false, false};
 
@@ -193,41 +204,47 @@ freetier_record_grant(PG_FUNCTION_ARGS)
 					 errdetail("It was settled with actual_sats " INT64_FORMAT
 							   " and request_hash %s.", first_actual,
 							   first_hash ? quote_literal_cstr(first_hash) : "NULL")));
-		result[0] = Int64GetDatum(ft_column_int64(0, 1));
-		result[1] = Int64GetDatum(ft_column_int64(0, 3));
-		result[2] = Int64GetDatum(ft_column_int64(0, 4));
-		result[3] = Int64GetDatum(ft_column_int64(0, 5));
-		result[4] = Int64GetDatum(ft_column_int64(0, 6));
+		grant_id = ft_column_int64(0, 1);
+		absorbed = ft_column_int64(0, 3);
+		returned = ft_column_int64(0, 4);
+		charge = ft_column_int64(0, 5);
+		balance_after = ft_column_int64(0, 6);
 	}
 	else if (strcmp(h.state, "held") != 0)
 		report_hold_state(&h, "settle");
-	else if (h.expires_at <= now)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot settle hold %s: it has expired", uuid_string(id)),
-				 errdetail("The hold expired at %s; its sats are back in the pool.",
-						   timestamptz_to_str(h.expires_at))));
 	else
 	{
-		int64		absorbed = Min(actual, h.held_sats);
-		int64		returned = h.held_sats - absorbed;
-		int64		charge = actual - absorbed;
 		FtPool		pool;
 		Datum		args[10];
 		char		nulls[10];
+		bool		isnull;
+		TimestampTz last_hold_at;
 
-		if (absorbed > 0)
-		{
-			args[0] = CStringGetTextDatum(h.subject);
-			args[1] = TimestampTzGetDatum(h.window_start);
-			args[2] = Int64GetDatum(absorbed);
-			args[3] = TimestampTzGetDatum(now);
-			ft_execute(&absorb_into_window, args, NULL, false);
-		}
+		absorbed = Min(actual, h.held_sats);
+		returned = h.held_sats - absorbed;
+		charge = actual - absorbed;
+
+		/*
+		 * The hold is past its TTL by our clock, or by the clock of a decide
+		 * for this subject that may already have counted it as returned.
+		 */
+		args[0] = CStringGetTextDatum(h.subject);
+		args[1] = TimestampTzGetDatum(h.window_start);
+		args[2] = Int64GetDatum(absorbed);
+		args[3] = TimestampTzGetDatum(now);
+		ft_execute(&absorb_into_window, args, NULL, false);
+		last_hold_at = DatumGetTimestampTz(ft_column(0, 1, &isnull));
+		if (h.expires_at <= now || (!isnull && h.expires_at <= last_hold_at))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot settle hold %s: it has expired", uuid_string(id)),
+					 errdetail("The hold expired at %s; its sats count as returned to the pool.",
+							   timestamptz_to_str(h.expires_at))));
 
 		ft_pool_lock(h.pool, &pool);
 		ft_pool_append(&pool, "return", returned, id, NULL, now);
 		end_hold_row(&h, "settled", now, NULL);
+		balance_after = pool.balance_sats;
 
 		memset(nulls, ' ', sizeof(nulls));
 		args[0] = UUIDPGetDatum(id);
@@ -237,20 +254,22 @@ freetier_record_grant(PG_FUNCTION_ARGS)
 		args[4] = Int64GetDatum(absorbed);
 		args[5] = Int64GetDatum(returned);
 		args[6] = Int64GetDatum(charge);
-		args[7] = Int64GetDatum(pool.balance_sats);
+		args[7] = Int64GetDatum(balance_after);
 		args[8] = request_hash ? CStringGetTextDatum(request_hash) : (Datum) 0;
 		nulls[8] = request_hash ? ' ' : 'n';
 		args[9] = TimestampTzGetDatum(now);
 		ft_execute(&insert_grant, args, nulls, false);
-
-		result[0] = Int64GetDatum(ft_column_int64(0, 1));
-		result[1] = Int64GetDatum(absorbed);
-		result[2] = Int64GetDatum(returned);
-		result[3] = Int64GetDatum(charge);
-		result[4] = Int64GetDatum(pool.balance_sats);
+		grant_id = ft_column_int64(0, 1);
 	}
 
 	SPI_finish();
+
+	/* built after SPI_finish: by-reference int8 Datums would not survive it */
+	result[0] = Int64GetDatum(grant_id);
+	result[1] = Int64GetDatum(absorbed);
+	result[2] = Int64GetDatum(returned);
+	result[3] = Int64GetDatum(charge);
+	result[4] = Int64GetDatum(balance_after);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, result, result_null);
 	return (Datum) 0;
 }
@@ -371,10 +390,12 @@ freetier_release_v2(PG_FUNCTION_ARGS)
  * freetier_expire_holds() RETURNS bigint
  *
  * Return every hold past its TTL to its pool; the number of holds expired.
- * Holds are locked first (SKIP LOCKED: one being settled or released right
- * now is left to that call), then pools one at a time in name order.  From
- * 0.2 on, credit holds past their TTL are marked expired too (they already
- * stopped counting against their account when their TTL passed).
+ * Pool by pool, the same reclaim a decide does: the pool row is taken with
+ * SKIP LOCKED and its holds likewise, so the sweep never waits and can be
+ * part of no deadlock; a pool or hold busy right now is left to its next
+ * decide or the next sweep.  From 0.2 on, credit holds past their TTL are
+ * marked expired too (they stopped counting against their account when
+ * their TTL passed).
  */
 static int64
 expire_holds(bool credit_aware)
@@ -382,32 +403,21 @@ expire_holds(bool credit_aware)
 	TimestampTz now = ft_now();
 	Datum		args[1] = {TimestampTzGetDatum(now)};
 	int			n;
-	int64		expired;
 	char	  **pools;
-	pg_uuid_t  *ids;
-	int64	   *sats;
-	FtPool		pool;
+	int64		expired = 0;
 
 	SPI_connect();
-	n = ft_execute(&expire_all_holds, args, NULL, false);
+	n = ft_execute(&pools_with_expired_holds, args, NULL, true);
 	pools = palloc(sizeof(char *) * Max(n, 1));
-	ids = palloc(sizeof(pg_uuid_t) * Max(n, 1));
-	sats = palloc(sizeof(int64) * Max(n, 1));
 	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-
 		pools[i] = ft_column_text(i, 1);
-		memcpy(&ids[i], DatumGetUUIDP(ft_column(i, 2, &isnull)), sizeof(pg_uuid_t));
-		sats[i] = ft_column_int64(i, 3);
-	}
 	for (int i = 0; i < n; i++)
 	{
-		if (i == 0 || strcmp(pools[i], pools[i - 1]) != 0)
-			ft_pool_lock(pools[i], &pool);
-		ft_pool_append(&pool, "expiry", sats[i], &ids[i], NULL, now);
+		FtPool		pool;
+
+		if (ft_pool_try_lock(pools[i], &pool))
+			expired += ft_pool_reclaim_expired(&pool, now);
 	}
-	expired = n;
 	if (credit_aware)
 	{
 		ft_execute(&expire_credit_holds, args, NULL, false);

@@ -26,6 +26,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 static const char ledger_domain[] = "freetier ledger v1";
 static const char account_domain[] = "freetier account ledger v1";
@@ -284,13 +285,20 @@ entry_matches(const ChainKind *kind, ChainCheck *c, const char *key,
 	return true;
 }
 
-/* Walk one chain through a cursor, so a long ledger is not held in memory. */
+/*
+ * Walk one chain through a cursor, a batch at a time, so that neither the
+ * rows nor what checking them allocates grow with the ledger.
+ */
 static void
 check_chain(const ChainKind *kind, const char *key, ChainCheck *c)
 {
 	Datum		args[1] = {CStringGetTextDatum(key)};
 	Portal		portal = SPI_cursor_open(NULL, ft_prepare(kind->entries), args,
 										 NULL, true);
+	MemoryContext batch = AllocSetContextCreate(CurrentMemoryContext,
+												"freetier ledger batch",
+												ALLOCSET_DEFAULT_SIZES);
+	MemoryContext outer;
 
 	memset(c, 0, sizeof(*c));
 	c->ok = true;
@@ -299,6 +307,7 @@ check_chain(const ChainKind *kind, const char *key, ChainCheck *c)
 		SPI_cursor_fetch(portal, true, 1000);
 		if (SPI_processed == 0)
 			break;
+		outer = MemoryContextSwitchTo(batch);
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			c->rows++;
@@ -309,9 +318,12 @@ check_chain(const ChainKind *kind, const char *key, ChainCheck *c)
 				c->first_bad_entry = c->entries + 1;
 			}
 		}
+		MemoryContextSwitchTo(outer);
+		MemoryContextReset(batch);
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	MemoryContextDelete(batch);
 }
 
 typedef struct ChainOwner

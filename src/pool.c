@@ -27,6 +27,12 @@ static FtStatement lock_pool = {
 	1, {TEXTOID}
 };
 
+static FtStatement try_lock_pool = {
+	"SELECT balance_sats, head_seq, head_hash FROM freetier.pools"
+	" WHERE pool OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE SKIP LOCKED",
+	1, {TEXTOID}
+};
+
 static FtStatement append_entry = {
 	"WITH entry AS ("
 	" INSERT INTO freetier.ledger (pool, seq, kind, delta_sats, balance_after,"
@@ -69,16 +75,12 @@ hash_to_bytea(const uint8 *hash)
 	return b;
 }
 
-/* Lock the pool row and read its balance and chain head. */
-void
-ft_pool_lock(const char *pool, FtPool *p)
+/* Read the locked pool row of the last result into p. */
+static void
+pool_from_row(const char *pool, FtPool *p)
 {
-	Datum		args[1] = {CStringGetTextDatum(pool)};
 	bytea	   *head;
 	bool		isnull;
-
-	if (ft_execute(&lock_pool, args, NULL, false) == 0)
-		ft_report_unknown_pool(pool);
 
 	p->name = pstrdup(pool);
 	p->balance_sats = ft_column_int64(0, 1);
@@ -87,6 +89,29 @@ ft_pool_lock(const char *pool, FtPool *p)
 	if (VARSIZE_ANY_EXHDR(head) != FT_HASH_BYTES)
 		elog(ERROR, "freetier: pool \"%s\" has a malformed chain head", pool);
 	memcpy(p->head_hash, VARDATA_ANY(head), FT_HASH_BYTES);
+}
+
+/* Lock the pool row and read its balance and chain head. */
+void
+ft_pool_lock(const char *pool, FtPool *p)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+
+	if (ft_execute(&lock_pool, args, NULL, false) == 0)
+		ft_report_unknown_pool(pool);
+	pool_from_row(pool, p);
+}
+
+/* Lock the pool row unless another transaction has it; false then. */
+bool
+ft_pool_try_lock(const char *pool, FtPool *p)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+
+	if (ft_execute(&try_lock_pool, args, NULL, false) == 0)
+		return false;
+	pool_from_row(pool, p);
+	return true;
 }
 
 /*
@@ -141,7 +166,7 @@ ft_pool_append(FtPool *p, const char *kind, int64 delta_sats,
 
 /*
  * Return this locked pool's expired holds to it, one 'expiry' entry each.
- * Returns the sats returned.
+ * Returns the number of holds returned.
  */
 int64
 ft_pool_reclaim_expired(FtPool *p, TimestampTz now)
@@ -150,7 +175,6 @@ ft_pool_reclaim_expired(FtPool *p, TimestampTz now)
 	int			n = ft_execute(&expire_pool_holds, args, NULL, false);
 	pg_uuid_t  *ids;
 	int64	   *sats;
-	int64		total = 0;
 
 	if (n == 0)
 		return 0;
@@ -166,11 +190,8 @@ ft_pool_reclaim_expired(FtPool *p, TimestampTz now)
 		sats[i] = ft_column_int64(i, 2);
 	}
 	for (int i = 0; i < n; i++)
-	{
 		ft_pool_append(p, "expiry", sats[i], &ids[i], NULL, now);
-		total += sats[i];
-	}
-	return total;
+	return n;
 }
 
 static FtStatement insert_pool = {
@@ -198,7 +219,6 @@ freetier_create_pool(PG_FUNCTION_ARGS)
 	int64		initial;
 	Datum		pct;
 	Interval   *ttl;
-	Interval	zero = {0, 0, 0};
 	Datum		args[3];
 	FtPool		pool;
 
@@ -223,11 +243,15 @@ freetier_create_pool(PG_FUNCTION_ARGS)
 				 errmsg("credit_pct must be between 0 and 100"),
 				 errdetail("credit_pct was %s.",
 						   DatumGetCString(DirectFunctionCall1(numeric_out, pct)))));
-	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(ttl),
-										  IntervalPGetDatum(&zero))) <= 0)
+	/* as freetier.is_duration: later than now on every date */
+	if (ttl->month != 0 || ttl->day < 0 || ttl->time < 0 ||
+		(ttl->day == 0 && ttl->time == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hold_ttl must be positive")));
+				 errmsg("hold_ttl must be a positive duration"),
+				 errdetail("hold_ttl was %s; give days, hours, minutes or seconds, none negative.",
+						   DatumGetCString(DirectFunctionCall1(interval_out,
+															   IntervalPGetDatum(ttl))))));
 
 	SPI_connect();
 	args[0] = CStringGetTextDatum(name);
