@@ -26,8 +26,6 @@ DATA = sql/freetier--0.1.sql $(wildcard sql/freetier--*--*.sql)
 DATA_built = sql/freetier--0.2.sql
 EXTRA_CLEAN = sql/freetier--0.2.sql
 
-sql/freetier--0.2.sql: sql/freetier--0.1.sql sql/freetier--0.1--0.2.sql
-	( cat sql/freetier--0.1.sql; grep -v '^\\echo Use' sql/freetier--0.1--0.2.sql ) > $@
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK += -lsodium
@@ -37,19 +35,24 @@ REGRESS = setup decide estimate settle credit ledger errors privileges renewal a
 REGRESS_OPTS = --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out
-ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback
+ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew
 ISOLATION_OPTS = --inputdir=test --load-extension=freetier
 
 # TAP: test/t/*.pl (server life cycle)
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
-# every object depends on the shared header (PGXS does not track it)
-$(OBJS): src/freetier.h
-
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# after the include, so that PGXS's 'all' stays the default target
+
+# every object depends on the shared header (PGXS does not track it)
+$(OBJS): src/freetier.h
+
+sql/freetier--0.2.sql: sql/freetier--0.1.sql sql/freetier--0.1--0.2.sql
+	( cat sql/freetier--0.1.sql; grep -v '^\\echo Use' sql/freetier--0.1--0.2.sql ) > $@
 
 # pg_regress and isolation only (installcheck also runs TAP)
 installcheck-regress:

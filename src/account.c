@@ -172,6 +172,15 @@ ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)
 
 	a->now = now;
 	a->current_start = ft_period_start(a->period, a->anniversary, now);
+
+	/*
+	 * Periods only move forward: a call whose clock is behind a period
+	 * already started in storage (a transaction begun before the boundary,
+	 * reaching the account after one begun after it) works in that period,
+	 * never rolling it back to hand out the earlier one's allowance again.
+	 */
+	if (a->period != FT_PERIOD_LIFETIME && a->period_start > a->current_start)
+		a->current_start = a->period_start;
 	a->scope_start = a->period == FT_PERIOD_LIFETIME ? DT_NOBEGIN : a->current_start;
 
 	/* a new statement: it sees holds committed by the previous lock holder */
@@ -369,6 +378,7 @@ ft_account_spend(FtAccount *a, const char *backend, TimestampTz scope_start,
 	a->lifetime_spent = ft_add_sats(a->lifetime_spent,
 									allowance_credits + purchased_credits,
 									"lifetime credits spent");
+	a->changed = true;
 }
 
 /* Add to the purchased balance (kind: purchase, grant, trial, carry_in). */

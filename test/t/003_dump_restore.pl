@@ -34,11 +34,13 @@
 #     still exactly src's;
 #   - a dump of a database that never changed freetier's defaults (a fresh
 #     CREATE EXTENSION) restores to the same rows, verifies, and works.
-# A TODO block records a known problem: loading an older dump into a database
-# that has moved on since is refused for most tables, but silently rewinds the
-# pool rows, the tier budgets (the restore triggers upsert them) and the
-# grants sequence, so the chain of a pool that moved on no longer verifies
-# and its next decide fails with a duplicate ledger key.
+#   - loading an older dump into a database that has moved on since is
+#     refused table by table, pools and tiers included (their restore
+#     triggers replace only rows still exactly as installed), so every chain
+#     still verifies and decide still works.
+# A TODO block records what is left: pg_dump's setval still winds the
+# grants sequence back, so the next settle there fails with a duplicate key
+# until the sequence is set forward.  Restore into a fresh database.
 # Not covered: parallel restore (pg_restore -j), which loads the config
 # tables' data without regard to their foreign keys and fails.
 
@@ -70,7 +72,9 @@ sub sql_at
 }
 
 # Every freetier table, in an order that reads well in failures.
-my @tables = qw(pools tiers subjects holds grants credits ledger);
+my @tables = qw(pools tiers subjects holds grants credits ledger
+  plans credit_settings accounts account_backend_use credit_holds
+  credit_additions trials trial_networks account_ledger);
 
 # One line per table: its row count and the md5 of all its rows as text, in
 # text order; then the grants sequence.
@@ -234,6 +238,22 @@ is( sql(
 	'expired=2 held=2 released=1 settled=4',
 	'src: holds in every state');
 
+# Credit accounts (0.2): a changed default plan and a new one, accounts with
+# spends through a capped backend, a purchase, a live and a settled credit
+# hold, a trial minted and claimed.
+sql_at('src', $t0, q{
+SELECT freetier_define_plan('pro', 'monthly', 1200);
+SELECT freetier_define_plan('team', 'weekly', 500, '{"gemini": 100}');
+SELECT freetier_open_account('acme', 'team');
+SELECT freetier_spend_credits('acme', 40, 'gemini');
+SELECT freetier_add_credits('acme', 30, 'order-1');
+SELECT freetier_settle_credits(hold_id, 5) FROM freetier_reserve_credits('acme', 9, 'hardware');
+SELECT freetier_reserve_credits('acme', 7, 'hardware');
+SELECT freetier_claim_trial(subject, 'acme') FROM freetier_mint_trial('2001:db8:5:6::1');
+});
+is(sql('src', q{SELECT bool_and(ok) FROM freetier_verify_account_ledger()}), 't',
+	'src: the account chains verify');
+
 my $src_fp = fingerprint('src');
 my $src_verify = sql('src', $verify_sql);
 my $src_extconfig = sql('src', $extconfig_sql);
@@ -277,6 +297,10 @@ sub check_restored
 		"$db: freetier_verify_ledger is ok for every pool, as in src");
 	is(sql($db, $all_ok_sql), 't',
 		"$db: balances equal the sum of ledger deltas");
+	is(sql($db, q{SELECT bool_and(ok) FROM freetier_verify_account_ledger()}), 't',
+		"$db: every account chain verifies");
+	is(sql_at($db, $t2, q{SELECT ok FROM freetier_spend_credits('acme', 1, 'api')}), 't',
+		"$db: a restored account spends");
 
 	# The same answers as in src before any write.
 	is( sql_at(
@@ -370,9 +394,10 @@ sub check_restored
 	is(sql($db, $all_ok_sql), 't',
 		"$db: balances still equal the sum of ledger deltas");
 
-	# Holds still expire: bob's from src, carol's and frank's new ones.
+	# Holds still expire: bob's from src, carol's and frank's new ones, and
+	# acme's credit hold.
 	is(sql_at($db, $t3, q{SELECT freetier_expire_holds()}),
-		'3', "$db: freetier_expire_holds expires the three live holds");
+		'4', "$db: freetier_expire_holds expires the four live holds");
 	is(sql($db, q{SELECT count(*) FROM freetier.holds WHERE state = 'held'}),
 		'0', "$db: no hold is left live");
 	is( sql($db, $verify_sql),
@@ -430,6 +455,8 @@ $node->command_checks_all(
 		qr/duplicate key value violates unique constraint "holds_pkey"/,
 		qr/duplicate key value violates unique constraint "grants_pkey"/,
 		qr/duplicate key value violates unique constraint "ledger_pkey"/,
+		qr/duplicate key value violates unique constraint "pools_pkey"/,
+		qr/duplicate key value violates unique constraint "tiers_pkey"/,
 	],
 	'dst3: second load of the plain dump is refused table by table');
 $node->command_checks_all(
@@ -438,7 +465,7 @@ $node->command_checks_all(
 	[],
 	[
 		qr/duplicate key value violates unique constraint "ledger_pkey"/,
-		qr/errors ignored on restore: 5/,
+		qr/errors ignored on restore: \d+/,
 	],
 	'dst3: loading the custom dump on top fails loudly too');
 fingerprint_is('dst3', $src_fp, 'after three loads is exactly as in src');
@@ -468,28 +495,28 @@ foreach my $name (qw(subjects holds grants credits ledger))
 		"dst3: $name is unchanged by loading an older dump");
 }
 
-# ... but the pools and tiers are upserted by their restore triggers, and the
-# sequence is set back, without a word.
+# ... nor are the pools and tiers: their restore triggers replace only rows
+# still exactly as CREATE EXTENSION made them.
+is( sql('dst3',
+		q{SELECT string_agg(pool || '=' || balance_sats || '/' || head_seq, ' ' ORDER BY pool) FROM freetier.pools}
+	),
+	'default=10015/15 side=461/7',
+	'dst3: loading an older dump does not rewind the pool rows');
+is(sql('dst3', q{SELECT daily_budget_sats FROM freetier.tiers WHERE tier = 'premium'}),
+	'600', 'dst3: loading an older dump does not rewind a tier budget');
+is(sql('dst3', $all_ok_sql), 't',
+	'dst3: every chain still verifies after loading an older dump');
+my (undef, undef, $decide_err) = $node->psql('dst3',
+	qq{SET freetier.test_now = '$t2';
+SELECT serve FROM freetier_decide('carol', 10)});
+is($decide_err, '', 'dst3: a decide still works after loading an older dump');
+
 TODO:
 {
-	local $TODO =
-	  'the restore triggers upsert pools (and tiers) on every load, so an older dump silently rewinds them';
+	local $TODO = "pg_dump's setval winds the grants sequence back; restore into a fresh database";
 
-	is( sql('dst3',
-			q{SELECT string_agg(pool || '=' || balance_sats || '/' || head_seq, ' ' ORDER BY pool) FROM freetier.pools}
-		),
-		'default=10015/15 side=461/7',
-		'dst3: loading an older dump does not rewind the pool rows');
 	is(sql('dst3', q{SELECT last_value FROM freetier.grants_grant_id_seq}),
 		'5', 'dst3: loading an older dump does not rewind the grants sequence');
-	is(sql('dst3', q{SELECT daily_budget_sats FROM freetier.tiers WHERE tier = 'premium'}),
-		'600', 'dst3: loading an older dump does not rewind a tier budget');
-	is(sql('dst3', $all_ok_sql), 't',
-		'dst3: every chain still verifies after loading an older dump');
-	my (undef, undef, $decide_err) = $node->psql('dst3',
-		qq{SET freetier.test_now = '$t2';
-SELECT serve FROM freetier_decide('carol', 10)});
-	is($decide_err, '', 'dst3: a decide still works after loading an older dump');
 }
 
 ### A database that never changed freetier's defaults.
@@ -516,6 +543,8 @@ $node->command_ok([ 'pg_restore', '-d', 'fresh_custom', "$tmp/fresh.dump" ],
 
 foreach my $db ('fresh_plain', 'fresh_custom')
 {
+	is(sql($db, q{SELECT count(*) FROM freetier.plans}), '4',
+		"$db: the four default plans, once");
 	fingerprint_is($db, $fresh_fp, 'is exactly as in fresh');
 	is(sql($db, $verify_sql), "default|1|t|",
 		"$db: the default pool's chain verifies");
