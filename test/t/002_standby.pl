@@ -204,6 +204,29 @@ COMMIT;}),
 	'25006',
 	'primary: freetier_decide in BEGIN READ ONLY fails with 25006');
 
+### Credit accounts (0.2): the read-only functions work on the standby.
+
+sql($primary, q{SELECT freetier_open_account('acme', 'core')});
+is(sql($primary, q{SELECT ok FROM freetier_spend_credits('acme', 25, 'gemini')}),
+	't', 'primary: acme spends its gemini cap');
+sql($primary, q{SELECT freetier_add_credits('acme', 5, 'order-1')});
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+foreach my $query (
+	q{SELECT plan, period, allowance_left, backend_left, purchased_balance FROM freetier_account_status('acme')},
+	q{SELECT * FROM freetier_route('acme', ARRAY['gemini', 'hardware'])},
+	q{SELECT * FROM freetier_route('acme', ARRAY['gemini'], 6)},
+	q{SELECT * FROM freetier_verify_account_ledger()})
+{
+	is(sql($standby, $query), sql($primary, $query),
+		"standby: the primary's answer to $query");
+}
+is(sql($standby, q{SELECT * FROM freetier_route('acme', ARRAY['gemini', 'hardware'])}),
+	'hardware|', 'standby: routes past the spent gemini cap');
+is(sqlstate_of($standby, q{SELECT * FROM freetier_spend_credits('acme', 1, 'api')}),
+	'25006', 'standby: freetier_spend_credits fails with 25006');
+is(sqlstate_of($standby, q{SELECT * FROM freetier_reserve_credits('acme', 1, 'api')}),
+	'25006', 'standby: freetier_reserve_credits fails with 25006');
+
 ### Nothing above changed the primary's state.
 
 is(sql($primary, $verify), "default|7|t|\nside|4|t|",
