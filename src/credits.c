@@ -112,6 +112,46 @@ put_row(FunctionCallInfo fcinfo, Datum *values, bool *isnull)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
 }
 
+/*
+ * A reserve (two_phase) or a one-shot spend of a checked request: split it
+ * against the locked account, then place a credit hold for it or spend it.
+ * Returns the split; *hold_id is set when a hold was placed.
+ */
+static void
+reserve_or_spend(const CreditRequest *r, bool two_phase, FtSplit *split,
+				 pg_uuid_t **hold_id)
+{
+	FtAccount	a;
+	TimestampTz now = ft_now();
+
+	*hold_id = NULL;
+	SPI_connect();
+	if (split_request(r, now, &a, split))
+	{
+		if (split->ok && two_phase)
+		{
+			Datum		args[6];
+			bool		n;
+
+			args[0] = CStringGetTextDatum(r->subject);
+			args[1] = CStringGetTextDatum(r->backend);
+			args[2] = Int64GetDatum(split->allowance_credits);
+			args[3] = Int64GetDatum(split->purchased_credits);
+			args[4] = TimestampTzGetDatum(a.scope_start);
+			args[5] = TimestampTzGetDatum(now);
+			ft_execute(&insert_credit_hold, args, NULL, false);
+			*hold_id = SPI_palloc(sizeof(pg_uuid_t));
+			memcpy(*hold_id, DatumGetUUIDP(ft_column(0, 1, &n)), sizeof(pg_uuid_t));
+			a.changed = true;
+		}
+		else if (split->ok)
+			ft_account_spend(&a, r->backend, a.scope_start, split->allowance_credits,
+							 split->purchased_credits, NULL);
+		ft_account_save(&a);
+	}
+	SPI_finish();
+}
+
 PG_FUNCTION_INFO_V1(freetier_reserve_credits);
 
 /*
@@ -126,37 +166,14 @@ Datum
 freetier_reserve_credits(PG_FUNCTION_ARGS)
 {
 	CreditRequest r;
-	FtAccount	a;
 	FtSplit		split;
-	TimestampTz now = ft_now();
-	pg_uuid_t  *hold_id = NULL;
+	pg_uuid_t  *hold_id;
 	Datum		values[4];
 	bool		isnull[4] = {false, false, false, false};
 
 	read_request(fcinfo, &r);
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
-	if (split_request(&r, now, &a, &split))
-	{
-		if (split.ok)
-		{
-			Datum		args[6];
-			bool		n;
-
-			args[0] = CStringGetTextDatum(r.subject);
-			args[1] = CStringGetTextDatum(r.backend);
-			args[2] = Int64GetDatum(split.allowance_credits);
-			args[3] = Int64GetDatum(split.purchased_credits);
-			args[4] = TimestampTzGetDatum(a.scope_start);
-			args[5] = TimestampTzGetDatum(now);
-			ft_execute(&insert_credit_hold, args, NULL, false);
-			hold_id = SPI_palloc(sizeof(pg_uuid_t));
-			memcpy(hold_id, DatumGetUUIDP(ft_column(0, 1, &n)), sizeof(pg_uuid_t));
-			a.changed = true;
-		}
-		ft_account_save(&a);
-	}
-	SPI_finish();
+	reserve_or_spend(&r, true, &split, &hold_id);
 
 	values[0] = hold_id ? UUIDPGetDatum(hold_id) : (Datum) 0;
 	isnull[0] = hold_id == NULL;
@@ -283,23 +300,14 @@ Datum
 freetier_spend_credits(PG_FUNCTION_ARGS)
 {
 	CreditRequest r;
-	FtAccount	a;
 	FtSplit		split;
-	TimestampTz now = ft_now();
+	pg_uuid_t  *hold_id;
 	Datum		values[4];
 	bool		isnull[4] = {false, false, false, false};
 
 	read_request(fcinfo, &r);
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
-	if (split_request(&r, now, &a, &split))
-	{
-		if (split.ok)
-			ft_account_spend(&a, r.backend, a.scope_start, split.allowance_credits,
-							 split.purchased_credits, NULL);
-		ft_account_save(&a);
-	}
-	SPI_finish();
+	reserve_or_spend(&r, false, &split, &hold_id);
 
 	values[0] = BoolGetDatum(split.ok);
 	values[1] = Int64GetDatum(split.allowance_credits);
