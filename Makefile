@@ -31,7 +31,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 SHLIB_LINK += -lsodium
 
 # pg_regress: sql/*.sql against expected/*.out
-REGRESS = setup decide estimate settle credit ledger errors privileges renewal accounts trials upgrade
+REGRESS = setup decide estimate settle credit ledger errors privileges renewal accounts trials account_guards upgrade
 REGRESS_OPTS = --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out

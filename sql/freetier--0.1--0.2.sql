@@ -36,11 +36,13 @@ CREATE TABLE freetier.credit_settings (
     trial_window     interval NOT NULL CHECK (trial_window > interval '0')
 );
 
--- A subject's credit account.  The allowance used is counted twice over:
--- period_used for periodic plans (for the period that began at
--- period_start) and lifetime_plan_used for lifetime plans (never reset), so
--- that going back to a lifetime plan does not hand out a fresh lifetime
--- allowance.  head_* end the account's ledger chain.
+-- A subject's credit account.  The allowance used is counted per kind of
+-- scope: period_used for periodic plans (the period that began at
+-- period_start), lifetime_plan_used for lifetime plans (never reset, so
+-- going back to a lifetime plan hands out no fresh lifetime allowance), and
+-- late_period_used for holds settled after the period they were taken in
+-- had ended.  Each counter, and purchased_balance, is a bucket of the
+-- account's ledger chain; head_* end the chain.
 CREATE TABLE freetier.accounts (
     subject              text PRIMARY KEY CHECK (octet_length(subject) BETWEEN 1 AND 256),
     plan                 text NOT NULL REFERENCES freetier.plans (plan),
@@ -48,6 +50,7 @@ CREATE TABLE freetier.accounts (
     period_start         timestamptz NOT NULL,
     period_used          bigint NOT NULL DEFAULT 0 CHECK (period_used >= 0),
     lifetime_plan_used   bigint NOT NULL DEFAULT 0 CHECK (lifetime_plan_used >= 0),
+    late_period_used     bigint NOT NULL DEFAULT 0 CHECK (late_period_used >= 0),
     purchased_balance    bigint NOT NULL DEFAULT 0 CHECK (purchased_balance >= 0),
     lifetime_spent       bigint NOT NULL DEFAULT 0 CHECK (lifetime_spent >= 0),
     lifetime_added       bigint NOT NULL DEFAULT 0 CHECK (lifetime_added >= 0),
@@ -126,10 +129,10 @@ CREATE TABLE freetier.trial_networks (
 CREATE TABLE freetier.account_ledger (
     subject       text NOT NULL REFERENCES freetier.accounts (subject),
     seq           bigint NOT NULL CHECK (seq >= 1),
-    kind          text NOT NULL CHECK (kind IN ('spend', 'rollover', 'plan_change',
+    kind          text NOT NULL CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change',
                                                 'purchase', 'grant', 'trial',
                                                 'carry_in', 'carry_out')),
-    bucket        text NOT NULL CHECK (bucket IN ('allowance', 'purchased')),
+    bucket        text NOT NULL CHECK (bucket IN ('period', 'lifetime', 'late', 'purchased')),
     delta         bigint NOT NULL,
     balance_after bigint NOT NULL CHECK (balance_after >= 0),
     backend       text,
@@ -206,13 +209,22 @@ REVOKE ALL ON ALL TABLES IN SCHEMA freetier FROM PUBLIC;
 -- Accounts
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION freetier_open_account(subject text, plan text DEFAULT NULL)
+-- Two forms, so that they can be granted apart: the application opens
+-- accounts on the default plan, the operator on any plan.
+CREATE FUNCTION freetier_open_account(subject text)
+    RETURNS TABLE (subject text, plan text, anniversary timestamptz, opened boolean)
+    AS 'MODULE_PATHNAME', 'freetier_open_account'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_open_account(text) IS
+    'open a credit account on the default plan (credit_settings.default_plan); opening it again changes nothing';
+CREATE FUNCTION freetier_open_account(subject text, plan text)
     RETURNS TABLE (subject text, plan text, anniversary timestamptz, opened boolean)
     AS 'MODULE_PATHNAME', 'freetier_open_account'
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION freetier_open_account(text, text) IS
-    'open a credit account on a plan (default: credit_settings.default_plan); opening it again changes nothing';
+    'open a credit account on a plan; opening it again changes nothing';
 
 CREATE FUNCTION freetier_set_plan(subject text, plan text)
     RETURNS TABLE (plan text, anniversary timestamptz, period_start timestamptz)
@@ -336,6 +348,12 @@ BEGIN
                       DETAIL = 'A cap is a whole number of credits, 0 or more, below 10^18.';
         END IF;
     END LOOP;
+    IF EXISTS (SELECT FROM freetier.plans p JOIN freetier.accounts a ON a.plan = p.plan
+                WHERE p.plan = freetier_define_plan.plan AND p.period <> freetier_define_plan.period) THEN
+        RAISE EXCEPTION 'cannot change the period of plan "%": accounts are on it', plan
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Their allowance used is counted per period; define a new plan and move them with freetier_set_plan.';
+    END IF;
     INSERT INTO freetier.plans AS p (plan, period, allowance, backend_caps)
         VALUES (freetier_define_plan.plan, freetier_define_plan.period,
                 freetier_define_plan.allowance, freetier_define_plan.backend_caps)
@@ -358,9 +376,13 @@ CREATE FUNCTION freetier_configure_credits(default_plan text DEFAULT NULL,
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF default_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = default_plan)
-       OR trial_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = trial_plan) THEN
-        RAISE EXCEPTION 'plan "%" does not exist', coalesce(default_plan, trial_plan)
+    IF default_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = default_plan) THEN
+        RAISE EXCEPTION 'plan "%" does not exist', default_plan
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Plans are created with freetier_define_plan.';
+    END IF;
+    IF trial_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = trial_plan) THEN
+        RAISE EXCEPTION 'plan "%" does not exist', trial_plan
             USING ERRCODE = 'undefined_object',
                   DETAIL = 'Plans are created with freetier_define_plan.';
     END IF;
@@ -382,6 +404,7 @@ $$;
 COMMENT ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval) IS
     'change the account and trial settings (NULL keeps a value)';
 
+REVOKE ALL ON FUNCTION freetier_open_account(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION freetier_open_account(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION freetier_set_plan(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION freetier_account_status(text) FROM PUBLIC;

@@ -108,7 +108,7 @@ SELECT pool, ok FROM freetier_verify_ledger();
 
 -- 0.2, credit accounts: the README's GRANTs.
 GRANT EXECUTE ON FUNCTION
-    freetier_open_account(text, text),
+    freetier_open_account(text),
     freetier_account_status(text),
     freetier_route(text, text[], bigint),
     freetier_reserve_credits(text, bigint, text),
@@ -118,6 +118,7 @@ GRANT EXECUTE ON FUNCTION
     freetier_claim_trial(text, text)
   TO freetier_test_app;
 GRANT EXECUTE ON FUNCTION
+    freetier_open_account(text, text),
     freetier_add_credits(text, bigint, text, text),
     freetier_set_plan(text, text),
     freetier_define_plan(text, text, bigint, jsonb),
@@ -134,6 +135,8 @@ RESET ROLE;
 
 SET ROLE freetier_test_app;
 SELECT plan, opened FROM freetier_open_account('acct');
+SELECT plan, opened FROM freetier_open_account('acct2', 'max');      -- the operator's form
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_route('acct', ARRAY['gemini', 'hardware']);
 SELECT ok, allowance_credits FROM freetier_spend_credits('acct', 2, 'hardware');
 CREATE TEMP TABLE app_r AS SELECT * FROM freetier_reserve_credits('acct', 3, 'hardware');
@@ -153,6 +156,7 @@ RESET ROLE;
 
 SET ROLE freetier_test_operator;
 SELECT freetier_add_credits('acct', 100, 'order-7');
+SELECT plan, opened FROM freetier_open_account('acct2', 'max');
 SELECT plan FROM freetier_set_plan('acct', 'pro');
 SELECT freetier_define_plan('team', 'weekly', 500, '{"gemini": 100}');
 SELECT freetier_configure_credits(trial_credits => 3);
@@ -160,11 +164,12 @@ SELECT subject, ok FROM freetier_verify_account_ledger('acct');
 RESET ROLE;
 DROP TABLE app_r;
 
-REVOKE ALL ON FUNCTION freetier_open_account(text, text), freetier_account_status(text),
+REVOKE ALL ON FUNCTION freetier_open_account(text), freetier_account_status(text),
     freetier_route(text, text[], bigint), freetier_reserve_credits(text, bigint, text),
     freetier_settle_credits(uuid, bigint), freetier_spend_credits(text, bigint, text),
     freetier_mint_trial(inet), freetier_claim_trial(text, text) FROM freetier_test_app;
-REVOKE ALL ON FUNCTION freetier_add_credits(text, bigint, text, text), freetier_set_plan(text, text),
+REVOKE ALL ON FUNCTION freetier_open_account(text, text),
+    freetier_add_credits(text, bigint, text, text), freetier_set_plan(text, text),
     freetier_define_plan(text, text, bigint, jsonb),
     freetier_configure_credits(text, interval, text, bigint, int, interval),
     freetier_verify_account_ledger(text) FROM freetier_test_operator;

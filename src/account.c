@@ -29,7 +29,7 @@
 static FtStatement read_account = {
 	"SELECT a.plan, p.period, p.allowance, a.anniversary, a.period_start,"
 	" a.period_used, a.lifetime_plan_used, a.purchased_balance, a.lifetime_spent,"
-	" a.lifetime_added, a.head_seq, a.head_hash, a.updated_at"
+	" a.lifetime_added, a.head_seq, a.head_hash, a.updated_at, a.late_period_used"
 	" FROM freetier.accounts a JOIN freetier.plans p ON p.plan OPERATOR(pg_catalog.=) a.plan"
 	" WHERE a.subject OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}
@@ -84,13 +84,19 @@ static FtStatement append_entry = {
 	TEXTOID, TIMESTAMPTZOID, BYTEAOID, BYTEAOID}
 };
 
+/*
+ * updated_at only moves forward: a settle refuses a hold whose TTL ran out
+ * before the account's latest write, and a writer with an earlier clock must
+ * not make such a hold settleable again.
+ */
 static FtStatement save_account = {
 	"UPDATE freetier.accounts SET plan = $2, anniversary = $3, period_start = $4,"
 	" period_used = $5, lifetime_plan_used = $6, purchased_balance = $7,"
 	" lifetime_spent = $8, lifetime_added = $9, head_seq = $10, head_hash = $11,"
-	" updated_at = $12 WHERE subject OPERATOR(pg_catalog.=) $1",
-	12, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID,
-	INT8OID, INT8OID, INT8OID, BYTEAOID, TIMESTAMPTZOID}
+	" updated_at = GREATEST(updated_at, $12), late_period_used = $13"
+	" WHERE subject OPERATOR(pg_catalog.=) $1",
+	13, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID,
+	INT8OID, INT8OID, INT8OID, BYTEAOID, TIMESTAMPTZOID, INT8OID}
 };
 
 static FtStatement plan_exists = {
@@ -169,6 +175,7 @@ ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)
 	head = DatumGetByteaPP(ft_column(0, 12, &isnull));
 	memcpy(a->head_hash, VARDATA_ANY(head), FT_HASH_BYTES);
 	a->updated_at = DatumGetTimestampTz(ft_column(0, 13, &isnull));
+	a->late_period_used = ft_column_int64(0, 14);
 
 	a->now = now;
 	a->current_start = ft_period_start(a->period, a->anniversary, now);
@@ -201,7 +208,10 @@ ft_account_require(const char *subject, TimestampTz now, FtAccount *a)
 		ft_report_unknown_account(subject);
 }
 
-/* Open an account on `plan` (NULL: the default plan) unless it exists. */
+/*
+ * Open an account on `plan` (NULL: the default plan) unless it exists; its
+ * chain starts with an 'open' entry naming the plan.
+ */
 void
 ft_account_open(const char *subject, const char *plan, TimestampTz now, bool *opened)
 {
@@ -218,6 +228,15 @@ ft_account_open(const char *subject, const char *plan, TimestampTz now, bool *op
 	args[1] = CStringGetTextDatum(resolved);
 	args[2] = TimestampTzGetDatum(now);
 	*opened = ft_execute(&insert_account, args, NULL, false) == 1;
+	if (*opened)
+	{
+		FtAccount	a;
+
+		/* the chain starts by naming the plan, as every plan change does */
+		ft_account_require(subject, now, &a);
+		ft_account_append(&a, "open", "period", 0, 0, NULL, NULL, resolved);
+		ft_account_save(&a);
+	}
 }
 
 /* The allowance used in the current scope, a due rollover counted as done. */
@@ -328,7 +347,7 @@ ft_account_roll_over(FtAccount *a)
 	if (a->period == FT_PERIOD_LIFETIME || a->period_start == a->current_start)
 		return;
 	if (a->period_used > 0)
-		ft_account_append(a, "rollover", "allowance", -a->period_used, 0,
+		ft_account_append(a, "rollover", "period", -a->period_used, 0,
 						  NULL, NULL, NULL);
 	a->period_used = 0;
 	a->period_start = a->current_start;
@@ -338,8 +357,10 @@ ft_account_roll_over(FtAccount *a)
 /*
  * Spend credits already split: allowance_credits drawn through `backend` in
  * the scope that began at scope_start, purchased_credits from the purchased
- * balance.  Allowance drawn in a scope that has since ended counts in that
- * scope's backend history only.  The account is locked and rolled over.
+ * balance.  Allowance from the lifetime scope counts in lifetime_plan_used
+ * whatever the plan is now; from the current period in period_used; from a
+ * period that has since ended (a hold settled late) in late_period_used, not
+ * in the current period.  The account is locked and rolled over.
  */
 void
 ft_account_spend(FtAccount *a, const char *backend, TimestampTz scope_start,
@@ -349,6 +370,8 @@ ft_account_spend(FtAccount *a, const char *backend, TimestampTz scope_start,
 	if (allowance_credits > 0)
 	{
 		Datum		args[4];
+		int64	   *used;
+		const char *bucket;
 
 		args[0] = CStringGetTextDatum(a->subject);
 		args[1] = CStringGetTextDatum(backend);
@@ -356,15 +379,24 @@ ft_account_spend(FtAccount *a, const char *backend, TimestampTz scope_start,
 		args[3] = Int64GetDatum(allowance_credits);
 		ft_execute(&add_backend_use, args, NULL, false);
 
-		if (scope_start == a->scope_start)
+		if (TIMESTAMP_IS_NOBEGIN(scope_start))
 		{
-			int64	   *used = a->period == FT_PERIOD_LIFETIME ?
-				&a->lifetime_plan_used : &a->period_used;
-
-			*used = ft_add_sats(*used, allowance_credits, "allowance used");
-			ft_account_append(a, "spend", "allowance", allowance_credits, *used,
-							  backend, hold_id, NULL);
+			used = &a->lifetime_plan_used;
+			bucket = "lifetime";
 		}
+		else if (scope_start == a->scope_start)
+		{
+			used = &a->period_used;
+			bucket = "period";
+		}
+		else
+		{
+			used = &a->late_period_used;
+			bucket = "late";
+		}
+		*used = ft_add_sats(*used, allowance_credits, "allowance used");
+		ft_account_append(a, "spend", bucket, allowance_credits, *used,
+						  backend, hold_id, NULL);
 	}
 	if (purchased_credits > 0)
 	{
@@ -398,7 +430,7 @@ ft_account_add_purchased(FtAccount *a, const char *kind, int64 credits, const ch
 void
 ft_account_save(FtAccount *a)
 {
-	Datum		args[12];
+	Datum		args[13];
 
 	if (!a->changed)
 		return;
@@ -415,23 +447,25 @@ ft_account_save(FtAccount *a)
 	args[9] = Int64GetDatum(a->head_seq);
 	args[10] = PointerGetDatum(hash_bytea(a->head_hash));
 	args[11] = TimestampTzGetDatum(a->now);
+	args[12] = Int64GetDatum(a->late_period_used);
 	ft_execute(&save_account, args, NULL, false);
 }
 
 PG_FUNCTION_INFO_V1(freetier_open_account);
 
 /*
- * freetier_open_account(subject text, plan text DEFAULT NULL)
+ * freetier_open_account(subject text [, plan text])
  *	 RETURNS TABLE (subject text, plan text, anniversary timestamptz, opened boolean)
  *
- * Idempotent: an account that exists is returned as it is (opened false).
+ * On the default plan, or (the operator's form) on `plan`.  Idempotent: an
+ * account that exists is returned as it is (opened false).
  */
 Datum
 freetier_open_account(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
-	char	   *plan = ft_text_arg(fcinfo, 1, "plan", false);
+	char	   *plan = PG_NARGS() > 1 ? ft_text_arg(fcinfo, 1, "plan", true) : NULL;
 	TimestampTz now = ft_now();
 	FtAccount	a;
 	bool		opened;
@@ -459,10 +493,11 @@ PG_FUNCTION_INFO_V1(freetier_set_plan);
  *	 RETURNS TABLE (plan text, anniversary timestamptz, period_start timestamptz)
  *
  * From a lifetime plan to a periodic one, the anniversary moves to now and
- * a fresh period starts (the credit seed's promotion rule); any other
- * change keeps the anniversary, and the current period on the new plan's
- * grid keeps what was used in it.  The allowance bucket's change is one
- * plan_change ledger entry.
+ * a fresh period starts (the credit seed's promotion rule).  Any other
+ * change keeps the anniversary and what was used: between periodic plans
+ * the period's use stays counted under the new plan's grid; on a lifetime
+ * plan the lifetime use counts again.  Each change is a plan_change entry
+ * naming the plan.
  */
 Datum
 freetier_set_plan(PG_FUNCTION_ARGS)
@@ -474,7 +509,6 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 	FtAccount	a;
 	FtPeriod	new_period;
 	int64		used_before;
-	int64		used_after;
 	Datum		args[1];
 	Datum		values[3];
 	bool		isnull[3] = {false, false, false};
@@ -488,37 +522,33 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 
 	ft_account_require(subject, now, &a);
 	ft_account_roll_over(&a);
-	used_before = ft_account_used(&a);
+	used_before = a.period_used;
 
 	if (a.period == FT_PERIOD_LIFETIME && new_period != FT_PERIOD_LIFETIME)
 	{
+		/* promotion: a fresh period from now */
 		a.anniversary = now;
 		a.period_start = now;
 		a.period_used = 0;
 	}
 	else if (new_period != FT_PERIOD_LIFETIME)
 	{
-		TimestampTz start = ft_period_start(new_period, a.anniversary, now);
-
-		if (start != a.period_start)
-		{
-			a.period_start = start;
-			a.period_used = 0;
-		}
+		/*
+		 * Between periodic plans the allowance used stays counted; the
+		 * new plan's grid takes over, never moving the start back.
+		 */
+		a.period_start = Max(ft_period_start(new_period, a.anniversary, now),
+							 a.period_start);
 	}
-	else
-		a.period_start = a.anniversary;
 
 	a.plan = plan;
 	a.period = new_period;
 	a.changed = true;
-	a.current_start = ft_period_start(new_period, a.anniversary, now);
-	a.scope_start = new_period == FT_PERIOD_LIFETIME ? DT_NOBEGIN : a.current_start;
-	used_after = ft_account_used(&a);
-	if (used_after != used_before)
-		ft_account_append(&a, "plan_change", "allowance", used_after - used_before,
-						  used_after, NULL, NULL, NULL);
+	ft_account_append(&a, "plan_change", "period", a.period_used - used_before,
+					  a.period_used, NULL, NULL, plan);
 	ft_account_save(&a);
+	a.current_start = Max(ft_period_start(new_period, a.anniversary, now),
+						  new_period == FT_PERIOD_LIFETIME ? DT_NOBEGIN : a.period_start);
 
 	values[0] = CStringGetTextDatum(plan);
 	values[1] = TimestampTzGetDatum(a.anniversary);

@@ -24,6 +24,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+/* The most backends freetier_route weighs in one call. */
+#define FT_MAX_BACKENDS 64
+
 static FtStatement insert_credit_hold = {
 	"INSERT INTO freetier.credit_holds (subject, backend, allowance_credits,"
 	" purchased_credits, scope_start, created_at, expires_at)"
@@ -347,11 +350,11 @@ freetier_route(PG_FUNCTION_ARGS)
 	require_positive(fcinfo, 2, "credits", &credits);
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &elem_nulls, &n);
-	if (n == 0)
+	if (n == 0 || n > FT_MAX_BACKENDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("backends must not be empty"),
-				 errdetail("Pass the backends the caller can use, in preference order.")));
+				 errmsg("backends must name 1 to %d backends", FT_MAX_BACKENDS),
+				 errdetail("Pass the backends the caller can use, in preference order; %d were given.", n)));
 	for (int i = 0; i < n; i++)
 		if (elem_nulls[i] || VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i])) == 0 ||
 			VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i])) > FT_MAX_TEXT_BYTES)
@@ -381,12 +384,13 @@ freetier_route(PG_FUNCTION_ARGS)
 				chosen = TextDatumGetCString(elems[i]);
 		}
 	}
-	SPI_finish();
 
+	/* before SPI_finish: `chosen` lives in SPI's memory */
 	values[0] = chosen ? CStringGetTextDatum(chosen) : (Datum) 0;
 	isnull[0] = chosen == NULL;
 	values[1] = chosen ? (Datum) 0 : CStringGetTextDatum(split.reason);
 	isnull[1] = chosen != NULL;
 	put_row(fcinfo, values, isnull);
+	SPI_finish();
 	return (Datum) 0;
 }

@@ -70,7 +70,7 @@ extern const char *ft_serve_name(FtServe serve);
 
 /* ---- spi.c: prepared statements kept for the backend's life ---- */
 
-#define FT_MAX_ARGS 12
+#define FT_MAX_ARGS 13
 
 typedef struct FtStatement
 {
@@ -186,6 +186,7 @@ typedef struct FtAccount
 	TimestampTz period_start;	/* as stored: the period period_used counts */
 	int64		period_used;
 	int64		lifetime_plan_used;
+	int64		late_period_used;	/* settled after their period ended */
 	int64		purchased_balance;
 	int64		lifetime_spent;
 	int64		lifetime_added;

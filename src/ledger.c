@@ -11,9 +11,11 @@
  * or removing or reordering entries, breaks the chain from that entry on.
  *
  * A chain has one running balance per bucket (a pool has one; an account
- * has its allowance use and its purchased balance): each entry's
+ * has four: the allowance used in its period, in its lifetime plan, in
+ * periods settled late, and its purchased balance): each entry's
  * balance_after is its bucket's previous balance plus its delta, and the
- * owning row must match the chain's end.
+ * owning row must match the chain's end.  For an account the row's totals
+ * (lifetime_spent, lifetime_added) and plan must also match the chain.
  *
  *-------------------------------------------------------------------------
  */
@@ -109,11 +111,14 @@ ft_account_ledger_hash(const FtAccountEntry *e, uint8 *out)
 	crypto_generichash_final(&st, out, FT_HASH_BYTES);
 }
 
+#define FT_MAX_BUCKETS 4
+
 /*
  * What differs between the pool chains and the account chains.  Every
- * entries statement returns seq, bucket (0 or 1), delta, balance_after,
- * prev_hash, hash, then what hash_row needs; every owners statement
- * returns key, head_seq, head_hash, balance of bucket 0, balance of bucket 1.
+ * entries statement returns seq, bucket (0 to FT_MAX_BUCKETS - 1), delta,
+ * balance_after, prev_hash, hash, then what hash_row needs; every owners
+ * statement returns key, head_seq, head_hash, the balance of each bucket,
+ * and whether the row's other figures agree with its chain.
  */
 typedef struct ChainKind
 {
@@ -197,7 +202,8 @@ hash_account_row(const char *key, HeapTuple tup, TupleDesc desc, int64 seq,
 }
 
 static FtStatement pool_owners = {
-	"SELECT pool, head_seq, head_hash, balance_sats, 0::bigint FROM freetier.pools"
+	"SELECT pool, head_seq, head_hash, balance_sats, 0::bigint, 0::bigint, 0::bigint, true"
+	" FROM freetier.pools"
 	" WHERE $1 IS NULL OR pool OPERATOR(pg_catalog.=) $1 ORDER BY pool",
 	1, {TEXTOID}
 };
@@ -209,18 +215,35 @@ static FtStatement pool_entries = {
 	1, {TEXTOID}
 };
 
-/* An account's allowance bucket is the counter its plan uses. */
+/*
+ * An account's four counters; and its totals and plan, which the chain also
+ * carries: every spend entry is spent credits (purchased ones as negative
+ * deltas), every purchase, grant, trial or carry-in entry is credits added,
+ * and the last open or plan_change entry names the plan.
+ */
 static FtStatement account_owners = {
-	"SELECT a.subject, a.head_seq, a.head_hash,"
-	" CASE WHEN p.period OPERATOR(pg_catalog.=) 'lifetime' THEN a.lifetime_plan_used"
-	"      ELSE a.period_used END, a.purchased_balance"
-	" FROM freetier.accounts a JOIN freetier.plans p ON p.plan OPERATOR(pg_catalog.=) a.plan"
+	"SELECT a.subject, a.head_seq, a.head_hash, a.period_used, a.lifetime_plan_used,"
+	" a.late_period_used, a.purchased_balance,"
+	" a.lifetime_spent OPERATOR(pg_catalog.=) coalesce((SELECT pg_catalog.sum("
+	"     CASE WHEN l.bucket OPERATOR(pg_catalog.=) 'purchased'"
+	"          THEN OPERATOR(pg_catalog.-) l.delta ELSE l.delta END)"
+	"   FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) a.subject"
+	"     AND l.kind OPERATOR(pg_catalog.=) 'spend'), 0)"
+	" AND a.lifetime_added OPERATOR(pg_catalog.=) coalesce((SELECT pg_catalog.sum(l.delta)"
+	"   FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) a.subject"
+	"     AND l.kind OPERATOR(pg_catalog.=) ANY ('{purchase,grant,trial,carry_in}')), 0)"
+	" AND a.plan IS NOT DISTINCT FROM (SELECT l.ref FROM freetier.account_ledger l"
+	"   WHERE l.subject OPERATOR(pg_catalog.=) a.subject"
+	"     AND l.kind OPERATOR(pg_catalog.=) ANY ('{open,plan_change}')"
+	"   ORDER BY l.seq DESC LIMIT 1)"
+	" FROM freetier.accounts a"
 	" WHERE $1 IS NULL OR a.subject OPERATOR(pg_catalog.=) $1 ORDER BY a.subject",
 	1, {TEXTOID}
 };
 
 static FtStatement account_entries = {
-	"SELECT seq, CASE WHEN bucket OPERATOR(pg_catalog.=) 'allowance' THEN 0 ELSE 1 END,"
+	"SELECT seq, CASE bucket WHEN 'period' THEN 0 WHEN 'lifetime' THEN 1"
+	"  WHEN 'late' THEN 2 ELSE 3 END,"
 	" delta, balance_after, prev_hash, hash,"
 	" kind, bucket, backend, hold_id, ref, created_at FROM freetier.account_ledger"
 	" WHERE subject OPERATOR(pg_catalog.=) $1 ORDER BY seq",
@@ -251,7 +274,7 @@ typedef struct ChainCheck
 	int64		entries;		/* entries that matched, in order */
 	bool		ok;
 	int64		first_bad_entry;	/* 0 when none */
-	int64		balance[2];
+	int64		balance[FT_MAX_BUCKETS];
 	uint8		head[FT_HASH_BYTES];
 } ChainCheck;
 
@@ -268,7 +291,7 @@ entry_matches(const ChainKind *kind, ChainCheck *c, const char *key,
 	int64		expected;
 	uint8		hash[FT_HASH_BYTES];
 
-	if (seq != c->entries + 1)
+	if (seq != c->entries + 1 || bucket < 0 || bucket >= FT_MAX_BUCKETS)
 		return false;
 	if (!bytea_is_hash(DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull)), c->head))
 		return false;
@@ -331,7 +354,8 @@ typedef struct ChainOwner
 	char	   *key;
 	int64		head_seq;
 	uint8		head[FT_HASH_BYTES];
-	int64		balance[2];
+	int64		balance[FT_MAX_BUCKETS];
+	bool		figures_ok;		/* the row's other figures agree with the chain */
 } ChainOwner;
 
 /*
@@ -371,8 +395,9 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 		memset(owners[i].head, 0, FT_HASH_BYTES);
 		if (VARSIZE_ANY_EXHDR(head) == FT_HASH_BYTES)
 			memcpy(owners[i].head, VARDATA_ANY(head), FT_HASH_BYTES);
-		owners[i].balance[0] = ft_column_int64(i, 4);
-		owners[i].balance[1] = ft_column_int64(i, 5);
+		for (int b = 0; b < FT_MAX_BUCKETS; b++)
+			owners[i].balance[b] = ft_column_int64(i, 4 + b);
+		owners[i].figures_ok = DatumGetBool(ft_column(i, 4 + FT_MAX_BUCKETS, &isnull));
 	}
 
 	for (int i = 0; i < n; i++)
@@ -382,9 +407,8 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 		bool		isnull[4] = {false, false, false, false};
 
 		check_chain(kind, owners[i].key, &c);
-		if (c.ok && (c.entries != owners[i].head_seq ||
-					 c.balance[0] != owners[i].balance[0] ||
-					 c.balance[1] != owners[i].balance[1] ||
+		if (c.ok && (c.entries != owners[i].head_seq || !owners[i].figures_ok ||
+					 memcmp(c.balance, owners[i].balance, sizeof(c.balance)) != 0 ||
 					 memcmp(c.head, owners[i].head, FT_HASH_BYTES) != 0))
 		{
 			c.ok = false;

@@ -48,6 +48,9 @@ ft_execute(FtStatement *stmt, Datum *values, const char *nulls, bool read_only)
 Datum
 ft_column(int row, int col, bool *isnull)
 {
+	if (SPI_tuptable == NULL || (uint64) row >= SPI_processed)
+		elog(ERROR, "freetier: a statement returned no row %d (is a freetier table missing its rows?)",
+			 row + 1);
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
 						 isnull);
 }
