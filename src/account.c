@@ -32,7 +32,7 @@ static FtStatement read_account = {
 	" a.lifetime_added, a.head_seq, a.head_hash, a.updated_at, a.late_period_used"
 	" FROM freetier.accounts a JOIN freetier.plans p ON p.plan OPERATOR(pg_catalog.=) a.plan"
 	" WHERE a.subject OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 /*
@@ -43,7 +43,7 @@ static FtStatement read_account = {
 static FtStatement lock_account = {
 	"SELECT 1 FROM freetier.accounts WHERE subject OPERATOR(pg_catalog.=) $1"
 	" FOR NO KEY UPDATE",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 static FtStatement live_holds = {
@@ -52,7 +52,7 @@ static FtStatement live_holds = {
 	" coalesce(sum(purchased_credits), 0)::bigint"
 	" FROM freetier.credit_holds WHERE subject OPERATOR(pg_catalog.=) $1"
 	" AND state OPERATOR(pg_catalog.=) 'held' AND expires_at OPERATOR(pg_catalog.>) $3",
-	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
 };
 
 /* A backend's cap, what the scope drew through it, and what is on hold for it. */
@@ -66,14 +66,14 @@ static FtStatement backend_view = {
 	"   WHERE h.subject OPERATOR(pg_catalog.=) $1 AND h.backend OPERATOR(pg_catalog.=) $2"
 	"     AND h.scope_start OPERATOR(pg_catalog.=) $3 AND h.state OPERATOR(pg_catalog.=) 'held'"
 	"     AND h.expires_at OPERATOR(pg_catalog.>) $5), 0)::bigint",
-	5, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}
+	5, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 static FtStatement add_backend_use = {
 	"INSERT INTO freetier.account_backend_use (subject, backend, scope_start, used)"
 	" VALUES ($1, $2, $3, $4) ON CONFLICT (subject, backend, scope_start)"
 	" DO UPDATE SET used = account_backend_use.used OPERATOR(pg_catalog.+) EXCLUDED.used",
-	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}
+	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}, NULL
 };
 
 static FtStatement append_entry = {
@@ -81,7 +81,7 @@ static FtStatement append_entry = {
 	" balance_after, backend, hold_id, ref, created_at, prev_hash, hash)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 	12, {TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, UUIDOID,
-	TEXTOID, TIMESTAMPTZOID, BYTEAOID, BYTEAOID}
+	TEXTOID, TIMESTAMPTZOID, BYTEAOID, BYTEAOID}, NULL
 };
 
 /*
@@ -96,21 +96,21 @@ static FtStatement save_account = {
 	" updated_at = GREATEST(updated_at, $12), late_period_used = $13"
 	" WHERE subject OPERATOR(pg_catalog.=) $1",
 	13, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID,
-	INT8OID, INT8OID, INT8OID, BYTEAOID, TIMESTAMPTZOID, INT8OID}
+	INT8OID, INT8OID, INT8OID, BYTEAOID, TIMESTAMPTZOID, INT8OID}, NULL
 };
 
 static FtStatement plan_exists = {
 	"SELECT p.plan, p.period, p.allowance FROM freetier.plans p"
 	" WHERE p.plan OPERATOR(pg_catalog.=) coalesce($1,"
 	"  (SELECT s.default_plan FROM freetier.credit_settings s))",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 static FtStatement insert_account = {
 	"INSERT INTO freetier.accounts (subject, plan, anniversary, period_start,"
 	" opened_at, updated_at) VALUES ($1, $2, $3, $3, $3, $3)"
 	" ON CONFLICT (subject) DO NOTHING RETURNING plan",
-	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}
+	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 void
@@ -572,7 +572,7 @@ static FtStatement backend_left_all = {
 	"     AND x.scope_start OPERATOR(pg_catalog.=) $3 AND x.state OPERATOR(pg_catalog.=) 'held'"
 	"     AND x.expires_at OPERATOR(pg_catalog.>) $4) h ON true"
 	" WHERE p.plan OPERATOR(pg_catalog.=) $2",
-	6, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, BOOLOID}
+	6, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, BOOLOID}, NULL
 };
 
 PG_FUNCTION_INFO_V1(freetier_account_status);
@@ -639,13 +639,13 @@ freetier_account_status(PG_FUNCTION_ARGS)
 static FtStatement claim_ref = {
 	"INSERT INTO freetier.credit_additions (ref, subject, source, credits, created_at)"
 	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ref) DO NOTHING RETURNING 1",
-	5, {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID}
+	5, {TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 static FtStatement claimed_ref = {
 	"SELECT subject, source, credits FROM freetier.credit_additions"
 	" WHERE ref OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 PG_FUNCTION_INFO_V1(freetier_add_credits);

@@ -29,19 +29,19 @@ static FtStatement credit_for = {
 	"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool"
 	"     AND h.state OPERATOR(pg_catalog.=) 'held'), 0)::bigint"
 	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, INT8OID}
+	2, {TEXTOID, INT8OID}, NULL
 };
 
 static FtStatement claim_payment = {
 	"INSERT INTO freetier.credits (payment_ref, pool, paid_sats, credited_sats, created_at)"
 	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_ref) DO NOTHING RETURNING 1",
-	5, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}
+	5, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 static FtStatement claimed_payment = {
 	"SELECT pool, paid_sats, credited_sats FROM freetier.credits"
 	" WHERE payment_ref OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 /* The result of an earlier credit of payment_ref, if the arguments match. */

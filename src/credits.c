@@ -32,20 +32,20 @@ static FtStatement insert_credit_hold = {
 	" purchased_credits, scope_start, created_at, expires_at)"
 	" SELECT $1, $2, $3, $4, $5, $6, $6 OPERATOR(pg_catalog.+) s.hold_ttl"
 	" FROM freetier.credit_settings s RETURNING hold_id",
-	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
 };
 
 static FtStatement lock_credit_hold = {
 	"SELECT subject, backend, allowance_credits, purchased_credits, scope_start,"
 	" expires_at, state, settled_credits FROM freetier.credit_holds"
 	" WHERE hold_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-	1, {UUIDOID}
+	1, {UUIDOID}, NULL
 };
 
 static FtStatement settle_credit_hold = {
 	"UPDATE freetier.credit_holds SET state = 'settled', ended_at = $2,"
 	" settled_credits = $3 WHERE hold_id OPERATOR(pg_catalog.=) $1",
-	3, {UUIDOID, TIMESTAMPTZOID, INT8OID}
+	3, {UUIDOID, TIMESTAMPTZOID, INT8OID}, NULL
 };
 
 static void

@@ -32,7 +32,7 @@
 
 static FtStatement pool_exists = {
 	"SELECT 1 FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 /*
@@ -43,7 +43,7 @@ static FtStatement pool_exists = {
 static FtStatement lock_subject = {
 	"SELECT window_start, window_settled_sats, tier FROM freetier.subjects"
 	" WHERE subject OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 /* The tier's budget, and the sats on live holds charged to the window that began at $2. */
@@ -54,7 +54,7 @@ static FtStatement subject_budget_held = {
 	"   WHERE h.subject OPERATOR(pg_catalog.=) $1 AND h.state OPERATOR(pg_catalog.=) 'held'"
 	"     AND h.window_start OPERATOR(pg_catalog.=) $2"
 	"     AND h.expires_at OPERATOR(pg_catalog.>) $3), 0)::bigint",
-	4, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID}
+	4, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID}, NULL
 };
 
 /* estimate's read: the same columns as lock_subject, then budget and held. */
@@ -67,7 +67,7 @@ static FtStatement read_subject = {
 	"     AND h.expires_at OPERATOR(pg_catalog.>) $2), 0)::bigint"
 	" FROM freetier.subjects s JOIN freetier.tiers t ON t.tier OPERATOR(pg_catalog.=) s.tier"
 	" WHERE s.subject OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, TIMESTAMPTZOID}
+	2, {TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 /* The pool's balance with its holds past their TTL counted as returned. */
@@ -77,7 +77,7 @@ static FtStatement read_pool_available = {
 	"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool AND h.state OPERATOR(pg_catalog.=) 'held'"
 	"     AND h.expires_at OPERATOR(pg_catalog.<=) $2), 0)::bigint"
 	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, TIMESTAMPTZOID}
+	2, {TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 static FtStatement insert_hold = {
@@ -86,13 +86,13 @@ static FtStatement insert_hold = {
 	" SELECT $1, p.pool, $3, $4, $5, $6, $6 OPERATOR(pg_catalog.+) p.hold_ttl"
 	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $2"
 	" RETURNING hold_id",
-	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
 };
 
 static FtStatement charge_subject = {
 	"UPDATE freetier.subjects SET window_start = $2, window_settled_sats = $3,"
 	" last_hold_at = $4, updated_at = $4 WHERE subject OPERATOR(pg_catalog.=) $1",
-	4, {TEXTOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID}
+	4, {TEXTOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 /* The request as the SQL functions received it, checked. */

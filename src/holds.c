@@ -26,14 +26,14 @@
 static FtStatement lock_hold = {
 	"SELECT subject, pool, held_sats, state, window_start, expires_at"
 	" FROM freetier.holds WHERE hold_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-	1, {UUIDOID}
+	1, {UUIDOID}, NULL
 };
 
 static FtStatement grant_of_hold = {
 	"SELECT grant_id, actual_sats, absorbed_sats, returned_sats, charge_sats,"
 	" pool_balance_after, request_hash FROM freetier.grants"
 	" WHERE hold_id OPERATOR(pg_catalog.=) $1",
-	1, {UUIDOID}
+	1, {UUIDOID}, NULL
 };
 
 /*
@@ -47,13 +47,13 @@ static FtStatement absorb_into_window = {
 	"     CASE WHEN window_start OPERATOR(pg_catalog.=) $2 THEN $3 ELSE 0 END,"
 	"   updated_at = $4"
 	" WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING last_hold_at",
-	4, {TEXTOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID}
+	4, {TEXTOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 static FtStatement end_hold = {
 	"UPDATE freetier.holds SET state = $2, ended_at = $3, end_reason = $4"
 	" WHERE hold_id OPERATOR(pg_catalog.=) $1",
-	4, {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
+	4, {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}, NULL
 };
 
 static FtStatement insert_grant = {
@@ -61,14 +61,14 @@ static FtStatement insert_grant = {
 	"  returned_sats, charge_sats, pool_balance_after, request_hash, created_at)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING grant_id",
 	10, {UUIDOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
-	TEXTOID, TIMESTAMPTZOID}
+	TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 static FtStatement pools_with_expired_holds = {
 	"SELECT DISTINCT pool FROM freetier.holds"
 	" WHERE state OPERATOR(pg_catalog.=) 'held' AND expires_at OPERATOR(pg_catalog.<=) $1"
 	" ORDER BY pool",
-	1, {TIMESTAMPTZOID}
+	1, {TIMESTAMPTZOID}, NULL
 };
 
 /* A hold row, locked. */
@@ -277,13 +277,13 @@ freetier_record_grant(PG_FUNCTION_ARGS)
 static FtStatement lock_credit_hold = {
 	"SELECT state, allowance_credits OPERATOR(pg_catalog.+) purchased_credits"
 	" FROM freetier.credit_holds WHERE hold_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-	1, {UUIDOID}
+	1, {UUIDOID}, NULL
 };
 
 static FtStatement release_credit_hold = {
 	"UPDATE freetier.credit_holds SET state = 'released', ended_at = $2, end_reason = $3"
 	" WHERE hold_id OPERATOR(pg_catalog.=) $1",
-	3, {UUIDOID, TIMESTAMPTZOID, TEXTOID}
+	3, {UUIDOID, TIMESTAMPTZOID, TEXTOID}, NULL
 };
 
 static FtStatement expire_credit_holds = {
@@ -294,7 +294,7 @@ static FtStatement expire_credit_holds = {
 	"       FOR NO KEY UPDATE SKIP LOCKED) x"
 	" WHERE h.hold_id OPERATOR(pg_catalog.=) x.hold_id RETURNING 1)"
 	" SELECT count(*) FROM expired",
-	1, {TIMESTAMPTZOID}
+	1, {TIMESTAMPTZOID}, NULL
 };
 
 /*

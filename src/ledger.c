@@ -205,14 +205,14 @@ static FtStatement pool_owners = {
 	"SELECT pool, head_seq, head_hash, balance_sats, 0::bigint, 0::bigint, 0::bigint, true"
 	" FROM freetier.pools"
 	" WHERE $1 IS NULL OR pool OPERATOR(pg_catalog.=) $1 ORDER BY pool",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 static FtStatement pool_entries = {
 	"SELECT seq, 0, delta_sats, balance_after, prev_hash, hash,"
 	" kind, hold_id, payment_ref, created_at FROM freetier.ledger"
 	" WHERE pool OPERATOR(pg_catalog.=) $1 ORDER BY seq",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 /*
@@ -238,7 +238,7 @@ static FtStatement account_owners = {
 	"   ORDER BY l.seq DESC LIMIT 1)"
 	" FROM freetier.accounts a"
 	" WHERE $1 IS NULL OR a.subject OPERATOR(pg_catalog.=) $1 ORDER BY a.subject",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 static FtStatement account_entries = {
@@ -247,7 +247,7 @@ static FtStatement account_entries = {
 	" delta, balance_after, prev_hash, hash,"
 	" kind, bucket, backend, hold_id, ref, created_at FROM freetier.account_ledger"
 	" WHERE subject OPERATOR(pg_catalog.=) $1 ORDER BY seq",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 static void

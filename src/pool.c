@@ -24,13 +24,13 @@
 static FtStatement lock_pool = {
 	"SELECT balance_sats, head_seq, head_hash FROM freetier.pools"
 	" WHERE pool OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 static FtStatement try_lock_pool = {
 	"SELECT balance_sats, head_seq, head_hash FROM freetier.pools"
 	" WHERE pool OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE SKIP LOCKED",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 static FtStatement append_entry = {
@@ -41,7 +41,7 @@ static FtStatement append_entry = {
 	" UPDATE freetier.pools SET balance_sats = $5, head_seq = $2, head_hash = $10"
 	" WHERE pool OPERATOR(pg_catalog.=) $1",
 	10, {TEXTOID, INT8OID, TEXTOID, INT8OID, INT8OID, UUIDOID, TEXTOID,
-	TIMESTAMPTZOID, BYTEAOID, BYTEAOID}
+	TIMESTAMPTZOID, BYTEAOID, BYTEAOID}, NULL
 };
 
 /* Expire this pool's holds past their TTL; rows locked elsewhere are skipped. */
@@ -53,7 +53,7 @@ static FtStatement expire_pool_holds = {
 	"       ORDER BY expires_at, hold_id FOR NO KEY UPDATE SKIP LOCKED) x"
 	" WHERE h.hold_id OPERATOR(pg_catalog.=) x.hold_id"
 	" RETURNING h.hold_id, h.held_sats",
-	2, {TEXTOID, TIMESTAMPTZOID}
+	2, {TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 void
@@ -197,7 +197,7 @@ ft_pool_reclaim_expired(FtPool *p, TimestampTz now)
 static FtStatement insert_pool = {
 	"INSERT INTO freetier.pools (pool, balance_sats, credit_pct, hold_ttl)"
 	" VALUES ($1, 0, $2, $3) ON CONFLICT (pool) DO NOTHING RETURNING 1",
-	3, {TEXTOID, NUMERICOID, INTERVALOID}
+	3, {TEXTOID, NUMERICOID, INTERVALOID}, NULL
 };
 
 PG_FUNCTION_INFO_V1(freetier_create_pool);

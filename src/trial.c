@@ -30,26 +30,26 @@ static FtStatement network_of = {
 	"              AND $1 OPERATOR(pg_catalog.<<) inet '::ffff:0:0/96'"
 	"         THEN pg_catalog.substring(pg_catalog.host($1), '([0-9.]+)$')::inet"
 	"         ELSE $1 END AS ip) x, freetier.credit_settings s",
-	1, {INETOID}
+	1, {INETOID}, NULL
 };
 
 static FtStatement claim_network = {
 	"INSERT INTO freetier.trial_networks (network, last_minted) VALUES ($1, $2)"
 	" ON CONFLICT (network) DO NOTHING",
-	2, {CIDROID, TIMESTAMPTZOID}
+	2, {CIDROID, TIMESTAMPTZOID}, NULL
 };
 
 static FtStatement lock_network = {
 	"SELECT 1 FROM freetier.trial_networks WHERE network OPERATOR(pg_catalog.=) $1"
 	" FOR NO KEY UPDATE",
-	1, {CIDROID}
+	1, {CIDROID}, NULL
 };
 
 /* A new statement after the lock: it sees the previous holder's trial. */
 static FtStatement recent_trials = {
 	"SELECT count(*) FROM freetier.trials WHERE network OPERATOR(pg_catalog.=) $1"
 	" AND minted_at OPERATOR(pg_catalog.>) ($2 OPERATOR(pg_catalog.-) $3)",
-	3, {CIDROID, TIMESTAMPTZOID, INTERVALOID}
+	3, {CIDROID, TIMESTAMPTZOID, INTERVALOID}, NULL
 };
 
 static FtStatement record_trial = {
@@ -57,12 +57,12 @@ static FtStatement record_trial = {
 	"  VALUES ($1, $2, $3, $4))"
 	" UPDATE freetier.trial_networks SET last_minted = $4"
 	" WHERE network OPERATOR(pg_catalog.=) $3",
-	4, {TEXTOID, INETOID, CIDROID, TIMESTAMPTZOID}
+	4, {TEXTOID, INETOID, CIDROID, TIMESTAMPTZOID}, NULL
 };
 
 static FtStatement new_trial_subject = {
 	"SELECT 'trial:' OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text",
-	0, {InvalidOid}
+	0, {InvalidOid}, NULL
 };
 
 PG_FUNCTION_INFO_V1(freetier_mint_trial);
@@ -141,18 +141,18 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 static FtStatement lock_trial = {
 	"SELECT claimed_by, claimed_credits FROM freetier.trials"
 	" WHERE subject OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 static FtStatement is_trial = {
 	"SELECT 1 FROM freetier.trials WHERE subject OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}
+	1, {TEXTOID}, NULL
 };
 
 static FtStatement mark_claimed = {
 	"UPDATE freetier.trials SET claimed_by = $2, claimed_credits = $3, claimed_at = $4"
 	" WHERE subject OPERATOR(pg_catalog.=) $1",
-	4, {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID}
+	4, {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 PG_FUNCTION_INFO_V1(freetier_claim_trial);
