@@ -13,13 +13,14 @@ REVOKE ALL ON SCHEMA freetier FROM PUBLIC;
 COMMENT ON SCHEMA freetier IS 'state of the freetier extension; written only through the freetier_* functions';
 
 -- A TTL is a duration: positive, no month or year part, no negative part,
--- so that now + ttl is later than now on every date.
+-- so that now + ttl is later than now on every date.  In C: it is checked
+-- on every write of a pool row.
 CREATE FUNCTION freetier.is_duration(i interval) RETURNS boolean
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN i > interval '0' AND date_part('year', i) = 0 AND date_part('month', i) = 0
-           AND date_part('day', i) >= 0 AND i - date_trunc('day', i) >= interval '0';
+    AS 'MODULE_PATHNAME', 'freetier_is_duration'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 REVOKE ALL ON FUNCTION freetier.is_duration(interval) FROM PUBLIC;
+COMMENT ON FUNCTION freetier.is_duration(interval) IS
+    'a positive interval with no month part and no negative part';
 
 -- Trust levels and what each may absorb in a rolling 24 h window.
 CREATE TABLE freetier.tiers (

@@ -11,6 +11,7 @@
 #include "common/int.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 /* A NULL where a value is required: 22023. */
 void
@@ -86,4 +87,24 @@ ft_check_subject(const char *subject)
 				 errmsg("subject must not be empty"),
 				 errdetail("A subject is a non-empty string of at most %d bytes.",
 						   FT_MAX_TEXT_BYTES)));
+}
+
+/*
+ * A TTL: a positive duration with no month part and no negative part, so
+ * that now + ttl is later than now on every date.
+ */
+bool
+ft_is_duration(const Interval *i)
+{
+	return i->month == 0 && i->day >= 0 && i->time >= 0 &&
+		(i->day > 0 || i->time > 0);
+}
+
+PG_FUNCTION_INFO_V1(freetier_is_duration);
+
+/* freetier.is_duration(interval): the table CHECKs' and plpgsql's test. */
+Datum
+freetier_is_duration(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(ft_is_duration(PG_GETARG_INTERVAL_P(0)));
 }

@@ -95,6 +95,7 @@ extern char *ft_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname
 						 bool required);
 extern int64 ft_add_sats(int64 a, int64 b, const char *what);
 extern void ft_check_subject(const char *subject);
+extern bool ft_is_duration(const Interval *i);
 
 /* ---- clock.c ---- */
 

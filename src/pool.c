@@ -243,9 +243,7 @@ freetier_create_pool(PG_FUNCTION_ARGS)
 				 errmsg("credit_pct must be between 0 and 100"),
 				 errdetail("credit_pct was %s.",
 						   DatumGetCString(DirectFunctionCall1(numeric_out, pct)))));
-	/* as freetier.is_duration: later than now on every date */
-	if (ttl->month != 0 || ttl->day < 0 || ttl->time < 0 ||
-		(ttl->day == 0 && ttl->time == 0))
+	if (!ft_is_duration(ttl))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("hold_ttl must be a positive duration"),
