@@ -58,3 +58,16 @@ UPDATE freetier.ledger SET delta_sats = 1000000 WHERE seq = 2;
 \echo '== 12. Anniversary renewals (pure, executable by anyone): Jan 31 -> Feb 29 -> Mar 31'
 SELECT next_renewal_after('2024-01-31 09:00+00') AS after_jan_31,
        next_renewal_after('2024-02-29 09:00+00', 31) AS after_feb_29_anchor_31;
+
+\echo '== 13. Credit accounts (0.2): a tenant signs up on the default plan (core: 100 credits, 25 via gemini)'
+SELECT subject, plan, opened FROM freetier_open_account('tenant-42');
+
+\echo '== 14. Which backend? gemini while its cap lasts'
+SELECT * FROM freetier_route('tenant-42', ARRAY['gemini', 'hardware']);
+SELECT ok, allowance_credits, purchased_credits FROM freetier_spend_credits('tenant-42', 25, 'gemini');
+SELECT * FROM freetier_route('tenant-42', ARRAY['gemini', 'hardware']);
+
+\echo '== 15. A purchase (once per reference), then the account as the next spend sees it'
+SELECT freetier_add_credits('tenant-42', 500, 'btcpay-inv-881') AS added;
+SELECT plan, allowance_left, backend_left, purchased_balance, lifetime_spent
+  FROM freetier_account_status('tenant-42');
