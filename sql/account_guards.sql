@@ -74,6 +74,10 @@ SELECT freetier_define_plan('one', 'monthly', 1);
 \echo :LAST_ERROR_SQLSTATE
 SELECT freetier_define_plan('one', 'lifetime', 5);                   -- its allowance can
 
+-- The operator's form of open_account needs a plan.
+SELECT * FROM freetier_open_account('np', NULL);
+\echo :LAST_ERROR_SQLSTATE
+
 -- freetier_route weighs at most 64 backends.
 SELECT length(backend) FROM freetier_route('sk', ARRAY(SELECT repeat('b', 200) || i FROM generate_series(1, 64) i));
 SELECT * FROM freetier_route('sk', ARRAY(SELECT 'b' || i FROM generate_series(1, 65) i));

@@ -131,16 +131,6 @@ report_unknown_plan(const char *plan)
 			 errdetail("Plans are created with freetier_define_plan.")));
 }
 
-static bytea *
-hash_bytea(const uint8 *hash)
-{
-	bytea	   *b = palloc(VARHDRSZ + FT_HASH_BYTES);
-
-	SET_VARSIZE(b, VARHDRSZ + FT_HASH_BYTES);
-	memcpy(VARDATA(b), hash, FT_HASH_BYTES);
-	return b;
-}
-
 /*
  * Load the account at `now` (locked when `lock`); false when there is none.
  * The strings live in the SPI procedure context.
@@ -331,8 +321,8 @@ ft_account_append(FtAccount *a, const char *kind, const char *bucket, int64 delt
 	args[8] = ref ? CStringGetTextDatum(ref) : (Datum) 0;
 	nulls[8] = ref ? ' ' : 'n';
 	args[9] = TimestampTzGetDatum(a->now);
-	args[10] = PointerGetDatum(hash_bytea(a->head_hash));
-	args[11] = PointerGetDatum(hash_bytea(hash));
+	args[10] = PointerGetDatum(ft_hash_bytea(a->head_hash));
+	args[11] = PointerGetDatum(ft_hash_bytea(hash));
 	ft_execute(&append_entry, args, nulls, false);
 
 	a->head_seq = e.seq;
@@ -445,7 +435,7 @@ ft_account_save(FtAccount *a)
 	args[7] = Int64GetDatum(a->lifetime_spent);
 	args[8] = Int64GetDatum(a->lifetime_added);
 	args[9] = Int64GetDatum(a->head_seq);
-	args[10] = PointerGetDatum(hash_bytea(a->head_hash));
+	args[10] = PointerGetDatum(ft_hash_bytea(a->head_hash));
 	args[11] = TimestampTzGetDatum(a->now);
 	args[12] = Int64GetDatum(a->late_period_used);
 	ft_execute(&save_account, args, NULL, false);

@@ -132,6 +132,7 @@ typedef struct FtAccountEntry
 	const uint8 *prev_hash;		/* FT_HASH_BYTES */
 } FtAccountEntry;
 
+extern bytea *ft_hash_bytea(const uint8 *hash);
 extern void ft_ledger_hash(const FtLedgerEntry *e, uint8 *out);
 extern void ft_account_ledger_hash(const FtAccountEntry *e, uint8 *out);
 

@@ -71,6 +71,17 @@ hash_uuid(crypto_generichash_state *st, const pg_uuid_t *id)
 	crypto_generichash_update(st, id->data, UUID_LEN);
 }
 
+/* A hash as a bytea Datum's value, for the statements that store it. */
+bytea *
+ft_hash_bytea(const uint8 *hash)
+{
+	bytea	   *b = palloc(VARHDRSZ + FT_HASH_BYTES);
+
+	SET_VARSIZE(b, VARHDRSZ + FT_HASH_BYTES);
+	memcpy(VARDATA(b), hash, FT_HASH_BYTES);
+	return b;
+}
+
 void
 ft_ledger_hash(const FtLedgerEntry *e, uint8 *out)
 {
@@ -250,16 +261,10 @@ static FtStatement account_entries = {
 	1, {TEXTOID}, NULL
 };
 
-static void
-report_unknown_account(const char *subject)
-{
-	ft_report_unknown_account(subject);
-}
-
 static const ChainKind pool_chains = {&pool_owners, &pool_entries, hash_pool_row,
 ft_report_unknown_pool};
 static const ChainKind account_chains = {&account_owners, &account_entries,
-hash_account_row, report_unknown_account};
+hash_account_row, ft_report_unknown_account};
 
 static bool
 bytea_is_hash(bytea *b, const uint8 *hash)

@@ -65,16 +65,6 @@ ft_report_unknown_pool(const char *pool)
 			 errdetail("Pools are created with freetier_create_pool.")));
 }
 
-static bytea *
-hash_to_bytea(const uint8 *hash)
-{
-	bytea	   *b = palloc(VARHDRSZ + FT_HASH_BYTES);
-
-	SET_VARSIZE(b, VARHDRSZ + FT_HASH_BYTES);
-	memcpy(VARDATA(b), hash, FT_HASH_BYTES);
-	return b;
-}
-
 /* Read the locked pool row of the last result into p. */
 static void
 pool_from_row(const char *pool, FtPool *p)
@@ -155,8 +145,8 @@ ft_pool_append(FtPool *p, const char *kind, int64 delta_sats,
 	args[6] = payment_ref ? CStringGetTextDatum(payment_ref) : (Datum) 0;
 	nulls[6] = payment_ref ? ' ' : 'n';
 	args[7] = TimestampTzGetDatum(at);
-	args[8] = PointerGetDatum(hash_to_bytea(p->head_hash));
-	args[9] = PointerGetDatum(hash_to_bytea(hash));
+	args[8] = PointerGetDatum(ft_hash_bytea(p->head_hash));
+	args[9] = PointerGetDatum(ft_hash_bytea(hash));
 	ft_execute(&append_entry, args, nulls, false);
 
 	p->balance_sats = balance_after;
