@@ -36,7 +36,7 @@ REGRESS = setup decide estimate settle credit ledger errors privileges renewal a
 REGRESS_OPTS = --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out
-ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew
+ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock
 ISOLATION_OPTS = --inputdir=test --load-extension=freetier
 
 # TAP: test/t/*.pl (server life cycle)

@@ -143,9 +143,9 @@ ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)
 	bytea	   *head;
 
 	args[0] = CStringGetTextDatum(subject);
-	if (lock && ft_execute(&lock_account, args, NULL, false) == 0)
+	if (lock && ft_execute(&lock_account, args, NULL) == 0)
 		return false;
-	if (ft_execute(&read_account, args, NULL, !lock) == 0)
+	if (ft_execute(&read_account, args, NULL) == 0)
 		return false;
 
 	a->subject = pstrdup(subject);
@@ -183,7 +183,7 @@ ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)
 	/* a new statement: it sees holds committed by the previous lock holder */
 	args[1] = TimestampTzGetDatum(a->scope_start);
 	args[2] = TimestampTzGetDatum(now);
-	ft_execute(&live_holds, args, NULL, !lock);
+	ft_execute(&live_holds, args, NULL);
 	a->held_allowance = ft_column_int64(0, 1);
 	a->held_purchased = ft_column_int64(0, 2);
 	a->changed = false;
@@ -210,14 +210,14 @@ ft_account_open(const char *subject, const char *plan, TimestampTz now, bool *op
 	char	   *resolved;
 
 	args[0] = plan ? CStringGetTextDatum(plan) : (Datum) 0;
-	if (ft_execute(&plan_exists, args, nulls, false) == 0)
+	if (ft_execute(&plan_exists, args, nulls) == 0)
 		report_unknown_plan(plan);
 	resolved = ft_column_text(0, 1);
 
 	args[0] = CStringGetTextDatum(subject);
 	args[1] = CStringGetTextDatum(resolved);
 	args[2] = TimestampTzGetDatum(now);
-	*opened = ft_execute(&insert_account, args, NULL, false) == 1;
+	*opened = ft_execute(&insert_account, args, NULL) == 1;
 	if (*opened)
 	{
 		FtAccount	a;
@@ -270,7 +270,7 @@ ft_account_backend_left(const FtAccount *a, const char *backend)
 	args[2] = TimestampTzGetDatum(a->scope_start);
 	args[3] = CStringGetTextDatum(a->plan);
 	args[4] = TimestampTzGetDatum(a->now);
-	ft_execute(&backend_view, args, NULL, true);
+	ft_execute(&backend_view, args, NULL);
 	(void) ft_column(0, 1, &no_cap);
 	if (no_cap)
 		return left;
@@ -323,7 +323,7 @@ ft_account_append(FtAccount *a, const char *kind, const char *bucket, int64 delt
 	args[9] = TimestampTzGetDatum(a->now);
 	args[10] = PointerGetDatum(ft_hash_bytea(a->head_hash));
 	args[11] = PointerGetDatum(ft_hash_bytea(hash));
-	ft_execute(&append_entry, args, nulls, false);
+	ft_execute(&append_entry, args, nulls);
 
 	a->head_seq = e.seq;
 	memcpy(a->head_hash, hash, FT_HASH_BYTES);
@@ -367,7 +367,7 @@ ft_account_spend(FtAccount *a, const char *backend, TimestampTz scope_start,
 		args[1] = CStringGetTextDatum(backend);
 		args[2] = TimestampTzGetDatum(scope_start);
 		args[3] = Int64GetDatum(allowance_credits);
-		ft_execute(&add_backend_use, args, NULL, false);
+		ft_execute(&add_backend_use, args, NULL);
 
 		if (TIMESTAMP_IS_NOBEGIN(scope_start))
 		{
@@ -438,7 +438,7 @@ ft_account_save(FtAccount *a)
 	args[10] = PointerGetDatum(ft_hash_bytea(a->head_hash));
 	args[11] = TimestampTzGetDatum(a->now);
 	args[12] = Int64GetDatum(a->late_period_used);
-	ft_execute(&save_account, args, NULL, false);
+	ft_execute(&save_account, args, NULL);
 }
 
 PG_FUNCTION_INFO_V1(freetier_open_account);
@@ -464,7 +464,7 @@ freetier_open_account(PG_FUNCTION_ARGS)
 
 	ft_check_subject(subject);
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 	ft_account_open(subject, plan, now, &opened);
 	ft_account_require(subject, now, &a);
 	values[0] = CStringGetTextDatum(subject);
@@ -504,9 +504,9 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 	bool		isnull[3] = {false, false, false};
 
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 	args[0] = CStringGetTextDatum(plan);
-	if (ft_execute(&plan_exists, args, NULL, false) == 0)
+	if (ft_execute(&plan_exists, args, NULL) == 0)
 		report_unknown_plan(plan);
 	new_period = ft_period_from_name(ft_column_text(0, 2));
 
@@ -592,7 +592,7 @@ freetier_account_status(PG_FUNCTION_ARGS)
 	static const char *const period_names[] = {"lifetime", "daily", "weekly", "monthly"};
 
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+	ft_connect(FT_READING);
 	if (!ft_account_load(subject, now, false, &a))
 		ft_report_unknown_account(subject);
 	allowance_left = ft_account_allowance_left(&a);
@@ -605,7 +605,7 @@ freetier_account_status(PG_FUNCTION_ARGS)
 	args[4] = Int64GetDatum(allowance_left);
 	args[5] = BoolGetDatum(a.period == FT_PERIOD_LIFETIME ||
 						   a.period_start == a.current_start);
-	ft_execute(&backend_left_all, args, NULL, true);
+	ft_execute(&backend_left_all, args, NULL);
 
 	memset(isnull, false, sizeof(isnull));
 	values[0] = CStringGetTextDatum(subject);
@@ -678,7 +678,7 @@ freetier_add_credits(PG_FUNCTION_ARGS)
 				 errmsg("source must be purchase or grant"),
 				 errdetail("source was \"%s\".", source)));
 
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 	ft_account_open(subject, NULL, now, &opened);
 	ft_account_require(subject, now, &a);
 
@@ -687,13 +687,13 @@ freetier_add_credits(PG_FUNCTION_ARGS)
 	args[2] = CStringGetTextDatum(source);
 	args[3] = Int64GetDatum(credits);
 	args[4] = TimestampTzGetDatum(now);
-	if (ft_execute(&claim_ref, args, NULL, false) == 0)
+	if (ft_execute(&claim_ref, args, NULL) == 0)
 	{
 		char	   *first_subject;
 		char	   *first_source;
 		int64		first_credits;
 
-		ft_execute(&claimed_ref, args, NULL, false);
+		ft_execute(&claimed_ref, args, NULL);
 		first_subject = ft_column_text(0, 1);
 		first_source = ft_column_text(0, 2);
 		first_credits = ft_column_int64(0, 3);

@@ -52,7 +52,7 @@ replayed_credit(const char *payment_ref, const char *pool, int64 paid)
 	char	   *first_pool;
 	int64		first_paid;
 
-	if (ft_execute(&claimed_payment, args, NULL, false) != 1)
+	if (ft_execute(&claimed_payment, args, NULL) != 1)
 		elog(ERROR, "freetier: payment_ref \"%s\" is claimed but not visible",
 			 payment_ref);
 	first_pool = ft_column_text(0, 1);
@@ -96,12 +96,12 @@ freetier_credit(PG_FUNCTION_ARGS)
 				 errmsg("payment_ref must not be empty"),
 				 errdetail("Pass NULL when the payment has no reference.")));
 
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 	ft_pool_lock(pool_name, &pool);
 
 	args[0] = CStringGetTextDatum(pool_name);
 	args[1] = Int64GetDatum(paid);
-	ft_execute(&credit_for, args, NULL, false);
+	ft_execute(&credit_for, args, NULL);
 	credit = ft_column_int64(0, 1);
 	held = ft_column_int64(0, 2);
 
@@ -112,7 +112,7 @@ freetier_credit(PG_FUNCTION_ARGS)
 		args[2] = Int64GetDatum(paid);
 		args[3] = Int64GetDatum(credit);
 		args[4] = TimestampTzGetDatum(now);
-		if (ft_execute(&claim_payment, args, NULL, false) == 0)
+		if (ft_execute(&claim_payment, args, NULL) == 0)
 		{
 			credit = replayed_credit(payment_ref, pool_name, paid);
 			SPI_finish();

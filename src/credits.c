@@ -128,7 +128,7 @@ reserve_or_spend(const CreditRequest *r, bool two_phase, FtSplit *split,
 	TimestampTz now = ft_now();
 
 	*hold_id = NULL;
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 	if (split_request(r, now, &a, split))
 	{
 		if (split->ok && two_phase)
@@ -142,7 +142,7 @@ reserve_or_spend(const CreditRequest *r, bool two_phase, FtSplit *split,
 			args[3] = Int64GetDatum(split->purchased_credits);
 			args[4] = TimestampTzGetDatum(a.scope_start);
 			args[5] = TimestampTzGetDatum(now);
-			ft_execute(&insert_credit_hold, args, NULL, false);
+			ft_execute(&insert_credit_hold, args, NULL);
 			*hold_id = SPI_palloc(sizeof(pg_uuid_t));
 			memcpy(*hold_id, DatumGetUUIDP(ft_column(0, 1, &n)), sizeof(pg_uuid_t));
 			a.changed = true;
@@ -225,9 +225,9 @@ freetier_settle_credits(PG_FUNCTION_ARGS)
 		ft_check_sats("actual_credits", PG_GETARG_INT64(1));
 
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 	args[0] = UUIDPGetDatum(id);
-	if (ft_execute(&lock_credit_hold, args, NULL, false) == 0)
+	if (ft_execute(&lock_credit_hold, args, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("credit hold %s does not exist",
@@ -280,7 +280,7 @@ freetier_settle_credits(PG_FUNCTION_ARGS)
 		ft_account_save(&a);
 		args[1] = TimestampTzGetDatum(now);
 		args[2] = Int64GetDatum(actual);
-		ft_execute(&settle_credit_hold, args, NULL, false);
+		ft_execute(&settle_credit_hold, args, NULL);
 	}
 	SPI_finish();
 
@@ -364,7 +364,7 @@ freetier_route(PG_FUNCTION_ARGS)
 							FT_MAX_TEXT_BYTES)));
 
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+	ft_connect(FT_READING);
 	if (ft_account_load(subject, ft_now(), false, &a))
 	{
 		int64		allowance_left = ft_account_allowance_left(&a);

@@ -80,9 +80,16 @@ typedef struct FtStatement
 	SPIPlanPtr	plan;			/* prepared on first use, then kept */
 } FtStatement;
 
+typedef enum FtAccess
+{
+	FT_LOCKING,					/* locks and writes: a new snapshot per statement */
+	FT_READING					/* only reads: the caller's snapshot throughout */
+} FtAccess;
+
+extern void ft_connect(FtAccess access);
+extern bool ft_reads_one_snapshot(void);
 extern SPIPlanPtr ft_prepare(FtStatement *stmt);
-extern int	ft_execute(FtStatement *stmt, Datum *values, const char *nulls,
-					   bool read_only);
+extern int	ft_execute(FtStatement *stmt, Datum *values, const char *nulls);
 extern Datum ft_column(int row, int col, bool *isnull);
 extern int64 ft_column_int64(int row, int col);
 extern char *ft_column_text(int row, int col);

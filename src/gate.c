@@ -6,8 +6,8 @@
  * decide, in the caller's transaction:
  *	 1. lock the subject row (FOR NO KEY UPDATE);
  *	 2. in a new statement, so that it sees every hold committed by whoever
- *		held the lock before us, read the tier's budget and sum the
- *		subject's live holds in its window;
+ *		held the lock before us (FT_LOCKING, spi.c), read the tier's budget
+ *		and sum the subject's live holds in its window;
  *	 3. lock the pool row, return its expired holds to it;
  *	 4. place the hold: hold row, the subject's window, the pool's debit and
  *		its ledger entry.
@@ -132,7 +132,7 @@ require_pool(const char *pool)
 {
 	Datum		args[1] = {CStringGetTextDatum(pool)};
 
-	if (ft_execute(&pool_exists, args, NULL, true) == 0)
+	if (ft_execute(&pool_exists, args, NULL) == 0)
 		ft_report_unknown_pool(pool);
 }
 
@@ -177,7 +177,7 @@ place_hold(const GateRequest *r, const FtSubjectState *s, FtPool *pool,
 	hold_args[3] = Int64GetDatum(d->absorb_sats);
 	hold_args[4] = TimestampTzGetDatum(window_start);
 	hold_args[5] = TimestampTzGetDatum(now);
-	if (ft_execute(&insert_hold, hold_args, NULL, false) != 1)
+	if (ft_execute(&insert_hold, hold_args, NULL) != 1)
 		elog(ERROR, "freetier: could not place a hold on pool \"%s\"", r->pool);
 	hold_id = SPI_palloc(sizeof(pg_uuid_t));
 	memcpy(hold_id, DatumGetUUIDP(ft_column(0, 1, &isnull)), sizeof(pg_uuid_t));
@@ -186,7 +186,7 @@ place_hold(const GateRequest *r, const FtSubjectState *s, FtPool *pool,
 	charge_args[1] = TimestampTzGetDatum(window_start);
 	charge_args[2] = Int64GetDatum(settled);
 	charge_args[3] = TimestampTzGetDatum(now);
-	ft_execute(&charge_subject, charge_args, NULL, false);
+	ft_execute(&charge_subject, charge_args, NULL);
 
 	ft_pool_append(pool, "hold", -d->absorb_sats, hold_id, NULL, now);
 	return hold_id;
@@ -212,7 +212,7 @@ freetier_decide(PG_FUNCTION_ARGS)
 
 	read_request(fcinfo, &r);
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 
 	if (ft_request_gate(r.subject, r.estimated_sats, &d))
 		require_pool(r.pool);
@@ -222,7 +222,7 @@ freetier_decide(PG_FUNCTION_ARGS)
 		char		nulls[4] = {' ', ' ', ' ', ' '};
 
 		args[0] = CStringGetTextDatum(r.subject);
-		if (ft_execute(&lock_subject, args, NULL, false) == 0)
+		if (ft_execute(&lock_subject, args, NULL) == 0)
 			s.known = false;
 		else
 		{
@@ -231,7 +231,7 @@ freetier_decide(PG_FUNCTION_ARGS)
 			args[1] = TimestampTzGetDatum(s.window_start);
 			nulls[1] = s.has_window ? ' ' : 'n';
 			args[2] = TimestampTzGetDatum(now);
-			ft_execute(&subject_budget_held, args, nulls, false);
+			ft_execute(&subject_budget_held, args, nulls);
 			s.daily_budget_sats = ft_column_int64(0, 1);
 			s.window_held_sats = ft_column_int64(0, 2);
 		}
@@ -272,18 +272,18 @@ freetier_estimate(PG_FUNCTION_ARGS)
 
 	read_request(fcinfo, &r);
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+	ft_connect(FT_READING);
 
 	args[0] = CStringGetTextDatum(r.pool);
 	args[1] = TimestampTzGetDatum(now);
-	if (ft_execute(&read_pool_available, args, NULL, true) == 0)
+	if (ft_execute(&read_pool_available, args, NULL) == 0)
 		ft_report_unknown_pool(r.pool);
 	pool_available = ft_column_int64(0, 1);
 
 	if (!ft_request_gate(r.subject, r.estimated_sats, &d))
 	{
 		args[0] = CStringGetTextDatum(r.subject);
-		if (ft_execute(&read_subject, args, NULL, true) == 0)
+		if (ft_execute(&read_subject, args, NULL) == 0)
 			s.known = false;
 		else
 		{

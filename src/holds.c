@@ -96,7 +96,7 @@ try_lock_hold_row(const pg_uuid_t *id, LockedHold *h)
 	Datum		args[1] = {UUIDPGetDatum(id)};
 	bool		isnull;
 
-	if (ft_execute(&lock_hold, args, NULL, false) == 0)
+	if (ft_execute(&lock_hold, args, NULL) == 0)
 		return false;
 	h->id = *id;
 	h->subject = ft_column_text(0, 1);
@@ -128,7 +128,7 @@ end_hold_row(const LockedHold *h, const char *state, TimestampTz now,
 	args[1] = CStringGetTextDatum(state);
 	args[2] = TimestampTzGetDatum(now);
 	args[3] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
-	ft_execute(&end_hold, args, nulls, false);
+	ft_execute(&end_hold, args, nulls);
 }
 
 static void
@@ -179,7 +179,7 @@ freetier_record_grant(PG_FUNCTION_ARGS)
 	request_hash = ft_text_arg(fcinfo, 2, "request_hash", false);
 
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 	if (!try_lock_hold_row(id, &h))
 		report_unknown_hold(id);
 
@@ -190,7 +190,7 @@ freetier_record_grant(PG_FUNCTION_ARGS)
 		char	   *first_hash;
 		int64		first_actual;
 
-		if (ft_execute(&grant_of_hold, args, NULL, false) != 1)
+		if (ft_execute(&grant_of_hold, args, NULL) != 1)
 			elog(ERROR, "freetier: settled hold %s has no grant", uuid_string(id));
 		first_actual = ft_column_int64(0, 2);
 		first_hash = ft_column_text(0, 7);
@@ -232,7 +232,7 @@ freetier_record_grant(PG_FUNCTION_ARGS)
 		args[1] = TimestampTzGetDatum(h.window_start);
 		args[2] = Int64GetDatum(absorbed);
 		args[3] = TimestampTzGetDatum(now);
-		ft_execute(&absorb_into_window, args, NULL, false);
+		ft_execute(&absorb_into_window, args, NULL);
 		last_hold_at = DatumGetTimestampTz(ft_column(0, 1, &isnull));
 		if (h.expires_at <= now || (!isnull && h.expires_at <= last_hold_at))
 			ereport(ERROR,
@@ -258,7 +258,7 @@ freetier_record_grant(PG_FUNCTION_ARGS)
 		args[8] = request_hash ? CStringGetTextDatum(request_hash) : (Datum) 0;
 		nulls[8] = request_hash ? ' ' : 'n';
 		args[9] = TimestampTzGetDatum(now);
-		ft_execute(&insert_grant, args, nulls, false);
+		ft_execute(&insert_grant, args, nulls);
 		grant_id = ft_column_int64(0, 1);
 	}
 
@@ -310,7 +310,7 @@ release_credit(const pg_uuid_t *id, const char *reason, TimestampTz now, int64 *
 	char	   *state;
 
 	args[0] = UUIDPGetDatum(id);
-	if (ft_execute(&lock_credit_hold, args, NULL, false) == 0)
+	if (ft_execute(&lock_credit_hold, args, NULL) == 0)
 		return false;
 	state = ft_column_text(0, 1);
 	*released = 0;
@@ -324,7 +324,7 @@ release_credit(const pg_uuid_t *id, const char *reason, TimestampTz now, int64 *
 		*released = ft_column_int64(0, 2);
 		args[1] = TimestampTzGetDatum(now);
 		args[2] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
-		ft_execute(&release_credit_hold, args, nulls, false);
+		ft_execute(&release_credit_hold, args, nulls);
 	}
 	return true;
 }
@@ -349,7 +349,7 @@ release_hold(FunctionCallInfo fcinfo, bool credit_aware)
 	id = PG_GETARG_UUID_P(0);
 	reason = ft_text_arg(fcinfo, 1, "reason", false);
 
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 	if (try_lock_hold_row(id, &h))
 	{
 		if (strcmp(h.state, "settled") == 0)
@@ -406,8 +406,8 @@ expire_holds(bool credit_aware)
 	char	  **pools;
 	int64		expired = 0;
 
-	SPI_connect();
-	n = ft_execute(&pools_with_expired_holds, args, NULL, true);
+	ft_connect(FT_LOCKING);
+	n = ft_execute(&pools_with_expired_holds, args, NULL);
 	pools = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 		pools[i] = ft_column_text(i, 1);
@@ -420,7 +420,7 @@ expire_holds(bool credit_aware)
 	}
 	if (credit_aware)
 	{
-		ft_execute(&expire_credit_holds, args, NULL, false);
+		ft_execute(&expire_credit_holds, args, NULL);
 		expired += ft_column_int64(0, 1);
 	}
 	SPI_finish();

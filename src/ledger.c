@@ -322,7 +322,7 @@ check_chain(const ChainKind *kind, const char *key, ChainCheck *c)
 {
 	Datum		args[1] = {CStringGetTextDatum(key)};
 	Portal		portal = SPI_cursor_open(NULL, ft_prepare(kind->entries), args,
-										 NULL, true);
+										 NULL, ft_reads_one_snapshot());
 	MemoryContext batch = AllocSetContextCreate(CurrentMemoryContext,
 												"freetier ledger batch",
 												ALLOCSET_DEFAULT_SIZES);
@@ -381,11 +381,11 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 	ChainOwner *owners;
 
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+	ft_connect(FT_READING);
 
 	args[0] = only ? CStringGetTextDatum(only) : (Datum) 0;
 	nulls[0] = only ? ' ' : 'n';
-	n = ft_execute(kind->owners, args, nulls, true);
+	n = ft_execute(kind->owners, args, nulls);
 	if (only && n == 0)
 		kind->report_unknown(only);
 

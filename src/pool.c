@@ -87,7 +87,7 @@ ft_pool_lock(const char *pool, FtPool *p)
 {
 	Datum		args[1] = {CStringGetTextDatum(pool)};
 
-	if (ft_execute(&lock_pool, args, NULL, false) == 0)
+	if (ft_execute(&lock_pool, args, NULL) == 0)
 		ft_report_unknown_pool(pool);
 	pool_from_row(pool, p);
 }
@@ -98,7 +98,7 @@ ft_pool_try_lock(const char *pool, FtPool *p)
 {
 	Datum		args[1] = {CStringGetTextDatum(pool)};
 
-	if (ft_execute(&try_lock_pool, args, NULL, false) == 0)
+	if (ft_execute(&try_lock_pool, args, NULL) == 0)
 		return false;
 	pool_from_row(pool, p);
 	return true;
@@ -147,7 +147,7 @@ ft_pool_append(FtPool *p, const char *kind, int64 delta_sats,
 	args[7] = TimestampTzGetDatum(at);
 	args[8] = PointerGetDatum(ft_hash_bytea(p->head_hash));
 	args[9] = PointerGetDatum(ft_hash_bytea(hash));
-	ft_execute(&append_entry, args, nulls, false);
+	ft_execute(&append_entry, args, nulls);
 
 	p->balance_sats = balance_after;
 	p->head_seq = e.seq;
@@ -162,7 +162,7 @@ int64
 ft_pool_reclaim_expired(FtPool *p, TimestampTz now)
 {
 	Datum		args[2] = {CStringGetTextDatum(p->name), TimestampTzGetDatum(now)};
-	int			n = ft_execute(&expire_pool_holds, args, NULL, false);
+	int			n = ft_execute(&expire_pool_holds, args, NULL);
 	pg_uuid_t  *ids;
 	int64	   *sats;
 
@@ -241,11 +241,11 @@ freetier_create_pool(PG_FUNCTION_ARGS)
 						   DatumGetCString(DirectFunctionCall1(interval_out,
 															   IntervalPGetDatum(ttl))))));
 
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 	args[0] = CStringGetTextDatum(name);
 	args[1] = pct;
 	args[2] = IntervalPGetDatum(ttl);
-	if (ft_execute(&insert_pool, args, NULL, false) == 0)
+	if (ft_execute(&insert_pool, args, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("pool \"%s\" already exists", name)));

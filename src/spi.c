@@ -6,13 +6,48 @@
  * Every statement freetier runs is a static FtStatement: fixed SQL text with
  * schema-qualified names and $n parameters.  It is prepared on first use and
  * kept with SPI_keepplan; the plan cache re-plans it if the tables change.
- * Callers are between SPI_connect and SPI_finish.
+ *
+ * Which snapshot a statement reads is decided here, once per call, never by
+ * the statement's caller.  A call opens SPI with ft_connect and says what it
+ * is:
+ *
+ *	 FT_LOCKING    it locks rows (and writes).  Every statement takes a new
+ *				   snapshot, so a read made after waiting for a row lock sees
+ *				   everything the previous lock holder committed.  The
+ *				   statement that took the lock was planned with the older
+ *				   snapshot; only a later statement can see the newer rows.
+ *	 FT_READING    it locks nothing and writes nothing (estimate, status,
+ *				   route, verification).  Every statement reads the caller's
+ *				   snapshot, so the call sees one consistent state; under
+ *				   SPI's read-only mode a statement that would lock or write
+ *				   is refused.
+ *
+ * Under REPEATABLE READ both read the transaction's snapshot; a lock on a
+ * row changed since then fails with a serialization error instead.
  *
  *-------------------------------------------------------------------------
  */
 #include "freetier.h"
 
 #include "utils/builtins.h"
+
+/* What the call that opened SPI does; see the header. */
+static FtAccess current_access = FT_LOCKING;
+
+/* Open SPI for a call that locks (FT_LOCKING) or only reads (FT_READING). */
+void
+ft_connect(FtAccess access)
+{
+	SPI_connect();
+	current_access = access;
+}
+
+/* Whether statements of the current call read the caller's snapshot. */
+bool
+ft_reads_one_snapshot(void)
+{
+	return current_access == FT_READING;
+}
 
 /* The statement's kept plan, prepared on first use. */
 SPIPlanPtr
@@ -34,9 +69,10 @@ ft_prepare(FtStatement *stmt)
 
 /* Runs stmt with the given parameters; returns SPI_processed. */
 int
-ft_execute(FtStatement *stmt, Datum *values, const char *nulls, bool read_only)
+ft_execute(FtStatement *stmt, Datum *values, const char *nulls)
 {
-	int			rc = SPI_execute_plan(ft_prepare(stmt), values, nulls, read_only, 0);
+	int			rc = SPI_execute_plan(ft_prepare(stmt), values, nulls,
+									  ft_reads_one_snapshot(), 0);
 
 	if (rc < 0)
 		elog(ERROR, "freetier: SPI_execute_plan failed (%s): %s",

@@ -94,10 +94,10 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 	ft_check_not_null(fcinfo, 0, "client_ip");
 	client_ip = PG_GETARG_DATUM(0);
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 
 	args[0] = client_ip;
-	ft_execute(&network_of, args, NULL, false);
+	ft_execute(&network_of, args, NULL);
 	network = SPI_datumTransfer(ft_column(0, 1, &isnull), false, -1);
 	limit = DatumGetInt32(ft_column(0, 2, &isnull));
 	window = SPI_datumTransfer(ft_column(0, 3, &isnull), false, sizeof(Interval));
@@ -106,15 +106,15 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 
 	args[0] = network;
 	args[1] = TimestampTzGetDatum(now);
-	ft_execute(&claim_network, args, NULL, false);
-	ft_execute(&lock_network, args, NULL, false);
+	ft_execute(&claim_network, args, NULL);
+	ft_execute(&lock_network, args, NULL);
 	args[2] = window;
-	ft_execute(&recent_trials, args, NULL, false);
+	ft_execute(&recent_trials, args, NULL);
 	if (ft_column_int64(0, 1) < limit)
 	{
 		FtAccount	a;
 
-		ft_execute(&new_trial_subject, NULL, NULL, false);
+		ft_execute(&new_trial_subject, NULL, NULL);
 		subject = ft_column_text(0, 1);
 		ft_account_open(subject, plan, now, &opened);
 		ft_account_require(subject, now, &a);
@@ -125,7 +125,7 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 		args[1] = client_ip;
 		args[2] = network;
 		args[3] = TimestampTzGetDatum(now);
-		ft_execute(&record_trial, args, NULL, false);
+		ft_execute(&record_trial, args, NULL);
 	}
 	SPI_finish();
 
@@ -179,9 +179,9 @@ freetier_claim_trial(PG_FUNCTION_ARGS)
 	FtAccount	to;
 
 	ft_check_subject(subject);
-	SPI_connect();
+	ft_connect(FT_LOCKING);
 	args[0] = CStringGetTextDatum(trial);
-	if (ft_execute(&lock_trial, args, NULL, false) == 0)
+	if (ft_execute(&lock_trial, args, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("trial \"%s\" does not exist", trial),
@@ -202,7 +202,7 @@ freetier_claim_trial(PG_FUNCTION_ARGS)
 		PG_RETURN_INT64(remaining);
 	}
 	args[0] = CStringGetTextDatum(subject);
-	if (ft_execute(&is_trial, args, NULL, false) > 0)
+	if (ft_execute(&is_trial, args, NULL) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot claim a trial into another trial"),
@@ -236,7 +236,7 @@ freetier_claim_trial(PG_FUNCTION_ARGS)
 	args[1] = CStringGetTextDatum(subject);
 	args[2] = Int64GetDatum(remaining);
 	args[3] = TimestampTzGetDatum(now);
-	ft_execute(&mark_claimed, args, NULL, false);
+	ft_execute(&mark_claimed, args, NULL);
 	SPI_finish();
 	PG_RETURN_INT64(remaining);
 }
