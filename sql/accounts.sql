@@ -224,6 +224,8 @@ SELECT * FROM freetier_route('tim', ARRAY['api', NULL]);
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_route('tim', NULL);
 \echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_route('', ARRAY['api']);                  -- an empty subject, as spend says
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_settle_credits('00000000-0000-0000-0000-000000000000');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_settle_credits((SELECT hold_id FROM r WHERE tag = 'big'), 1006);

@@ -346,6 +346,7 @@ freetier_route(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	bool		isnull[2] = {false, false};
 
+	ft_check_subject(subject);
 	ft_check_not_null(fcinfo, 1, "backends");
 	require_positive(fcinfo, 2, "credits", &credits);
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
