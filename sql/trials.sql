@@ -37,6 +37,15 @@ SELECT * FROM mint(4, '203.0.113.7');
 SELECT * FROM mint(5, '203.0.113.8');
 SELECT * FROM mint(6, '::ffff:203.0.113.7');            -- IPv4-mapped IPv6 is that IPv4 address
 
+-- IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) addresses count as
+-- the IPv4 address they carry, whatever mask they are given.
+SELECT * FROM mint(7, '::ffff:198.51.100.7/96');
+SELECT * FROM mint(8, '64:ff9b::198.51.100.7');
+SELECT * FROM mint(9, '64:ff9b::c633:6407/64');         -- the same address in hex, a /64 mask
+SELECT * FROM mint(16, '::ffff:198.51.100.7/0');         -- a fourth time: refused
+SELECT * FROM mint(17, '198.51.100.7');                  -- and plain IPv4 too
+SELECT * FROM mint(18, '::ffff:0:0/96');                 -- 0.0.0.0 is an address like any other
+
 -- IPv6: three per /64, whatever the lower 64 bits.
 SELECT * FROM mint(10, '2001:db8:aa:1::1');
 SELECT * FROM mint(11, '2001:db8:aa:1:ffff:ffff:ffff:ffff');

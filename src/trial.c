@@ -5,8 +5,9 @@
  *
  * A trial is an account on the trial plan whose credits are in its
  * purchased balance.  At most trials_per_network are minted per network
- * within trial_window, a network being one IPv4 address (IPv4-mapped IPv6
- * addresses count as IPv4) or one IPv6 /64.  Minting locks the network's
+ * within trial_window, a network being one IPv4 address (IPv4-mapped and
+ * NAT64 IPv6 addresses count as the IPv4 address they carry) or one IPv6
+ * /64 (trial_network).  Minting locks the network's
  * row in freetier.trial_networks first, so two mints from one network at
  * the cap queue and the second counts the first.  On signup the trial's
  * remaining credits carry over to the real account once.
@@ -15,22 +16,26 @@
  */
 #include "freetier.h"
 
+#include <sys/socket.h>
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/inet.h"
 
-static FtStatement network_of = {
-	"SELECT CASE WHEN pg_catalog.family(ip) OPERATOR(pg_catalog.=) 4"
-	"  THEN pg_catalog.network(pg_catalog.set_masklen(ip, 32))"
-	"  ELSE pg_catalog.network(pg_catalog.set_masklen(ip, 64)) END,"
-	" s.trials_per_network, s.trial_window, s.trial_credits, s.trial_plan"
-	" FROM (SELECT CASE WHEN pg_catalog.family($1) OPERATOR(pg_catalog.=) 6"
-	"              AND $1 OPERATOR(pg_catalog.<<) inet '::ffff:0:0/96'"
-	"         THEN pg_catalog.substring(pg_catalog.host($1), '([0-9.]+)$')::inet"
-	"         ELSE $1 END AS ip) x, freetier.credit_settings s",
-	1, {INETOID}, NULL
+/*
+ * The settings, and the trials minted from network $1 within the window
+ * that ends at $2.  Read after the network's row is locked, so that the
+ * previous holder's trial is counted.
+ */
+static FtStatement network_trials = {
+	"SELECT s.trials_per_network, s.trial_credits, s.trial_plan,"
+	" (SELECT pg_catalog.count(*) FROM freetier.trials t"
+	"   WHERE t.network OPERATOR(pg_catalog.=) $1"
+	"     AND t.minted_at OPERATOR(pg_catalog.>) ($2 OPERATOR(pg_catalog.-) s.trial_window))"
+	" FROM freetier.credit_settings s",
+	2, {CIDROID, TIMESTAMPTZOID}, NULL
 };
 
 static FtStatement claim_network = {
@@ -45,13 +50,6 @@ static FtStatement lock_network = {
 	1, {CIDROID}, NULL
 };
 
-/* A new statement after the lock: it sees the previous holder's trial. */
-static FtStatement recent_trials = {
-	"SELECT count(*) FROM freetier.trials WHERE network OPERATOR(pg_catalog.=) $1"
-	" AND minted_at OPERATOR(pg_catalog.>) ($2 OPERATOR(pg_catalog.-) $3)",
-	3, {CIDROID, TIMESTAMPTZOID, INTERVALOID}, NULL
-};
-
 static FtStatement record_trial = {
 	"WITH t AS (INSERT INTO freetier.trials (subject, client_ip, network, minted_at)"
 	"  VALUES ($1, $2, $3, $4))"
@@ -64,6 +62,47 @@ static FtStatement new_trial_subject = {
 	"SELECT 'trial:' OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text",
 	0, {InvalidOid}, NULL
 };
+
+/* The first 96 bits of the IPv6 prefixes that carry an IPv4 address. */
+static const uint8 ipv4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+static const uint8 nat64_prefix[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/*
+ * The network a trial from `ip` counts against, as a cidr: the IPv4
+ * address (/32), also when it comes inside an IPv4-mapped (::ffff:0:0/96)
+ * or NAT64 (64:ff9b::/96) IPv6 address, or else the IPv6 /64.  The mask
+ * `ip` carries is ignored: a client is one address.
+ */
+static inet *
+trial_network(const inet *ip)
+{
+	inet	   *net = palloc0(sizeof(inet));
+	const uint8 *addr = ip_addr(ip);
+	inet_struct *n = &net->inet_data;
+
+	if (ip_family(ip) == PGSQL_AF_INET6 &&
+		(memcmp(addr, ipv4_mapped_prefix, 12) == 0 ||
+		 memcmp(addr, nat64_prefix, 12) == 0))
+	{
+		n->family = PGSQL_AF_INET;
+		n->bits = 32;
+		memcpy(n->ipaddr, addr + 12, 4);
+	}
+	else if (ip_family(ip) == PGSQL_AF_INET)
+	{
+		n->family = PGSQL_AF_INET;
+		n->bits = 32;
+		memcpy(n->ipaddr, addr, 4);
+	}
+	else
+	{
+		n->family = PGSQL_AF_INET6;
+		n->bits = 64;
+		memcpy(n->ipaddr, addr, 8);
+	}
+	SET_INET_VARSIZE(net);
+	return net;
+}
 
 PG_FUNCTION_INFO_V1(freetier_mint_trial);
 
@@ -80,7 +119,6 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 	TimestampTz now = ft_now();
 	Datum		client_ip;
 	Datum		network;
-	Datum		window;
 	int64		limit;
 	int64		credits;
 	char	   *plan;
@@ -93,24 +131,19 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 
 	ft_check_not_null(fcinfo, 0, "client_ip");
 	client_ip = PG_GETARG_DATUM(0);
+	network = InetPGetDatum(trial_network(DatumGetInetPP(client_ip)));
 	InitMaterializedSRF(fcinfo, 0);
 	ft_connect(FT_LOCKING);
-
-	args[0] = client_ip;
-	ft_execute(&network_of, args, NULL);
-	network = SPI_datumTransfer(ft_column(0, 1, &isnull), false, -1);
-	limit = DatumGetInt32(ft_column(0, 2, &isnull));
-	window = SPI_datumTransfer(ft_column(0, 3, &isnull), false, sizeof(Interval));
-	credits = ft_column_int64(0, 4);
-	plan = ft_column_text(0, 5);
 
 	args[0] = network;
 	args[1] = TimestampTzGetDatum(now);
 	ft_execute(&claim_network, args, NULL);
 	ft_execute(&lock_network, args, NULL);
-	args[2] = window;
-	ft_execute(&recent_trials, args, NULL);
-	if (ft_column_int64(0, 1) < limit)
+	ft_execute(&network_trials, args, NULL);
+	limit = DatumGetInt32(ft_column(0, 1, &isnull));
+	credits = ft_column_int64(0, 2);
+	plan = ft_column_text(0, 3);
+	if (ft_column_int64(0, 4) < limit)
 	{
 		FtAccount	a;
 
