@@ -23,8 +23,8 @@ OBJS = \
 # current version's install script is built from the previous install script
 # and the upgrade to it, so a fresh install and an upgrade run the same SQL.
 DATA = sql/freetier--0.1.sql $(wildcard sql/freetier--*--*.sql)
-DATA_built = sql/freetier--0.2.sql
-EXTRA_CLEAN = sql/freetier--0.2.sql
+DATA_built = sql/freetier--0.2.sql sql/freetier--0.2.1.sql
+EXTRA_CLEAN = $(DATA_built)
 
 
 # -Wno-unused-parameter: PostgreSQL 15's own headers (ilist.h, bufpage.h) trip it
@@ -32,7 +32,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
 # pg_regress: sql/*.sql against expected/*.out
-REGRESS = setup decide estimate settle credit ledger errors privileges renewal accounts trials account_guards upgrade
+REGRESS = setup decide estimate settle credit ledger errors privileges renewal accounts trials account_guards limits timezones upgrade
 REGRESS_OPTS = --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out
@@ -54,6 +54,9 @@ $(OBJS): src/freetier.h
 
 sql/freetier--0.2.sql: sql/freetier--0.1.sql sql/freetier--0.1--0.2.sql
 	( cat sql/freetier--0.1.sql; grep -v '^\\echo Use' sql/freetier--0.1--0.2.sql ) > $@
+
+sql/freetier--0.2.1.sql: sql/freetier--0.2.sql sql/freetier--0.2--0.2.1.sql
+	( cat sql/freetier--0.2.sql; grep -v '^\\echo Use' sql/freetier--0.2--0.2.1.sql ) > $@
 
 # pg_regress and isolation only (installcheck also runs TAP)
 installcheck-regress:

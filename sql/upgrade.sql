@@ -1,6 +1,7 @@
--- Upgrading 0.1 to 0.2 (ALTER EXTENSION freetier UPDATE) ends with the same
--- objects as a fresh 0.2 install, keeps every 0.1 row, and leaves a 0.1 hold
--- that was live at the upgrade to be settled, released or expired by 0.2.
+-- Upgrading (ALTER EXTENSION freetier UPDATE) from 0.1, through 0.2, and
+-- from 0.2 ends with the same objects as a fresh install of the current
+-- version, keeps every row, and leaves the holds that were live at the
+-- upgrade to be settled, released or expired.
 SET timezone = 'UTC';
 \set SHOW_CONTEXT never
 
@@ -187,7 +188,7 @@ BEGIN
 END $$;
 
 ------------------------------------------------------------------------------
--- 1. A fresh 0.2 install, as the reference.
+-- 1. A fresh install of the current version, as the reference.
 ------------------------------------------------------------------------------
 
 DROP EXTENSION freetier;
@@ -253,11 +254,11 @@ SELECT tbl, nrows FROM fp_01 ORDER BY tbl;
 ALTER EXTENSION freetier UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'freetier';
 
--- The same objects as a fresh 0.2 install: nothing only in the upgraded
+-- The same objects as a fresh install: nothing only in the upgraded
 -- database, nothing only in the fresh one.
 SELECT 'only after upgrade' AS side, * FROM (SELECT * FROM snap EXCEPT ALL SELECT * FROM snap_fresh) x
  ORDER BY kind, object, attr;
-SELECT 'only in fresh 0.2' AS side, * FROM (SELECT * FROM snap_fresh EXCEPT ALL SELECT * FROM snap) x
+SELECT 'only in fresh install' AS side, * FROM (SELECT * FROM snap_fresh EXCEPT ALL SELECT * FROM snap) x
  ORDER BY kind, object, attr;
 
 -- Every 0.1 row is kept, unchanged.
@@ -316,7 +317,47 @@ SELECT count(*) AS differ
         UNION ALL (SELECT * FROM snap_fresh EXCEPT ALL SELECT * FROM snap)) x;
 
 ------------------------------------------------------------------------------
--- 4. Leave a fresh default install for the tests that follow.
+-- 4. From 0.2 to 0.2.1, with credit holds live at the upgrade.  0.2.1
+--    bounds hold TTLs (30 days), trial windows (366 days, no months) and
+--    trial_credits (10^18): an update is refused while a setting is past
+--    its bound, and changes nothing.
+------------------------------------------------------------------------------
+
+DROP EXTENSION freetier;
+SET freetier.test_now = '2026-02-01 00:00:00+00';
+CREATE EXTENSION freetier VERSION '0.2';
+SELECT extversion FROM pg_extension WHERE extname = 'freetier';
+SELECT freetier_set_tier('cy', 'trusted');
+CREATE TEMP TABLE d2 AS SELECT * FROM freetier_decide('cy', 20);
+SELECT subject, plan, opened FROM freetier_open_account('cy', 'pro');
+CREATE TEMP TABLE ch2 AS SELECT * FROM freetier_reserve_credits('cy', 7, 'api');
+SELECT freetier_configure_pool('default', hold_ttl => '45 days');
+SELECT freetier_configure_credits(trial_window => '1 mon');
+CREATE TEMP TABLE fp_02 AS SELECT * FROM pg_temp.fingerprint();
+ALTER EXTENSION freetier UPDATE;
+\echo :LAST_ERROR_SQLSTATE
+SELECT extversion FROM pg_extension WHERE extname = 'freetier';
+SELECT count(*) AS tables_changed
+  FROM fp_02 b JOIN pg_temp.fingerprint() a USING (tbl) WHERE a.md5 <> b.md5;
+-- Within the bounds, the update goes through.
+SELECT freetier_configure_pool('default', hold_ttl => '30 days');
+SELECT freetier_configure_credits(trial_window => '30 days');
+ALTER EXTENSION freetier UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'freetier';
+SELECT 'only after upgrade' AS side, * FROM (SELECT * FROM snap EXCEPT ALL SELECT * FROM snap_fresh) x
+ ORDER BY kind, object, attr;
+SELECT 'only in fresh install' AS side, * FROM (SELECT * FROM snap_fresh EXCEPT ALL SELECT * FROM snap) x
+ ORDER BY kind, object, attr;
+-- The holds live at the update settle.
+SELECT absorbed_sats, returned_sats FROM freetier_record_grant((SELECT hold_id FROM d2), 15);
+SELECT allowance_credits, returned_credits FROM freetier_settle_credits((SELECT hold_id FROM ch2), 5);
+SELECT freetier_configure_pool('default', hold_ttl => '31 days');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pool, ok FROM freetier_verify_ledger();
+SELECT subject, ok FROM freetier_verify_account_ledger();
+
+------------------------------------------------------------------------------
+-- 5. Leave a fresh default install for the tests that follow.
 ------------------------------------------------------------------------------
 
 RESET freetier.test_now;

@@ -49,7 +49,8 @@ static FtStatement lock_account = {
 static FtStatement live_holds = {
 	"SELECT coalesce(sum(allowance_credits) FILTER"
 	"  (WHERE scope_start OPERATOR(pg_catalog.=) $2), 0)::bigint,"
-	" coalesce(sum(purchased_credits), 0)::bigint"
+	" coalesce(sum(purchased_credits), 0)::bigint,"
+	" coalesce(sum(allowance_credits OPERATOR(pg_catalog.+) purchased_credits), 0)::bigint"
 	" FROM freetier.credit_holds WHERE subject OPERATOR(pg_catalog.=) $1"
 	" AND state OPERATOR(pg_catalog.=) 'held' AND expires_at OPERATOR(pg_catalog.>) $3",
 	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
@@ -186,6 +187,7 @@ ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)
 	ft_execute(&live_holds, args, NULL);
 	a->held_allowance = ft_column_int64(0, 1);
 	a->held_purchased = ft_column_int64(0, 2);
+	a->held_total = ft_column_int64(0, 3);
 	a->changed = false;
 	return true;
 }
@@ -281,6 +283,30 @@ ft_account_backend_left(const FtAccount *a, const char *backend)
 							  ft_column_int64(0, 2) : 0,
 							  ft_column_int64(0, 3));
 	return Min(left, taken >= cap ? 0 : cap - taken);
+}
+
+/*
+ * Refuse (22003) a spend or reservation of `credits` that would take the
+ * credits spent, with everything on hold counted as spent, past
+ * FT_MAX_CREDIT_COUNTER.  Every spend-side counter (allowance used per
+ * scope, use per backend) is at most lifetime_spent, so this keeps all of
+ * them in range, and every hold can always be settled.
+ */
+void
+ft_account_check_spend_room(const FtAccount *a, int64 credits)
+{
+	int64		projected = ft_add_saturating(ft_add_saturating(a->lifetime_spent,
+																a->held_total),
+											  credits);
+
+	if (projected > FT_MAX_CREDIT_COUNTER)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("credits spent by account \"%s\" would pass " INT64_FORMAT,
+						a->subject, FT_MAX_CREDIT_COUNTER),
+				 errdetail("Spent: " INT64_FORMAT ", on hold: " INT64_FORMAT
+						   ", asked for: " INT64_FORMAT ".",
+						   a->lifetime_spent, a->held_total, credits)));
 }
 
 /* Append one ledger entry to a locked account's chain. */
@@ -407,6 +433,14 @@ ft_account_spend(FtAccount *a, const char *backend, TimestampTz scope_start,
 void
 ft_account_add_purchased(FtAccount *a, const char *kind, int64 credits, const char *ref)
 {
+	/* the purchased balance is at most lifetime_added */
+	if (ft_add_saturating(a->lifetime_added, credits) > FT_MAX_CREDIT_COUNTER)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("credits added to account \"%s\" would pass " INT64_FORMAT,
+						a->subject, FT_MAX_CREDIT_COUNTER),
+				 errdetail("Added so far: " INT64_FORMAT ", this call: " INT64_FORMAT ".",
+						   a->lifetime_added, credits)));
 	a->purchased_balance = ft_add_sats(a->purchased_balance, credits, "purchased balance");
 	a->lifetime_added = ft_add_sats(a->lifetime_added, credits, "lifetime credits added");
 	ft_account_append(a, kind, "purchased", credits, a->purchased_balance, NULL, NULL, ref);

@@ -100,6 +100,30 @@ ft_is_duration(const Interval *i)
 		(i->day > 0 || i->time > 0);
 }
 
+/*
+ * A hold TTL: a duration of at most FT_MAX_HOLD_TTL_DAYS, so that every
+ * hold's expiry is a valid timestamp.  22023 otherwise.
+ */
+void
+ft_check_hold_ttl(const Interval *ttl)
+{
+	char	   *shown = DatumGetCString(DirectFunctionCall1(interval_out,
+															IntervalPGetDatum(ttl)));
+
+	if (!ft_is_duration(ttl))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hold_ttl must be a positive duration"),
+				 errdetail("hold_ttl was %s; give days, hours, minutes or seconds, none negative.",
+						   shown)));
+	if ((int64) ttl->day * USECS_PER_DAY + ttl->time >
+		FT_MAX_HOLD_TTL_DAYS * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hold_ttl must be at most %d days", FT_MAX_HOLD_TTL_DAYS),
+				 errdetail("hold_ttl was %s.", shown)));
+}
+
 PG_FUNCTION_INFO_V1(freetier_is_duration);
 
 /* freetier.is_duration(interval): the table CHECKs' and plpgsql's test. */

@@ -30,7 +30,7 @@
 static FtStatement insert_credit_hold = {
 	"INSERT INTO freetier.credit_holds (subject, backend, allowance_credits,"
 	" purchased_credits, scope_start, created_at, expires_at)"
-	" SELECT $1, $2, $3, $4, $5, $6, $6 OPERATOR(pg_catalog.+) s.hold_ttl"
+	" SELECT $1, $2, $3, $4, $5, $6, " FT_PLUS_DURATION("$6", "s.hold_ttl")
 	" FROM freetier.credit_settings s RETURNING hold_id",
 	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
 };
@@ -131,6 +131,8 @@ reserve_or_spend(const CreditRequest *r, bool two_phase, FtSplit *split,
 	ft_connect(FT_LOCKING);
 	if (split_request(r, now, &a, split))
 	{
+		if (split->ok)
+			ft_account_check_spend_room(&a, r->credits);
 		if (split->ok && two_phase)
 		{
 			Datum		args[6];

@@ -26,6 +26,9 @@
 /* BLAKE2b-256 */
 #define FT_HASH_BYTES		32
 
+/* The longest hold TTL a pool or the credit settings may have. */
+#define FT_MAX_HOLD_TTL_DAYS 30
+
 /* The rolling window of a subject's daily budget. */
 #define FT_WINDOW_USECS		(INT64CONST(24) * USECS_PER_HOUR)
 
@@ -72,6 +75,16 @@ extern const char *ft_serve_name(FtServe serve);
 
 #define FT_MAX_ARGS 13
 
+/*
+ * SQL for ts + d and ts - d, computed in UTC whatever the caller's
+ * TimeZone: a day is 24 hours, also across a change to or from daylight
+ * saving time.  ts is a timestamptz expression, d an interval.
+ */
+#define FT_PLUS_DURATION(ts, d) \
+	"pg_catalog.timezone('UTC', pg_catalog.timezone('UTC', " ts ") OPERATOR(pg_catalog.+) " d ")"
+#define FT_MINUS_DURATION(ts, d) \
+	"pg_catalog.timezone('UTC', pg_catalog.timezone('UTC', " ts ") OPERATOR(pg_catalog.-) " d ")"
+
 typedef struct FtStatement
 {
 	const char *sql;
@@ -103,6 +116,7 @@ extern char *ft_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname
 extern int64 ft_add_sats(int64 a, int64 b, const char *what);
 extern void ft_check_subject(const char *subject);
 extern bool ft_is_duration(const Interval *i);
+extern void ft_check_hold_ttl(const Interval *ttl);
 
 /* ---- clock.c ---- */
 
@@ -184,6 +198,12 @@ extern void ft_report_unknown_pool(const char *pool);
 
 #define FT_UNLIMITED PG_INT64_MAX
 
+/*
+ * No credit counter of an account passes this (10^18; a bigint holds
+ * 9.2 * 10^18), so that sums of counters and a request never overflow.
+ */
+#define FT_MAX_CREDIT_COUNTER INT64CONST(1000000000000000000)
+
 typedef struct FtAccount
 {
 	char	   *subject;
@@ -208,6 +228,7 @@ typedef struct FtAccount
 	TimestampTz scope_start;	/* current_start, or -infinity for lifetime plans */
 	int64		held_allowance; /* on live holds in this scope */
 	int64		held_purchased; /* on all live holds */
+	int64		held_total;		/* allowance and purchased, on all live holds */
 	bool		changed;		/* anything to save */
 } FtAccount;
 
@@ -221,6 +242,7 @@ extern int64 ft_account_used(const FtAccount *a);
 extern int64 ft_account_allowance_left(const FtAccount *a);
 extern int64 ft_account_purchased_left(const FtAccount *a);
 extern int64 ft_account_backend_left(const FtAccount *a, const char *backend);
+extern void ft_account_check_spend_room(const FtAccount *a, int64 credits);
 extern void ft_account_roll_over(FtAccount *a);
 extern void ft_account_append(FtAccount *a, const char *kind, const char *bucket,
 							  int64 delta, int64 balance_after, const char *backend,

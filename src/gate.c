@@ -83,7 +83,7 @@ static FtStatement read_pool_available = {
 static FtStatement insert_hold = {
 	"INSERT INTO freetier.holds (subject, pool, estimated_sats, held_sats,"
 	"  window_start, created_at, expires_at)"
-	" SELECT $1, p.pool, $3, $4, $5, $6, $6 OPERATOR(pg_catalog.+) p.hold_ttl"
+	" SELECT $1, p.pool, $3, $4, $5, $6, " FT_PLUS_DURATION("$6", "p.hold_ttl")
 	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $2"
 	" RETURNING hold_id",
 	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL

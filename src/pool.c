@@ -233,13 +233,7 @@ freetier_create_pool(PG_FUNCTION_ARGS)
 				 errmsg("credit_pct must be between 0 and 100"),
 				 errdetail("credit_pct was %s.",
 						   DatumGetCString(DirectFunctionCall1(numeric_out, pct)))));
-	if (!ft_is_duration(ttl))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hold_ttl must be a positive duration"),
-				 errdetail("hold_ttl was %s; give days, hours, minutes or seconds, none negative.",
-						   DatumGetCString(DirectFunctionCall1(interval_out,
-															   IntervalPGetDatum(ttl))))));
+	ft_check_hold_ttl(ttl);
 
 	ft_connect(FT_LOCKING);
 	args[0] = CStringGetTextDatum(name);

@@ -33,7 +33,7 @@ static FtStatement network_trials = {
 	"SELECT s.trials_per_network, s.trial_credits, s.trial_plan,"
 	" (SELECT pg_catalog.count(*) FROM freetier.trials t"
 	"   WHERE t.network OPERATOR(pg_catalog.=) $1"
-	"     AND t.minted_at OPERATOR(pg_catalog.>) ($2 OPERATOR(pg_catalog.-) s.trial_window))"
+	"     AND t.minted_at OPERATOR(pg_catalog.>) " FT_MINUS_DURATION("$2", "s.trial_window") ")"
 	" FROM freetier.credit_settings s",
 	2, {CIDROID, TIMESTAMPTZOID}, NULL
 };
