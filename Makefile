@@ -32,12 +32,15 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
 # pg_regress: sql/*.sql against expected/*.out
-REGRESS = setup decide estimate settle credit ledger errors privileges renewal accounts trials account_guards limits timezones upgrade
+REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards limits timezones upgrade
 REGRESS_OPTS = --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out
 ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock
 ISOLATION_OPTS = --inputdir=test --load-extension=freetier
+# A step still waiting after this many seconds is cancelled, which fails its
+# spec at once instead of after isolationtester's default of 300 s.
+export PGISOLATIONTIMEOUT ?= 30
 
 # TAP: test/t/*.pl (server life cycle)
 TAP_TESTS = 1

@@ -83,6 +83,18 @@ SELECT length(backend) FROM freetier_route('sk', ARRAY(SELECT repeat('b', 200) |
 SELECT * FROM freetier_route('sk', ARRAY(SELECT 'b' || i FROM generate_series(1, 65) i));
 \echo :LAST_ERROR_SQLSTATE
 
+-- Credits on hold through a capped backend count against its cap: one
+-- spent and one held of a cap of 2 leave nothing for gemini, so a reserve
+-- is refused and route picks the next backend.
+SELECT freetier_define_plan('two', 'monthly', 100, '{"gemini": 2}');
+SELECT plan FROM freetier_open_account('cp', 'two');
+SELECT ok FROM freetier_spend_credits('cp', 1, 'gemini');
+SELECT hold_id IS NOT NULL AS held FROM freetier_reserve_credits('cp', 1, 'gemini');
+SELECT hold_id IS NOT NULL AS held, reason FROM freetier_reserve_credits('cp', 1, 'gemini');
+SELECT ok, reason FROM freetier_spend_credits('cp', 1, 'gemini');
+SELECT * FROM freetier_route('cp', ARRAY['gemini', 'api']);
+SELECT backend_left FROM freetier_account_status('cp');
+
 -- The chain carries the counters, the totals and the plan: changing any of
 -- them in the row is seen.
 SELECT subject, ok FROM freetier_verify_account_ledger() ORDER BY subject;

@@ -102,6 +102,21 @@ SELECT serve, absorb_sats FROM freetier_decide('sam', 10);   -- first use of a n
 SELECT * FROM freetier_record_grant((SELECT hold_id FROM d WHERE tag = 'late'), 30);
 SELECT window_start, window_settled_sats FROM freetier.subjects WHERE subject = 'sam';
 
+-- A decide whose clock is past a hold's TTL counts the hold as returned and
+-- may hand its sats out again; from then on a settle whose clock is earlier
+-- (a transaction that began before the TTL ran out) is refused as well.
+-- The later decide is on another pool, so it does not sweep H itself.
+SELECT freetier_set_tier('kim', 'established');                  -- 50 a day
+SELECT freetier_create_pool('other', 1000);
+SET freetier.test_now = '2026-05-04 10:00:00+00';
+INSERT INTO d SELECT 'skew', * FROM freetier_decide('kim', 50);
+SET freetier.test_now = '2026-05-04 10:15:01+00';
+SELECT serve, absorb_sats FROM freetier_decide('kim', 50, 'other');   -- the 50 again: H counts as returned
+SELECT state FROM freetier.holds WHERE hold_id = (SELECT hold_id FROM d WHERE tag = 'skew');
+SET freetier.test_now = '2026-05-04 10:14:59+00';
+SELECT expect_error($$SELECT * FROM freetier_record_grant((SELECT hold_id FROM d WHERE tag = 'skew'), 50)$$);
+SELECT window_settled_sats FROM freetier.subjects WHERE subject = 'kim';   -- 0: nothing absorbed twice
+
 -- Unknown holds.
 SELECT * FROM freetier_record_grant('00000000-0000-0000-0000-000000000000', 1);
 \echo :LAST_ERROR_SQLSTATE
