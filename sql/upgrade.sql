@@ -17,7 +17,15 @@ WITH ext AS (SELECT * FROM pg_extension WHERE extname = 'freetier'),
         SELECT d.classid, d.objid, d.objsubid
           FROM pg_depend d, ext
          WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = ext.oid
-           AND d.deptype = 'e'),
+           AND d.deptype = 'e'
+           -- PostgreSQL 17 and later also list the types the server makes by
+           -- itself (a table's row type, every type's array type) as members;
+           -- 15 does not.  They are left out, so every version gives one answer.
+           AND NOT (d.classid = 'pg_type'::regclass
+                    AND d.objid IN (SELECT t.oid FROM pg_type t
+                                     WHERE EXISTS (SELECT FROM pg_class c
+                                                    WHERE c.oid = t.typrelid AND c.relkind <> 'c')
+                                        OR EXISTS (SELECT FROM pg_type e WHERE e.typarray = t.oid)))),
      fn AS (
         SELECT p.*, (pg_identify_object('pg_proc'::regclass, p.oid, 0)).identity AS ident
           FROM pg_proc p
