@@ -113,10 +113,11 @@ SELECT 'column', r.relname || '.' || att.attname, a.attr, a.value
         ('acl', att.attacl::text),
         ('comment', col_description(r.oid, att.attnum))) a (attr, value)
  WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f')
--- constraints
+-- constraints (NOT NULL is the columns' notnull: PostgreSQL 18 and later also
+-- keep it as a constraint, contype 'n', which 15 and 17 do not have)
 UNION ALL
 SELECT 'constraint', r.relname || '.' || con.conname, 'def', pg_get_constraintdef(con.oid)
-  FROM rel r JOIN pg_constraint con ON con.conrelid = r.oid
+  FROM rel r JOIN pg_constraint con ON con.conrelid = r.oid AND con.contype <> 'n'
 -- indexes
 UNION ALL
 SELECT 'index', ic.relname, 'def', pg_get_indexdef(i.indexrelid)
@@ -156,7 +157,8 @@ SELECT 'depend', pg_describe_object(d.classid, d.objid, d.objsubid) || ' -> '
  WHERE ((d.classid, d.objid) IN (SELECT classid, objid FROM member)
         OR d.classid = 'pg_class'::regclass AND d.objid IN (SELECT oid FROM rel)
         OR d.classid = 'pg_constraint'::regclass
-           AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid IN (SELECT oid FROM rel))
+           AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid IN (SELECT oid FROM rel)
+                                                           AND contype <> 'n')
         OR d.classid = 'pg_trigger'::regclass
            AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid IN (SELECT oid FROM rel)
                                                         AND NOT tgisinternal)
