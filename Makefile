@@ -27,7 +27,8 @@ DATA_built = sql/freetier--0.2.sql sql/freetier--0.2.1.sql
 EXTRA_CLEAN = $(DATA_built)
 
 
-# -Wno-unused-parameter: PostgreSQL 15's own headers (ilist.h, bufpage.h) trip it
+# -Wno-unused-parameter: PostgreSQL's own headers trip it (ilist.h, bufpage.h,
+# fmgr.h on 15, 17 and 18; bufmgr.h too from 17 on)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
@@ -52,8 +53,8 @@ include $(PGXS)
 
 # after the include, so that PGXS's 'all' stays the default target
 
-# every object depends on the shared header (PGXS does not track it)
-$(OBJS): src/freetier.h
+# every object depends on the shared headers (PGXS does not track them)
+$(OBJS): src/freetier.h src/compat.h
 
 sql/freetier--0.2.sql: sql/freetier--0.1.sql sql/freetier--0.1--0.2.sql
 	( cat sql/freetier--0.1.sql; grep -v '^\\echo Use' sql/freetier--0.1--0.2.sql ) > $@

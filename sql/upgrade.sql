@@ -18,7 +18,15 @@ WITH ext AS (SELECT * FROM pg_extension WHERE extname = 'freetier'),
         SELECT d.classid, d.objid, d.objsubid
           FROM pg_depend d, ext
          WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = ext.oid
-           AND d.deptype = 'e'),
+           AND d.deptype = 'e'
+           -- PostgreSQL 17 and later also list the types the server makes by
+           -- itself (a table's row type, every type's array type) as members;
+           -- 15 does not.  They are left out, so every version gives one answer.
+           AND NOT (d.classid = 'pg_type'::regclass
+                    AND d.objid IN (SELECT t.oid FROM pg_type t
+                                     WHERE EXISTS (SELECT FROM pg_class c
+                                                    WHERE c.oid = t.typrelid AND c.relkind <> 'c')
+                                        OR EXISTS (SELECT FROM pg_type e WHERE e.typarray = t.oid)))),
      fn AS (
         SELECT p.*, (pg_identify_object('pg_proc'::regclass, p.oid, 0)).identity AS ident
           FROM pg_proc p
@@ -106,10 +114,11 @@ SELECT 'column', r.relname || '.' || att.attname, a.attr, a.value
         ('acl', att.attacl::text),
         ('comment', col_description(r.oid, att.attnum))) a (attr, value)
  WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f')
--- constraints
+-- constraints (NOT NULL is the columns' notnull: PostgreSQL 18 and later also
+-- keep it as a constraint, contype 'n', which 15 and 17 do not have)
 UNION ALL
 SELECT 'constraint', r.relname || '.' || con.conname, 'def', pg_get_constraintdef(con.oid)
-  FROM rel r JOIN pg_constraint con ON con.conrelid = r.oid
+  FROM rel r JOIN pg_constraint con ON con.conrelid = r.oid AND con.contype <> 'n'
 -- indexes
 UNION ALL
 SELECT 'index', ic.relname, 'def', pg_get_indexdef(i.indexrelid)
@@ -149,7 +158,8 @@ SELECT 'depend', pg_describe_object(d.classid, d.objid, d.objsubid) || ' -> '
  WHERE ((d.classid, d.objid) IN (SELECT classid, objid FROM member)
         OR d.classid = 'pg_class'::regclass AND d.objid IN (SELECT oid FROM rel)
         OR d.classid = 'pg_constraint'::regclass
-           AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid IN (SELECT oid FROM rel))
+           AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid IN (SELECT oid FROM rel)
+                                                           AND contype <> 'n')
         OR d.classid = 'pg_trigger'::regclass
            AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid IN (SELECT oid FROM rel)
                                                         AND NOT tgisinternal)

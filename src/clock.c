@@ -36,7 +36,7 @@ parse_timestamptz(const char *str, TimestampTz *result)
 	if (ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
 					  MAXDATEFIELDS, &nf) != 0)
 		return false;
-	if (DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz) != 0)
+	if (ft_decode_datetime(field, ftype, nf, &dtype, &tt, &fsec, &tz) != 0)
 		return false;
 	if (dtype != DTK_DATE)
 		return false;
@@ -56,7 +56,7 @@ check_test_now(char **newval, void **extra, GucSource source)
 		GUC_check_errdetail("freetier.test_now must be empty or a timestamp with time zone.");
 		return false;
 	}
-	parsed = malloc(sizeof(TimestampTz));	/* the GUC machinery free()s it */
+	parsed = ft_guc_extra_malloc(sizeof(TimestampTz));	/* the GUC machinery frees it */
 	if (parsed == NULL)
 		return false;
 	*parsed = ts;

@@ -16,6 +16,8 @@
 
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "executor/spi.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
