@@ -32,9 +32,9 @@ EXTRA_CLEAN = $(DATA_built)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
-# pg_regress: sql/*.sql against expected/*.out
+# pg_regress: test/sql/*.sql against test/expected/*.out
 REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards limits timezones upgrade
-REGRESS_OPTS = --load-extension=freetier
+REGRESS_OPTS = --inputdir=test --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out
 ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock

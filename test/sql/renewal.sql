@@ -12,13 +12,13 @@ SET timezone = 'UTC';
 SET datestyle = 'ISO, YMD';
 
 --
--- 1. The generated cases.  test/renewal_cases.sql is written by
---    test/gen-renewal-cases.js from a verbatim copy of the seed's
+-- 1. The generated cases.  test/data/renewal_cases.sql is written by
+--    test/data/gen-renewal-cases.js from a verbatim copy of the seed's
 --    nextRenewalAfter.  pg_regress runs psql in the repository root, so the
 --    path is relative to it.  Echo is off while it loads (it is large).
 --
 \set ECHO none
-\i test/renewal_cases.sql
+\i test/data/renewal_cases.sql
 \set ECHO all
 
 SELECT count(*) AS cases,
