@@ -7,13 +7,14 @@ OBJS = \
 	src/account.o \
 	src/allowance.o \
 	src/args.o \
+	src/chain.o \
 	src/clock.o \
 	src/credit.o \
 	src/credits.o \
 	src/decision.o \
 	src/gate.o \
 	src/holds.o \
-	src/ledger.o \
+	src/verify.o \
 	src/period.o \
 	src/pool.o \
 	src/spi.o \

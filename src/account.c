@@ -141,7 +141,6 @@ ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)
 {
 	Datum		args[3];
 	bool		isnull;
-	bytea	   *head;
 
 	args[0] = CStringGetTextDatum(subject);
 	if (lock && ft_execute(&lock_account, args, NULL) == 0)
@@ -162,9 +161,7 @@ ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)
 	a->purchased_balance = ft_column_int64(0, 8);
 	a->lifetime_spent = ft_column_int64(0, 9);
 	a->lifetime_added = ft_column_int64(0, 10);
-	a->head_seq = ft_column_int64(0, 11);
-	head = DatumGetByteaPP(ft_column(0, 12, &isnull));
-	memcpy(a->head_hash, VARDATA_ANY(head), FT_HASH_BYTES);
+	ft_chain_head_read(&a->head, ft_column_int64(0, 11), ft_column(0, 12, &isnull));
 	a->updated_at = DatumGetTimestampTz(ft_column(0, 13, &isnull));
 	a->late_period_used = ft_column_int64(0, 14);
 
@@ -315,44 +312,19 @@ ft_account_append(FtAccount *a, const char *kind, const char *bucket, int64 delt
 				  int64 balance_after, const char *backend, const pg_uuid_t *hold_id,
 				  const char *ref)
 {
-	FtAccountEntry e;
-	uint8		hash[FT_HASH_BYTES];
-	Datum		args[12];
-	char		nulls[12];
+	FtField		fields[10];
 
-	e.subject = a->subject;
-	e.seq = a->head_seq + 1;
-	e.kind = kind;
-	e.bucket = bucket;
-	e.delta = delta;
-	e.balance_after = balance_after;
-	e.backend = backend;
-	e.hold_id = hold_id;
-	e.ref = ref;
-	e.created_at = a->now;
-	e.prev_hash = a->head_hash;
-	ft_account_ledger_hash(&e, hash);
-
-	memset(nulls, ' ', sizeof(nulls));
-	args[0] = CStringGetTextDatum(a->subject);
-	args[1] = Int64GetDatum(e.seq);
-	args[2] = CStringGetTextDatum(kind);
-	args[3] = CStringGetTextDatum(bucket);
-	args[4] = Int64GetDatum(delta);
-	args[5] = Int64GetDatum(balance_after);
-	args[6] = backend ? CStringGetTextDatum(backend) : (Datum) 0;
-	nulls[6] = backend ? ' ' : 'n';
-	args[7] = hold_id ? UUIDPGetDatum(hold_id) : (Datum) 0;
-	nulls[7] = hold_id ? ' ' : 'n';
-	args[8] = ref ? CStringGetTextDatum(ref) : (Datum) 0;
-	nulls[8] = ref ? ' ' : 'n';
-	args[9] = TimestampTzGetDatum(a->now);
-	args[10] = PointerGetDatum(ft_hash_bytea(a->head_hash));
-	args[11] = PointerGetDatum(ft_hash_bytea(hash));
-	ft_execute(&append_entry, args, nulls);
-
-	a->head_seq = e.seq;
-	memcpy(a->head_hash, hash, FT_HASH_BYTES);
+	fields[0] = ft_text_field(a->subject);
+	/* fields[1], the seq, is set by ft_chain_append */
+	fields[2] = ft_text_field(kind);
+	fields[3] = ft_text_field(bucket);
+	fields[4] = ft_int64_field(delta);
+	fields[5] = ft_int64_field(balance_after);
+	fields[6] = ft_text_field(backend);
+	fields[7] = ft_uuid_field(hold_id);
+	fields[8] = ft_text_field(ref);
+	fields[9] = ft_int64_field(a->now);
+	ft_chain_append(&a->head, FT_ACCOUNT_CHAIN, &append_entry, fields, 10);
 	a->changed = true;
 }
 
@@ -468,8 +440,8 @@ ft_account_save(FtAccount *a)
 	args[6] = Int64GetDatum(a->purchased_balance);
 	args[7] = Int64GetDatum(a->lifetime_spent);
 	args[8] = Int64GetDatum(a->lifetime_added);
-	args[9] = Int64GetDatum(a->head_seq);
-	args[10] = PointerGetDatum(ft_hash_bytea(a->head_hash));
+	args[9] = Int64GetDatum(a->head.seq);
+	args[10] = ft_hash_datum(a->head.hash);
 	args[11] = TimestampTzGetDatum(a->now);
 	args[12] = Int64GetDatum(a->late_period_used);
 	ft_execute(&save_account, args, NULL);

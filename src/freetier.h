@@ -125,39 +125,65 @@ extern void ft_check_hold_ttl(const Interval *ttl);
 extern TimestampTz ft_now(void);
 extern void ft_define_clock_guc(void);
 
-/* ---- ledger.c: hash chain ---- */
+/* ---- chain.c: the hash chains, write side ---- */
 
-typedef struct FtLedgerEntry
+typedef enum FtFieldType
 {
-	const char *pool;
-	int64		seq;
-	const char *kind;
-	int64		delta_sats;
-	int64		balance_after;
-	const pg_uuid_t *hold_id;	/* may be NULL */
-	const char *payment_ref;	/* may be NULL */
-	TimestampTz created_at;
-	const uint8 *prev_hash;		/* FT_HASH_BYTES */
-} FtLedgerEntry;
+	FT_FIELD_INT64,				/* integers, and timestamps as microseconds */
+	FT_FIELD_TEXT,
+	FT_FIELD_UUID
+} FtFieldType;
 
-typedef struct FtAccountEntry
+/* One hashed field of a chain entry; a NULL text or uuid is a NULL pointer. */
+typedef struct FtField
 {
-	const char *subject;
-	int64		seq;
-	const char *kind;
-	const char *bucket;			/* "allowance" or "purchased" */
-	int64		delta;
-	int64		balance_after;
-	const char *backend;		/* may be NULL */
-	const pg_uuid_t *hold_id;	/* may be NULL */
-	const char *ref;			/* may be NULL */
-	TimestampTz created_at;
-	const uint8 *prev_hash;		/* FT_HASH_BYTES */
-} FtAccountEntry;
+	FtFieldType type;
+	int64		i;
+	const char *s;
+	const pg_uuid_t *u;
+} FtField;
 
-extern bytea *ft_hash_bytea(const uint8 *hash);
-extern void ft_ledger_hash(const FtLedgerEntry *e, uint8 *out);
-extern void ft_account_ledger_hash(const FtAccountEntry *e, uint8 *out);
+static inline FtField
+ft_int64_field(int64 i)
+{
+	FtField		f = {FT_FIELD_INT64, i, NULL, NULL};
+
+	return f;
+}
+
+static inline FtField
+ft_text_field(const char *s)
+{
+	FtField		f = {FT_FIELD_TEXT, 0, s, NULL};
+
+	return f;
+}
+
+static inline FtField
+ft_uuid_field(const pg_uuid_t *u)
+{
+	FtField		f = {FT_FIELD_UUID, 0, NULL, u};
+
+	return f;
+}
+
+/* The end of a chain, as its owning row stores it. */
+typedef struct FtChainHead
+{
+	int64		seq;
+	uint8		hash[FT_HASH_BYTES];
+} FtChainHead;
+
+/* The domain tags of the two kinds of chain. */
+#define FT_POOL_CHAIN		"freetier ledger v1"
+#define FT_ACCOUNT_CHAIN	"freetier account ledger v1"
+
+extern void ft_chain_hash(const char *domain, const FtField *fields, int nfields,
+						  const uint8 *prev, uint8 *out);
+extern Datum ft_hash_datum(const uint8 *hash);
+extern void ft_chain_head_read(FtChainHead *head, int64 seq, Datum hash);
+extern void ft_chain_append(FtChainHead *head, const char *domain,
+							FtStatement *insert, FtField *fields, int nfields);
 
 /* ---- period.c: calendar arithmetic, pure ---- */
 
@@ -184,8 +210,7 @@ typedef struct FtPool
 {
 	char	   *name;
 	int64		balance_sats;
-	int64		head_seq;
-	uint8		head_hash[FT_HASH_BYTES];
+	FtChainHead head;			/* the end of the pool's ledger chain */
 } FtPool;
 
 extern void ft_pool_lock(const char *pool, FtPool *p);
@@ -221,8 +246,7 @@ typedef struct FtAccount
 	int64		purchased_balance;
 	int64		lifetime_spent;
 	int64		lifetime_added;
-	int64		head_seq;
-	uint8		head_hash[FT_HASH_BYTES];
+	FtChainHead head;			/* the end of the account's ledger chain */
 	TimestampTz updated_at;		/* the instant of the latest write */
 	/* derived at the instant of the call */
 	TimestampTz now;

@@ -69,16 +69,11 @@ ft_report_unknown_pool(const char *pool)
 static void
 pool_from_row(const char *pool, FtPool *p)
 {
-	bytea	   *head;
 	bool		isnull;
 
 	p->name = pstrdup(pool);
 	p->balance_sats = ft_column_int64(0, 1);
-	p->head_seq = ft_column_int64(0, 2);
-	head = DatumGetByteaPP(ft_column(0, 3, &isnull));
-	if (VARSIZE_ANY_EXHDR(head) != FT_HASH_BYTES)
-		elog(ERROR, "freetier: pool \"%s\" has a malformed chain head", pool);
-	memcpy(p->head_hash, VARDATA_ANY(head), FT_HASH_BYTES);
+	ft_chain_head_read(&p->head, ft_column_int64(0, 2), ft_column(0, 3, &isnull));
 }
 
 /* Lock the pool row and read its balance and chain head. */
@@ -112,46 +107,23 @@ void
 ft_pool_append(FtPool *p, const char *kind, int64 delta_sats,
 			   const pg_uuid_t *hold_id, const char *payment_ref, TimestampTz at)
 {
-	FtLedgerEntry e;
-	uint8		hash[FT_HASH_BYTES];
-	Datum		args[10];
-	char		nulls[10];
-	int64		balance_after;
+	int64		balance_after = ft_add_sats(p->balance_sats, delta_sats, "pool balance");
+	FtField		fields[8];
 
-	balance_after = ft_add_sats(p->balance_sats, delta_sats, "pool balance");
 	if (balance_after < 0)
 		elog(ERROR, "freetier: pool \"%s\" would go negative (" INT64_FORMAT
 			 " + " INT64_FORMAT ")", p->name, p->balance_sats, delta_sats);
 
-	e.pool = p->name;
-	e.seq = p->head_seq + 1;
-	e.kind = kind;
-	e.delta_sats = delta_sats;
-	e.balance_after = balance_after;
-	e.hold_id = hold_id;
-	e.payment_ref = payment_ref;
-	e.created_at = at;
-	e.prev_hash = p->head_hash;
-	ft_ledger_hash(&e, hash);
-
-	memset(nulls, ' ', sizeof(nulls));
-	args[0] = CStringGetTextDatum(p->name);
-	args[1] = Int64GetDatum(e.seq);
-	args[2] = CStringGetTextDatum(kind);
-	args[3] = Int64GetDatum(delta_sats);
-	args[4] = Int64GetDatum(balance_after);
-	args[5] = hold_id ? UUIDPGetDatum(hold_id) : (Datum) 0;
-	nulls[5] = hold_id ? ' ' : 'n';
-	args[6] = payment_ref ? CStringGetTextDatum(payment_ref) : (Datum) 0;
-	nulls[6] = payment_ref ? ' ' : 'n';
-	args[7] = TimestampTzGetDatum(at);
-	args[8] = PointerGetDatum(ft_hash_bytea(p->head_hash));
-	args[9] = PointerGetDatum(ft_hash_bytea(hash));
-	ft_execute(&append_entry, args, nulls);
-
+	fields[0] = ft_text_field(p->name);
+	/* fields[1], the seq, is set by ft_chain_append */
+	fields[2] = ft_text_field(kind);
+	fields[3] = ft_int64_field(delta_sats);
+	fields[4] = ft_int64_field(balance_after);
+	fields[5] = ft_uuid_field(hold_id);
+	fields[6] = ft_text_field(payment_ref);
+	fields[7] = ft_int64_field(at);
+	ft_chain_append(&p->head, FT_POOL_CHAIN, &append_entry, fields, 8);
 	p->balance_sats = balance_after;
-	p->head_seq = e.seq;
-	memcpy(p->head_hash, hash, FT_HASH_BYTES);
 }
 
 /*

@@ -1,27 +1,25 @@
 /*-------------------------------------------------------------------------
  *
- * ledger.c
- *	  The hash chains: a pool's ledger and an account's ledger, computing
- *	  an entry's hash, and the verification of every chain.
+ * verify.c
+ *	  The hash chains' read side: freetier_verify_ledger (the pools' chains)
+ *	  and freetier_verify_account_ledger (the accounts' chains).
  *
- * An entry's hash is BLAKE2b-256 (libsodium crypto_generichash, unkeyed) over
- * a domain tag and the entry's fields, each integer as 8 big-endian bytes and
- * each string length-prefixed, ending with the previous entry's hash (32 zero
- * bytes for a chain's first entry).  Changing any stored field of any entry,
- * or removing or reordering entries, breaks the chain from that entry on.
+ * Every entry is checked in seq order against the chain so far: its seq is
+ * the next one, its stored prev_hash is the previous entry's hash, its
+ * balance_after is its bucket's previous balance plus its delta and not
+ * negative, and its stored hash is the hash chain.c computes over its
+ * fields.  Then the owning row must match the chain's end: the head, the
+ * balance of every bucket (a pool has one; an account has four: the
+ * allowance used in its period, in its lifetime plan, in periods settled
+ * late, and its purchased balance), and for an account its totals
+ * (lifetime_spent, lifetime_added) and its plan.
  *
- * A chain has one running balance per bucket (a pool has one; an account
- * has four: the allowance used in its period, in its lifetime plan, in
- * periods settled late, and its purchased balance): each entry's
- * balance_after is its bucket's previous balance plus its delta, and the
- * owning row must match the chain's end.  For an account the row's totals
- * (lifetime_spent, lifetime_added) and plan must also match the chain.
+ * Verification only reads, with one snapshot for the whole call
+ * (FT_READING), so that a chain and its owning row are seen at one instant.
  *
  *-------------------------------------------------------------------------
  */
 #include "freetier.h"
-
-#include <sodium.h>
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
@@ -30,187 +28,27 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-static const char ledger_domain[] = "freetier ledger v1";
-static const char account_domain[] = "freetier account ledger v1";
-
-static void
-hash_int64(crypto_generichash_state *st, int64 v)
-{
-	uint8		buf[8];
-
-	for (int i = 7; i >= 0; i--)
-	{
-		buf[i] = (uint8) (v & 0xFF);
-		v = (int64) ((uint64) v >> 8);
-	}
-	crypto_generichash_update(st, buf, sizeof(buf));
-}
-
-/* A string as its length then its bytes; NULL as length -1. */
-static void
-hash_string(crypto_generichash_state *st, const char *s)
-{
-	if (s == NULL)
-	{
-		hash_int64(st, -1);
-		return;
-	}
-	hash_int64(st, (int64) strlen(s));
-	crypto_generichash_update(st, (const uint8 *) s, strlen(s));
-}
-
-static void
-hash_uuid(crypto_generichash_state *st, const pg_uuid_t *id)
-{
-	if (id == NULL)
-	{
-		hash_int64(st, -1);
-		return;
-	}
-	hash_int64(st, UUID_LEN);
-	crypto_generichash_update(st, id->data, UUID_LEN);
-}
-
-/* A hash as a bytea Datum's value, for the statements that store it. */
-bytea *
-ft_hash_bytea(const uint8 *hash)
-{
-	bytea	   *b = palloc(VARHDRSZ + FT_HASH_BYTES);
-
-	SET_VARSIZE(b, VARHDRSZ + FT_HASH_BYTES);
-	memcpy(VARDATA(b), hash, FT_HASH_BYTES);
-	return b;
-}
-
-void
-ft_ledger_hash(const FtLedgerEntry *e, uint8 *out)
-{
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, NULL, 0, FT_HASH_BYTES);
-	hash_string(&st, ledger_domain);
-	hash_string(&st, e->pool);
-	hash_int64(&st, e->seq);
-	hash_string(&st, e->kind);
-	hash_int64(&st, e->delta_sats);
-	hash_int64(&st, e->balance_after);
-	hash_uuid(&st, e->hold_id);
-	hash_string(&st, e->payment_ref);
-	hash_int64(&st, e->created_at);
-	crypto_generichash_update(&st, e->prev_hash, FT_HASH_BYTES);
-	crypto_generichash_final(&st, out, FT_HASH_BYTES);
-}
-
-void
-ft_account_ledger_hash(const FtAccountEntry *e, uint8 *out)
-{
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, NULL, 0, FT_HASH_BYTES);
-	hash_string(&st, account_domain);
-	hash_string(&st, e->subject);
-	hash_int64(&st, e->seq);
-	hash_string(&st, e->kind);
-	hash_string(&st, e->bucket);
-	hash_int64(&st, e->delta);
-	hash_int64(&st, e->balance_after);
-	hash_string(&st, e->backend);
-	hash_uuid(&st, e->hold_id);
-	hash_string(&st, e->ref);
-	hash_int64(&st, e->created_at);
-	crypto_generichash_update(&st, e->prev_hash, FT_HASH_BYTES);
-	crypto_generichash_final(&st, out, FT_HASH_BYTES);
-}
-
 #define FT_MAX_BUCKETS 4
+#define FT_MAX_FIELDS 10
 
 /*
  * What differs between the pool chains and the account chains.  Every
- * entries statement returns seq, bucket (0 to FT_MAX_BUCKETS - 1), delta,
- * balance_after, prev_hash, hash, then what hash_row needs; every owners
- * statement returns key, head_seq, head_hash, the balance of each bucket,
- * and whether the row's other figures agree with its chain.
+ * entries statement returns bucket (0 to FT_MAX_BUCKETS - 1), prev_hash and
+ * hash, then the hashed fields in the order they are hashed (the key, the
+ * seq, ...).  Every owners statement returns key, head_seq, head_hash, the
+ * balance of each bucket, and whether the row's other figures agree with
+ * its chain.
  */
 typedef struct ChainKind
 {
+	const char *domain;
 	FtStatement *owners;
 	FtStatement *entries;
-	void		(*hash_row) (const char *key, HeapTuple tup, TupleDesc desc,
-							 int64 seq, const uint8 *prev, uint8 *out);
-	void		(*report_unknown) (const char *key);
+	int			nfields;		/* hashed fields */
+	int			delta_field;	/* which of them is the delta */
+	int			balance_field;	/* and which the balance after it */
+	bool		accounts;		/* else pools */
 } ChainKind;
-
-static char *
-text_or_null(HeapTuple tup, TupleDesc desc, int col)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
-static pg_uuid_t *
-uuid_or_null(HeapTuple tup, TupleDesc desc, int col)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
-
-	return isnull ? NULL : DatumGetUUIDP(d);
-}
-
-static TimestampTz
-timestamp_at(HeapTuple tup, TupleDesc desc, int col)
-{
-	bool		isnull;
-
-	return DatumGetTimestampTz(SPI_getbinval(tup, desc, col, &isnull));
-}
-
-static int64
-int64_at(HeapTuple tup, TupleDesc desc, int col)
-{
-	bool		isnull;
-
-	return DatumGetInt64(SPI_getbinval(tup, desc, col, &isnull));
-}
-
-static void
-hash_pool_row(const char *key, HeapTuple tup, TupleDesc desc, int64 seq,
-			  const uint8 *prev, uint8 *out)
-{
-	FtLedgerEntry e;
-
-	e.pool = key;
-	e.seq = seq;
-	e.delta_sats = int64_at(tup, desc, 3);
-	e.balance_after = int64_at(tup, desc, 4);
-	e.kind = text_or_null(tup, desc, 7);
-	e.hold_id = uuid_or_null(tup, desc, 8);
-	e.payment_ref = text_or_null(tup, desc, 9);
-	e.created_at = timestamp_at(tup, desc, 10);
-	e.prev_hash = prev;
-	ft_ledger_hash(&e, out);
-}
-
-static void
-hash_account_row(const char *key, HeapTuple tup, TupleDesc desc, int64 seq,
-				 const uint8 *prev, uint8 *out)
-{
-	FtAccountEntry e;
-
-	e.subject = key;
-	e.seq = seq;
-	e.delta = int64_at(tup, desc, 3);
-	e.balance_after = int64_at(tup, desc, 4);
-	e.kind = text_or_null(tup, desc, 7);
-	e.bucket = text_or_null(tup, desc, 8);
-	e.backend = text_or_null(tup, desc, 9);
-	e.hold_id = uuid_or_null(tup, desc, 10);
-	e.ref = text_or_null(tup, desc, 11);
-	e.created_at = timestamp_at(tup, desc, 12);
-	e.prev_hash = prev;
-	ft_account_ledger_hash(&e, out);
-}
 
 static FtStatement pool_owners = {
 	"SELECT pool, head_seq, head_hash, balance_sats, 0::bigint, 0::bigint, 0::bigint, true"
@@ -220,9 +58,9 @@ static FtStatement pool_owners = {
 };
 
 static FtStatement pool_entries = {
-	"SELECT seq, 0, delta_sats, balance_after, prev_hash, hash,"
-	" kind, hold_id, payment_ref, created_at FROM freetier.ledger"
-	" WHERE pool OPERATOR(pg_catalog.=) $1 ORDER BY seq",
+	"SELECT 0, prev_hash, hash,"
+	" pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at"
+	" FROM freetier.ledger WHERE pool OPERATOR(pg_catalog.=) $1 ORDER BY seq",
 	1, {TEXTOID}, NULL
 };
 
@@ -253,24 +91,54 @@ static FtStatement account_owners = {
 };
 
 static FtStatement account_entries = {
-	"SELECT seq, CASE bucket WHEN 'period' THEN 0 WHEN 'lifetime' THEN 1"
-	"  WHEN 'late' THEN 2 ELSE 3 END,"
-	" delta, balance_after, prev_hash, hash,"
-	" kind, bucket, backend, hold_id, ref, created_at FROM freetier.account_ledger"
+	"SELECT CASE bucket WHEN 'period' THEN 0 WHEN 'lifetime' THEN 1"
+	"  WHEN 'late' THEN 2 ELSE 3 END, prev_hash, hash,"
+	" subject, seq, kind, bucket, delta, balance_after, backend, hold_id, ref, created_at"
+	" FROM freetier.account_ledger"
 	" WHERE subject OPERATOR(pg_catalog.=) $1 ORDER BY seq",
 	1, {TEXTOID}, NULL
 };
 
-static const ChainKind pool_chains = {&pool_owners, &pool_entries, hash_pool_row,
-ft_report_unknown_pool};
-static const ChainKind account_chains = {&account_owners, &account_entries,
-hash_account_row, ft_report_unknown_account};
+static const ChainKind pool_chains = {FT_POOL_CHAIN, &pool_owners, &pool_entries,
+8, 3, 4, false};
+static const ChainKind account_chains = {FT_ACCOUNT_CHAIN, &account_owners,
+&account_entries, 10, 4, 5, true};
+
+/* The columns where an entries row's hashed fields start. */
+#define FIRST_FIELD_COL 4
 
 static bool
-bytea_is_hash(bytea *b, const uint8 *hash)
+bytea_is_hash(Datum d, const uint8 *hash)
 {
+	bytea	   *b = DatumGetByteaPP(d);
+
 	return VARSIZE_ANY_EXHDR(b) == FT_HASH_BYTES &&
 		memcmp(VARDATA_ANY(b), hash, FT_HASH_BYTES) == 0;
+}
+
+/* The hashed fields of an entries row, by their columns' types. */
+static void
+fields_of_row(HeapTuple tup, TupleDesc desc, int nfields, FtField *fields)
+{
+	for (int i = 0; i < nfields; i++)
+	{
+		int			col = FIRST_FIELD_COL + i;
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+		switch (SPI_gettypeid(desc, col))
+		{
+			case TEXTOID:
+				fields[i] = ft_text_field(isnull ? NULL : TextDatumGetCString(d));
+				break;
+			case UUIDOID:
+				fields[i] = ft_uuid_field(isnull ? NULL : DatumGetUUIDP(d));
+				break;
+			default:			/* bigint, timestamptz */
+				fields[i] = ft_int64_field(DatumGetInt64(d));
+				break;
+		}
+	}
 }
 
 typedef struct ChainCheck
@@ -285,29 +153,27 @@ typedef struct ChainCheck
 
 /* Check one fetched entry against the chain so far. */
 static bool
-entry_matches(const ChainKind *kind, ChainCheck *c, const char *key,
-			  HeapTuple tup, TupleDesc desc)
+entry_matches(const ChainKind *kind, ChainCheck *c, HeapTuple tup, TupleDesc desc)
 {
 	bool		isnull;
-	int64		seq = int64_at(tup, desc, 1);
-	int			bucket = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-	int64		delta = int64_at(tup, desc, 3);
-	int64		balance_after = int64_at(tup, desc, 4);
+	int			bucket = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	FtField		fields[FT_MAX_FIELDS];
 	int64		expected;
 	uint8		hash[FT_HASH_BYTES];
 
-	if (seq != c->entries + 1 || bucket < 0 || bucket >= FT_MAX_BUCKETS)
+	fields_of_row(tup, desc, kind->nfields, fields);
+	if (fields[1].i != c->entries + 1 || bucket < 0 || bucket >= FT_MAX_BUCKETS)
 		return false;
-	if (!bytea_is_hash(DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull)), c->head))
+	if (!bytea_is_hash(SPI_getbinval(tup, desc, 2, &isnull), c->head))
 		return false;
-	if (pg_add_s64_overflow(c->balance[bucket], delta, &expected) ||
-		expected != balance_after || expected < 0)
+	if (pg_add_s64_overflow(c->balance[bucket], fields[kind->delta_field].i, &expected) ||
+		expected != fields[kind->balance_field].i || expected < 0)
 		return false;
-	kind->hash_row(key, tup, desc, seq, c->head, hash);
-	if (!bytea_is_hash(DatumGetByteaPP(SPI_getbinval(tup, desc, 6, &isnull)), hash))
+	ft_chain_hash(kind->domain, fields, kind->nfields, c->head, hash);
+	if (!bytea_is_hash(SPI_getbinval(tup, desc, 3, &isnull), hash))
 		return false;
 
-	c->entries = seq;
+	c->entries++;
 	c->balance[bucket] = expected;
 	memcpy(c->head, hash, FT_HASH_BYTES);
 	return true;
@@ -339,7 +205,7 @@ check_chain(const ChainKind *kind, const char *key, ChainCheck *c)
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			c->rows++;
-			if (c->ok && !entry_matches(kind, c, key, SPI_tuptable->vals[i],
+			if (c->ok && !entry_matches(kind, c, SPI_tuptable->vals[i],
 										SPI_tuptable->tupdesc))
 			{
 				c->ok = false;
@@ -354,6 +220,7 @@ check_chain(const ChainKind *kind, const char *key, ChainCheck *c)
 	MemoryContextDelete(batch);
 }
 
+/* A chain's owning row: its key, head, bucket balances, other figures. */
 typedef struct ChainOwner
 {
 	char	   *key;
@@ -387,7 +254,11 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 	nulls[0] = only ? ' ' : 'n';
 	n = ft_execute(kind->owners, args, nulls);
 	if (only && n == 0)
-		kind->report_unknown(only);
+	{
+		if (kind->accounts)
+			ft_report_unknown_account(only);
+		ft_report_unknown_pool(only);
+	}
 
 	owners = SPI_palloc(sizeof(ChainOwner) * Max(n, 1));
 	for (int i = 0; i < n; i++)

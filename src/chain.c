@@ -1,0 +1,152 @@
+/*-------------------------------------------------------------------------
+ *
+ * chain.c
+ *	  The hash chains' write side: an entry's hash, and appending an entry
+ *	  to a chain (a pool's ledger, an account's ledger).
+ *
+ * An entry's hash is BLAKE2b-256 (libsodium crypto_generichash, unkeyed) over
+ * the chain's domain tag, the entry's fields in order, and the previous
+ * entry's hash (32 zero bytes for a chain's first entry).  An integer (a
+ * timestamp too: microseconds since 2000-01-01 UTC) is 8 big-endian bytes;
+ * a string is its byte length as such an integer, then its bytes; a uuid is
+ * the length 16 and its bytes; NULL is the length -1.  Changing any stored
+ * field of any entry, or removing or reordering entries, breaks the chain
+ * from that entry on (verify.c checks it).
+ *
+ * Field 0 of every entry is the chain's key (a pool, a subject) and field 1
+ * its seq.  The caller holds the row lock that owns the chain's head, so
+ * appends to one chain are serialised.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include <sodium.h>
+
+#include "utils/builtins.h"
+
+static void
+hash_int64(crypto_generichash_state *st, int64 v)
+{
+	uint8		buf[8];
+
+	for (int i = 7; i >= 0; i--)
+	{
+		buf[i] = (uint8) (v & 0xFF);
+		v = (int64) ((uint64) v >> 8);
+	}
+	crypto_generichash_update(st, buf, sizeof(buf));
+}
+
+/* Bytes as their length then themselves; NULL as length -1. */
+static void
+hash_bytes(crypto_generichash_state *st, const uint8 *bytes, int64 len)
+{
+	if (bytes == NULL)
+	{
+		hash_int64(st, -1);
+		return;
+	}
+	hash_int64(st, len);
+	crypto_generichash_update(st, bytes, len);
+}
+
+/* The hash of an entry with these fields after the entry whose hash is prev. */
+void
+ft_chain_hash(const char *domain, const FtField *fields, int nfields,
+			  const uint8 *prev, uint8 *out)
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, FT_HASH_BYTES);
+	hash_bytes(&st, (const uint8 *) domain, strlen(domain));
+	for (int i = 0; i < nfields; i++)
+	{
+		const FtField *f = &fields[i];
+
+		switch (f->type)
+		{
+			case FT_FIELD_INT64:
+				hash_int64(&st, f->i);
+				break;
+			case FT_FIELD_TEXT:
+				hash_bytes(&st, (const uint8 *) f->s, f->s ? strlen(f->s) : 0);
+				break;
+			case FT_FIELD_UUID:
+				hash_bytes(&st, f->u ? f->u->data : NULL, UUID_LEN);
+				break;
+		}
+	}
+	crypto_generichash_update(&st, prev, FT_HASH_BYTES);
+	crypto_generichash_final(&st, out, FT_HASH_BYTES);
+}
+
+/* A hash as a bytea, for the statements that store it. */
+Datum
+ft_hash_datum(const uint8 *hash)
+{
+	bytea	   *b = palloc(VARHDRSZ + FT_HASH_BYTES);
+
+	SET_VARSIZE(b, VARHDRSZ + FT_HASH_BYTES);
+	memcpy(VARDATA(b), hash, FT_HASH_BYTES);
+	return PointerGetDatum(b);
+}
+
+/* A chain's head as stored in its owning row: head_seq and head_hash. */
+void
+ft_chain_head_read(FtChainHead *head, int64 seq, Datum hash)
+{
+	bytea	   *b = DatumGetByteaPP(hash);
+
+	if (VARSIZE_ANY_EXHDR(b) != FT_HASH_BYTES)
+		elog(ERROR, "freetier: a chain head is malformed");
+	head->seq = seq;
+	memcpy(head->hash, VARDATA_ANY(b), FT_HASH_BYTES);
+}
+
+/*
+ * Append an entry to the chain that ends at *head, and advance the head.
+ * Field 1 (the seq) is set here.  `insert` takes the fields as $1..$n, then
+ * the previous hash and the entry's hash; it may also write the owning
+ * row's head (pool.c does, account.c saves the row later).
+ */
+void
+ft_chain_append(FtChainHead *head, const char *domain, FtStatement *insert,
+				FtField *fields, int nfields)
+{
+	Datum		args[FT_MAX_ARGS];
+	char		nulls[FT_MAX_ARGS];
+	uint8		hash[FT_HASH_BYTES];
+
+	Assert(nfields + 2 <= FT_MAX_ARGS && insert->nargs == nfields + 2);
+	fields[1] = ft_int64_field(head->seq + 1);
+	ft_chain_hash(domain, fields, nfields, head->hash, hash);
+
+	for (int i = 0; i < nfields; i++)
+	{
+		const FtField *f = &fields[i];
+
+		nulls[i] = ' ';
+		switch (f->type)
+		{
+			case FT_FIELD_INT64:
+				args[i] = Int64GetDatum(f->i);
+				break;
+			case FT_FIELD_TEXT:
+				nulls[i] = f->s ? ' ' : 'n';
+				args[i] = f->s ? CStringGetTextDatum(f->s) : (Datum) 0;
+				break;
+			case FT_FIELD_UUID:
+				nulls[i] = f->u ? ' ' : 'n';
+				args[i] = f->u ? UUIDPGetDatum(f->u) : (Datum) 0;
+				break;
+		}
+	}
+	args[nfields] = ft_hash_datum(head->hash);
+	args[nfields + 1] = ft_hash_datum(hash);
+	nulls[nfields] = nulls[nfields + 1] = ' ';
+	ft_execute(insert, args, nulls);
+
+	head->seq++;
+	memcpy(head->hash, hash, FT_HASH_BYTES);
+}
