@@ -9,16 +9,18 @@ OBJS = \
 	src/args.o \
 	src/chain.o \
 	src/clock.o \
-	src/credit.o \
-	src/credits.o \
+	src/credit_hold.o \
 	src/decision.o \
 	src/gate.o \
+	src/gate_hold.o \
 	src/holds.o \
-	src/verify.o \
 	src/period.o \
 	src/pool.o \
+	src/pool_credit.o \
+	src/spend.o \
 	src/spi.o \
-	src/trial.o
+	src/trial.o \
+	src/verify.o
 
 # Released install scripts and upgrade scripts are kept as they shipped; the
 # current version's install script is built from the previous install script

@@ -47,12 +47,13 @@ static FtStatement lock_account = {
 };
 
 static FtStatement live_holds = {
-	"SELECT coalesce(sum(allowance_credits) FILTER"
-	"  (WHERE scope_start OPERATOR(pg_catalog.=) $2), 0)::bigint,"
-	" coalesce(sum(purchased_credits), 0)::bigint,"
-	" coalesce(sum(allowance_credits OPERATOR(pg_catalog.+) purchased_credits), 0)::bigint"
+	"SELECT " FT_SATURATED("pg_catalog.sum(allowance_credits) FILTER"
+	"  (WHERE scope_start OPERATOR(pg_catalog.=) $2)") ","
+	" " FT_SATURATED("pg_catalog.sum(purchased_credits)") ","
+	" " FT_SATURATED("pg_catalog.sum(allowance_credits) OPERATOR(pg_catalog.+)"
+					" pg_catalog.sum(purchased_credits)")
 	" FROM freetier.credit_holds WHERE subject OPERATOR(pg_catalog.=) $1"
-	" AND state OPERATOR(pg_catalog.=) 'held' AND expires_at OPERATOR(pg_catalog.>) $3",
+	" AND " FT_LIVE_HOLD("", "$3"),
 	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
 };
 
@@ -63,10 +64,9 @@ static FtStatement backend_view = {
 	" coalesce((SELECT u.used FROM freetier.account_backend_use u"
 	"   WHERE u.subject OPERATOR(pg_catalog.=) $1 AND u.backend OPERATOR(pg_catalog.=) $2"
 	"     AND u.scope_start OPERATOR(pg_catalog.=) $3), 0),"
-	" coalesce((SELECT sum(h.allowance_credits) FROM freetier.credit_holds h"
+	" (SELECT " FT_SATURATED("pg_catalog.sum(h.allowance_credits)") " FROM freetier.credit_holds h"
 	"   WHERE h.subject OPERATOR(pg_catalog.=) $1 AND h.backend OPERATOR(pg_catalog.=) $2"
-	"     AND h.scope_start OPERATOR(pg_catalog.=) $3 AND h.state OPERATOR(pg_catalog.=) 'held'"
-	"     AND h.expires_at OPERATOR(pg_catalog.>) $5), 0)::bigint",
+	"     AND h.scope_start OPERATOR(pg_catalog.=) $3 AND " FT_LIVE_HOLD("h.", "$5") ")",
 	5, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
@@ -228,41 +228,16 @@ ft_account_open(const char *subject, const char *plan, TimestampTz now, bool *op
 	}
 }
 
-/* The allowance used in the current scope, a due rollover counted as done. */
-int64
-ft_account_used(const FtAccount *a)
-{
-	if (a->period == FT_PERIOD_LIFETIME)
-		return a->lifetime_plan_used;
-	return a->period_start == a->current_start ? a->period_used : 0;
-}
-
-int64
-ft_account_allowance_left(const FtAccount *a)
-{
-	int64		taken;
-
-	if (a->unlimited)
-		return FT_UNLIMITED;
-	taken = ft_add_saturating(ft_account_used(a), a->held_allowance);
-	return taken >= a->allowance ? 0 : a->allowance - taken;
-}
-
-int64
-ft_account_purchased_left(const FtAccount *a)
-{
-	return Max(0, a->purchased_balance - a->held_purchased);
-}
-
-/* What the allowance can still give through `backend` (its cap counted). */
+/*
+ * What the allowance can still give through `backend`: its cap, what the
+ * current scope drew through it and what is on hold for it are read here,
+ * the arithmetic is allowance.c's.
+ */
 int64
 ft_account_backend_left(const FtAccount *a, const char *backend)
 {
 	Datum		args[5];
 	bool		no_cap;
-	int64		cap;
-	int64		taken;
-	int64		left = ft_account_allowance_left(a);
 
 	args[0] = CStringGetTextDatum(a->subject);
 	args[1] = CStringGetTextDatum(backend);
@@ -272,14 +247,11 @@ ft_account_backend_left(const FtAccount *a, const char *backend)
 	ft_execute(&backend_view, args, NULL);
 	(void) ft_column(0, 1, &no_cap);
 	if (no_cap)
-		return left;
-	cap = ft_column_int64(0, 1);
+		return ft_account_allowance_left(a);
 	/* a scope that has not begun in storage (a due rollover) has used nothing */
-	taken = ft_add_saturating(a->period == FT_PERIOD_LIFETIME ||
-							  a->period_start == a->current_start ?
-							  ft_column_int64(0, 2) : 0,
-							  ft_column_int64(0, 3));
-	return Min(left, taken >= cap ? 0 : cap - taken);
+	return ft_backend_left(ft_account_allowance_left(a), ft_column_int64(0, 1),
+						   ft_account_scope_begun(a) ? ft_column_int64(0, 2) : 0,
+						   ft_column_int64(0, 3));
 }
 
 /*
@@ -332,7 +304,7 @@ ft_account_append(FtAccount *a, const char *kind, const char *bucket, int64 delt
 void
 ft_account_roll_over(FtAccount *a)
 {
-	if (a->period == FT_PERIOD_LIFETIME || a->period_start == a->current_start)
+	if (ft_account_scope_begun(a))
 		return;
 	if (a->period_used > 0)
 		ft_account_append(a, "rollover", "period", -a->period_used, 0,
@@ -459,7 +431,6 @@ PG_FUNCTION_INFO_V1(freetier_open_account);
 Datum
 freetier_open_account(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
 	char	   *plan = PG_NARGS() > 1 ? ft_text_arg(fcinfo, 1, "plan", true) : NULL;
 	TimestampTz now = ft_now();
@@ -469,7 +440,7 @@ freetier_open_account(PG_FUNCTION_ARGS)
 	bool		isnull[4] = {false, false, false, false};
 
 	ft_check_subject(subject);
-	InitMaterializedSRF(fcinfo, 0);
+	ft_result_begin(fcinfo);
 	ft_connect(FT_LOCKING);
 	ft_account_open(subject, plan, now, &opened);
 	ft_account_require(subject, now, &a);
@@ -477,7 +448,7 @@ freetier_open_account(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(a.plan);
 	values[2] = TimestampTzGetDatum(a.anniversary);
 	values[3] = BoolGetDatum(opened);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	ft_result_row(fcinfo, values, isnull);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -498,7 +469,6 @@ PG_FUNCTION_INFO_V1(freetier_set_plan);
 Datum
 freetier_set_plan(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
 	char	   *plan = ft_text_arg(fcinfo, 1, "plan", true);
 	TimestampTz now = ft_now();
@@ -509,7 +479,7 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		isnull[3] = {false, false, false};
 
-	InitMaterializedSRF(fcinfo, 0);
+	ft_result_begin(fcinfo);
 	ft_connect(FT_LOCKING);
 	args[0] = CStringGetTextDatum(plan);
 	if (ft_execute(&plan_exists, args, NULL) == 0)
@@ -549,7 +519,7 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(plan);
 	values[1] = TimestampTzGetDatum(a.anniversary);
 	values[2] = TimestampTzGetDatum(a.current_start);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	ft_result_row(fcinfo, values, isnull);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -563,10 +533,10 @@ static FtStatement backend_left_all = {
 	" LEFT JOIN freetier.account_backend_use u ON u.subject OPERATOR(pg_catalog.=) $1"
 	"   AND u.backend OPERATOR(pg_catalog.=) c.key AND u.scope_start OPERATOR(pg_catalog.=) $3"
 	"   AND $6"
-	" LEFT JOIN LATERAL (SELECT sum(x.allowance_credits) AS held FROM freetier.credit_holds x"
+	" LEFT JOIN LATERAL (SELECT pg_catalog.sum(x.allowance_credits) AS held"
+	"   FROM freetier.credit_holds x"
 	"   WHERE x.subject OPERATOR(pg_catalog.=) $1 AND x.backend OPERATOR(pg_catalog.=) c.key"
-	"     AND x.scope_start OPERATOR(pg_catalog.=) $3 AND x.state OPERATOR(pg_catalog.=) 'held'"
-	"     AND x.expires_at OPERATOR(pg_catalog.>) $4) h ON true"
+	"     AND x.scope_start OPERATOR(pg_catalog.=) $3 AND " FT_LIVE_HOLD("x.", "$4") ") h ON true"
 	" WHERE p.plan OPERATOR(pg_catalog.=) $2",
 	6, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, BOOLOID}, NULL
 };
@@ -586,7 +556,6 @@ PG_FUNCTION_INFO_V1(freetier_account_status);
 Datum
 freetier_account_status(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
 	TimestampTz now = ft_now();
 	FtAccount	a;
@@ -597,7 +566,7 @@ freetier_account_status(PG_FUNCTION_ARGS)
 	bool		isnull[11];
 	static const char *const period_names[] = {"lifetime", "daily", "weekly", "monthly"};
 
-	InitMaterializedSRF(fcinfo, 0);
+	ft_result_begin(fcinfo);
 	ft_connect(FT_READING);
 	if (!ft_account_load(subject, now, false, &a))
 		ft_report_unknown_account(subject);
@@ -609,8 +578,7 @@ freetier_account_status(PG_FUNCTION_ARGS)
 	args[2] = TimestampTzGetDatum(a.scope_start);
 	args[3] = TimestampTzGetDatum(now);
 	args[4] = Int64GetDatum(allowance_left);
-	args[5] = BoolGetDatum(a.period == FT_PERIOD_LIFETIME ||
-						   a.period_start == a.current_start);
+	args[5] = BoolGetDatum(ft_account_scope_begun(&a));
 	ft_execute(&backend_left_all, args, NULL);
 
 	memset(isnull, false, sizeof(isnull));
@@ -627,7 +595,7 @@ freetier_account_status(PG_FUNCTION_ARGS)
 	values[8] = Int64GetDatum(ft_add_saturating(a.held_allowance, a.held_purchased));
 	values[9] = Int64GetDatum(a.lifetime_spent);
 	values[10] = Int64GetDatum(a.lifetime_added);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	ft_result_row(fcinfo, values, isnull);
 	SPI_finish();
 	return (Datum) 0;
 }

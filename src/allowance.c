@@ -47,3 +47,55 @@ ft_split_credits(int64 credits, int64 backend_left, int64 allowance_left,
 			"backend_cap_exceeded" : "out_of_credits";
 	}
 }
+
+/*
+ * Whether the account's current scope has begun in storage: always for a
+ * lifetime plan; for a periodic one, unless a rollover is due (then the
+ * period's use so far is zero).
+ */
+bool
+ft_account_scope_begun(const FtAccount *a)
+{
+	return a->period == FT_PERIOD_LIFETIME || a->period_start == a->current_start;
+}
+
+/* The allowance used in the current scope, a due rollover counted as done. */
+int64
+ft_account_used(const FtAccount *a)
+{
+	if (a->period == FT_PERIOD_LIFETIME)
+		return a->lifetime_plan_used;
+	return ft_account_scope_begun(a) ? a->period_used : 0;
+}
+
+/* What the allowance can still give, live holds counted; FT_UNLIMITED when unlimited. */
+int64
+ft_account_allowance_left(const FtAccount *a)
+{
+	int64		taken;
+
+	if (a->unlimited)
+		return FT_UNLIMITED;
+	taken = ft_add_saturating(ft_account_used(a), a->held_allowance);
+	return taken >= a->allowance ? 0 : a->allowance - taken;
+}
+
+/* The purchased balance not on hold. */
+int64
+ft_account_purchased_left(const FtAccount *a)
+{
+	return Max(0, a->purchased_balance - a->held_purchased);
+}
+
+/*
+ * What the allowance can give through a capped backend: the allowance left,
+ * and no more than the cap less what the scope drew through the backend
+ * and what is on hold for it.
+ */
+int64
+ft_backend_left(int64 allowance_left, int64 cap, int64 used, int64 held)
+{
+	int64		taken = ft_add_saturating(used, held);
+
+	return Min(allowance_left, taken >= cap ? 0 : cap - taken);
+}

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * args.c
- *	  Argument checks shared by the SQL-callable functions, with the errors
- *	  users read.  Every check runs before anything is locked or written.
+ *	  Arguments in, rows out: the argument checks shared by the SQL-callable
+ *	  functions, with the errors users read, and their result rows.  Every
+ *	  check runs before anything is locked or written.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,8 +11,25 @@
 
 #include "common/int.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+
+/* Start the result of a function that RETURNS TABLE (one or more rows). */
+void
+ft_result_begin(FunctionCallInfo fcinfo)
+{
+	InitMaterializedSRF(fcinfo, 0);
+}
+
+/* One row of that result. */
+void
+ft_result_row(FunctionCallInfo fcinfo, Datum *values, bool *isnull)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+}
 
 /* A NULL where a value is required: 22023. */
 void
@@ -122,6 +140,13 @@ ft_check_hold_ttl(const Interval *ttl)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("hold_ttl must be at most %d days", FT_MAX_HOLD_TTL_DAYS),
 				 errdetail("hold_ttl was %s.", shown)));
+}
+
+/* A uuid as text, for messages. */
+char *
+ft_uuid_string(const pg_uuid_t *id)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
 }
 
 PG_FUNCTION_INFO_V1(freetier_is_duration);

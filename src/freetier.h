@@ -22,6 +22,24 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+/*
+ * SQL for "the hold (or credit hold) in this row is live at `now`": held
+ * and within its TTL; and for "held, but past its TTL" (it counts as
+ * returned, and any decide or sweep may end it).  `alias` is "" or "h.".
+ * The literal state = 'held' lets the planner use the partial indexes.
+ */
+#define FT_LIVE_HOLD(alias, now) \
+	alias "state OPERATOR(pg_catalog.=) 'held' AND " alias "expires_at OPERATOR(pg_catalog.>) " now
+#define FT_EXPIRED_HOLD(alias, now) \
+	alias "state OPERATOR(pg_catalog.=) 'held' AND " alias "expires_at OPERATOR(pg_catalog.<=) " now
+
+/*
+ * SQL for a sum of credits as a bigint: 0 when there is nothing to sum, and
+ * never past FT_UNLIMITED (a sum of bigints is numeric and may not fit).
+ */
+#define FT_SATURATED(sum) \
+	"LEAST(coalesce(" sum ", 0), 9223372036854775807)::bigint"
+
 /* Longest subject, pool, tier, payment reference, request hash or reason. */
 #define FT_MAX_TEXT_BYTES	256
 
@@ -111,6 +129,8 @@ extern char *ft_column_text(int row, int col);
 
 /* ---- args.c: argument checks with the messages users read ---- */
 
+extern void ft_result_begin(FunctionCallInfo fcinfo);
+extern void ft_result_row(FunctionCallInfo fcinfo, Datum *values, bool *isnull);
 extern void ft_check_sats(const char *argname, int64 value);
 extern void ft_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern char *ft_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
@@ -119,6 +139,7 @@ extern int64 ft_add_sats(int64 a, int64 b, const char *what);
 extern void ft_check_subject(const char *subject);
 extern bool ft_is_duration(const Interval *i);
 extern void ft_check_hold_ttl(const Interval *ttl);
+extern char *ft_uuid_string(const pg_uuid_t *id);
 
 /* ---- clock.c ---- */
 
@@ -218,8 +239,17 @@ extern bool ft_pool_try_lock(const char *pool, FtPool *p);
 extern void ft_pool_append(FtPool *p, const char *kind, int64 delta_sats,
 						   const pg_uuid_t *hold_id, const char *payment_ref,
 						   TimestampTz at);
-extern int64 ft_pool_reclaim_expired(FtPool *p, TimestampTz now);
 extern void ft_report_unknown_pool(const char *pool);
+
+/* ---- gate_hold.c: a gate hold's life ---- */
+
+extern pg_uuid_t *ft_gate_hold_place(const char *subject, int64 estimated_sats,
+									 int64 absorb_sats, const FtSubjectState *s,
+									 FtPool *pool, TimestampTz now);
+extern bool ft_gate_hold_release(const pg_uuid_t *id, const char *reason,
+								 TimestampTz now, int64 *returned);
+extern int64 ft_gate_holds_expire(FtPool *p, TimestampTz now);
+extern void ft_report_unknown_hold(const pg_uuid_t *id);
 
 /* ---- account.c: the only code that writes a credit account ---- */
 
@@ -264,9 +294,6 @@ extern void ft_account_require(const char *subject, TimestampTz now, FtAccount *
 extern void ft_report_unknown_account(const char *subject);
 extern void ft_account_open(const char *subject, const char *plan, TimestampTz now,
 							bool *opened);
-extern int64 ft_account_used(const FtAccount *a);
-extern int64 ft_account_allowance_left(const FtAccount *a);
-extern int64 ft_account_purchased_left(const FtAccount *a);
 extern int64 ft_account_backend_left(const FtAccount *a, const char *backend);
 extern void ft_account_check_spend_room(const FtAccount *a, int64 credits);
 extern void ft_account_roll_over(FtAccount *a);
@@ -279,6 +306,15 @@ extern void ft_account_spend(FtAccount *a, const char *backend, TimestampTz scop
 extern void ft_account_add_purchased(FtAccount *a, const char *kind, int64 credits,
 									 const char *ref);
 extern void ft_account_save(FtAccount *a);
+
+/* ---- credit_hold.c: a credit hold's life ---- */
+
+extern pg_uuid_t *ft_credit_hold_place(const char *subject, const char *backend,
+									   int64 allowance_credits, int64 purchased_credits,
+									   TimestampTz scope_start, TimestampTz now);
+extern bool ft_credit_hold_release(const pg_uuid_t *id, const char *reason,
+								   TimestampTz now, int64 *released);
+extern int64 ft_credit_holds_expire(TimestampTz now);
 
 /* ---- allowance.c: the credit arithmetic, pure ---- */
 
@@ -293,5 +329,10 @@ typedef struct FtSplit
 extern int64 ft_add_saturating(int64 a, int64 b);
 extern void ft_split_credits(int64 credits, int64 backend_left, int64 allowance_left,
 							 int64 purchased_left, FtSplit *split);
+extern bool ft_account_scope_begun(const FtAccount *a);
+extern int64 ft_account_used(const FtAccount *a);
+extern int64 ft_account_allowance_left(const FtAccount *a);
+extern int64 ft_account_purchased_left(const FtAccount *a);
+extern int64 ft_backend_left(int64 allowance_left, int64 cap, int64 used, int64 held);
 
 #endif							/* FREETIER_H */

@@ -51,9 +51,8 @@ static FtStatement subject_budget_held = {
 	"SELECT (SELECT t.daily_budget_sats FROM freetier.tiers t"
 	"         WHERE t.tier OPERATOR(pg_catalog.=) $4),"
 	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
-	"   WHERE h.subject OPERATOR(pg_catalog.=) $1 AND h.state OPERATOR(pg_catalog.=) 'held'"
-	"     AND h.window_start OPERATOR(pg_catalog.=) $2"
-	"     AND h.expires_at OPERATOR(pg_catalog.>) $3), 0)::bigint",
+	"   WHERE h.subject OPERATOR(pg_catalog.=) $1 AND h.window_start OPERATOR(pg_catalog.=) $2"
+	"     AND " FT_LIVE_HOLD("h.", "$3") "), 0)::bigint",
 	4, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID}, NULL
 };
 
@@ -62,9 +61,8 @@ static FtStatement read_subject = {
 	"SELECT s.window_start, s.window_settled_sats, s.tier, t.daily_budget_sats,"
 	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
 	"   WHERE h.subject OPERATOR(pg_catalog.=) s.subject"
-	"     AND h.state OPERATOR(pg_catalog.=) 'held'"
 	"     AND h.window_start OPERATOR(pg_catalog.=) s.window_start"
-	"     AND h.expires_at OPERATOR(pg_catalog.>) $2), 0)::bigint"
+	"     AND " FT_LIVE_HOLD("h.", "$2") "), 0)::bigint"
 	" FROM freetier.subjects s JOIN freetier.tiers t ON t.tier OPERATOR(pg_catalog.=) s.tier"
 	" WHERE s.subject OPERATOR(pg_catalog.=) $1",
 	2, {TEXTOID, TIMESTAMPTZOID}, NULL
@@ -74,25 +72,9 @@ static FtStatement read_subject = {
 static FtStatement read_pool_available = {
 	"SELECT p.balance_sats OPERATOR(pg_catalog.+)"
 	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
-	"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool AND h.state OPERATOR(pg_catalog.=) 'held'"
-	"     AND h.expires_at OPERATOR(pg_catalog.<=) $2), 0)::bigint"
+	"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool AND " FT_EXPIRED_HOLD("h.", "$2") "), 0)::bigint"
 	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
 	2, {TEXTOID, TIMESTAMPTZOID}, NULL
-};
-
-static FtStatement insert_hold = {
-	"INSERT INTO freetier.holds (subject, pool, estimated_sats, held_sats,"
-	"  window_start, created_at, expires_at)"
-	" SELECT $1, p.pool, $3, $4, $5, $6, " FT_PLUS_DURATION("$6", "p.hold_ttl")
-	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $2"
-	" RETURNING hold_id",
-	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
-};
-
-static FtStatement charge_subject = {
-	"UPDATE freetier.subjects SET window_start = $2, window_settled_sats = $3,"
-	" last_hold_at = $4, updated_at = $4 WHERE subject OPERATOR(pg_catalog.=) $1",
-	4, {TEXTOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 /* The request as the SQL functions received it, checked. */
@@ -140,7 +122,6 @@ static void
 emit_row(FunctionCallInfo fcinfo, const FtDecision *d, const pg_uuid_t *hold_id,
 		 bool with_hold_column)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Datum		values[5];
 	bool		isnull[5] = {false, false, false, false, false};
 	int			c = 0;
@@ -155,41 +136,7 @@ emit_row(FunctionCallInfo fcinfo, const FtDecision *d, const pg_uuid_t *hold_id,
 	}
 	isnull[c] = d->reason == NULL;
 	values[c++] = d->reason ? CStringGetTextDatum(d->reason) : (Datum) 0;
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
-}
-
-/* Place the hold for decision d; returns its id (palloc'd in upper context). */
-static pg_uuid_t *
-place_hold(const GateRequest *r, const FtSubjectState *s, FtPool *pool,
-		   const FtDecision *d, TimestampTz now)
-{
-	bool		current = ft_window_is_current(s->has_window, s->window_start, now);
-	TimestampTz window_start = current ? s->window_start : now;
-	int64		settled = current ? s->window_settled_sats : 0;
-	Datum		hold_args[6];
-	Datum		charge_args[4];
-	pg_uuid_t  *hold_id;
-	bool		isnull;
-
-	hold_args[0] = CStringGetTextDatum(r->subject);
-	hold_args[1] = CStringGetTextDatum(r->pool);
-	hold_args[2] = Int64GetDatum(r->estimated_sats);
-	hold_args[3] = Int64GetDatum(d->absorb_sats);
-	hold_args[4] = TimestampTzGetDatum(window_start);
-	hold_args[5] = TimestampTzGetDatum(now);
-	if (ft_execute(&insert_hold, hold_args, NULL) != 1)
-		elog(ERROR, "freetier: could not place a hold on pool \"%s\"", r->pool);
-	hold_id = SPI_palloc(sizeof(pg_uuid_t));
-	memcpy(hold_id, DatumGetUUIDP(ft_column(0, 1, &isnull)), sizeof(pg_uuid_t));
-
-	charge_args[0] = CStringGetTextDatum(r->subject);
-	charge_args[1] = TimestampTzGetDatum(window_start);
-	charge_args[2] = Int64GetDatum(settled);
-	charge_args[3] = TimestampTzGetDatum(now);
-	ft_execute(&charge_subject, charge_args, NULL);
-
-	ft_pool_append(pool, "hold", -d->absorb_sats, hold_id, NULL, now);
-	return hold_id;
+	ft_result_row(fcinfo, values, isnull);
 }
 
 PG_FUNCTION_INFO_V1(freetier_decide);
@@ -211,7 +158,7 @@ freetier_decide(PG_FUNCTION_ARGS)
 	TimestampTz now = ft_now();
 
 	read_request(fcinfo, &r);
-	InitMaterializedSRF(fcinfo, 0);
+	ft_result_begin(fcinfo);
 	ft_connect(FT_LOCKING);
 
 	if (ft_request_gate(r.subject, r.estimated_sats, &d))
@@ -241,10 +188,11 @@ freetier_decide(PG_FUNCTION_ARGS)
 		else
 		{
 			ft_pool_lock(r.pool, &pool);
-			ft_pool_reclaim_expired(&pool, now);
+			ft_gate_holds_expire(&pool, now);
 			ft_against_pool(r.estimated_sats, remaining, pool.balance_sats, &d);
 			if (d.serve != FT_SERVE_GATE)
-				hold_id = place_hold(&r, &s, &pool, &d, now);
+				hold_id = ft_gate_hold_place(r.subject, r.estimated_sats, d.absorb_sats,
+											 &s, &pool, now);
 		}
 	}
 
@@ -271,7 +219,7 @@ freetier_estimate(PG_FUNCTION_ARGS)
 	Datum		args[2];
 
 	read_request(fcinfo, &r);
-	InitMaterializedSRF(fcinfo, 0);
+	ft_result_begin(fcinfo);
 	ft_connect(FT_READING);
 
 	args[0] = CStringGetTextDatum(r.pool);

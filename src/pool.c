@@ -21,17 +21,12 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-static FtStatement lock_pool = {
-	"SELECT balance_sats, head_seq, head_hash FROM freetier.pools"
-	" WHERE pool OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
-	1, {TEXTOID}, NULL
-};
+#define LOCK_POOL \
+	"SELECT balance_sats, head_seq, head_hash FROM freetier.pools" \
+	" WHERE pool OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE"
 
-static FtStatement try_lock_pool = {
-	"SELECT balance_sats, head_seq, head_hash FROM freetier.pools"
-	" WHERE pool OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE SKIP LOCKED",
-	1, {TEXTOID}, NULL
-};
+static FtStatement lock_pool = {LOCK_POOL, 1, {TEXTOID}, NULL};
+static FtStatement try_lock_pool = {LOCK_POOL " SKIP LOCKED", 1, {TEXTOID}, NULL};
 
 static FtStatement append_entry = {
 	"WITH entry AS ("
@@ -42,18 +37,6 @@ static FtStatement append_entry = {
 	" WHERE pool OPERATOR(pg_catalog.=) $1",
 	10, {TEXTOID, INT8OID, TEXTOID, INT8OID, INT8OID, UUIDOID, TEXTOID,
 	TIMESTAMPTZOID, BYTEAOID, BYTEAOID}, NULL
-};
-
-/* Expire this pool's holds past their TTL; rows locked elsewhere are skipped. */
-static FtStatement expire_pool_holds = {
-	"UPDATE freetier.holds h SET state = 'expired', ended_at = $2, end_reason = 'ttl'"
-	" FROM (SELECT hold_id FROM freetier.holds"
-	"       WHERE pool OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'held'"
-	"         AND expires_at OPERATOR(pg_catalog.<=) $2"
-	"       ORDER BY expires_at, hold_id FOR NO KEY UPDATE SKIP LOCKED) x"
-	" WHERE h.hold_id OPERATOR(pg_catalog.=) x.hold_id"
-	" RETURNING h.hold_id, h.held_sats",
-	2, {TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 void
@@ -124,36 +107,6 @@ ft_pool_append(FtPool *p, const char *kind, int64 delta_sats,
 	fields[7] = ft_int64_field(at);
 	ft_chain_append(&p->head, FT_POOL_CHAIN, &append_entry, fields, 8);
 	p->balance_sats = balance_after;
-}
-
-/*
- * Return this locked pool's expired holds to it, one 'expiry' entry each.
- * Returns the number of holds returned.
- */
-int64
-ft_pool_reclaim_expired(FtPool *p, TimestampTz now)
-{
-	Datum		args[2] = {CStringGetTextDatum(p->name), TimestampTzGetDatum(now)};
-	int			n = ft_execute(&expire_pool_holds, args, NULL);
-	pg_uuid_t  *ids;
-	int64	   *sats;
-
-	if (n == 0)
-		return 0;
-
-	/* copy out: each append overwrites SPI_tuptable */
-	ids = palloc(n * sizeof(pg_uuid_t));
-	sats = palloc(n * sizeof(int64));
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		memcpy(&ids[i], DatumGetUUIDP(ft_column(i, 1, &isnull)), sizeof(pg_uuid_t));
-		sats[i] = ft_column_int64(i, 2);
-	}
-	for (int i = 0; i < n; i++)
-		ft_pool_append(p, "expiry", sats[i], &ids[i], NULL, now);
-	return n;
 }
 
 static FtStatement insert_pool = {

@@ -115,7 +115,6 @@ PG_FUNCTION_INFO_V1(freetier_mint_trial);
 Datum
 freetier_mint_trial(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz now = ft_now();
 	Datum		client_ip;
 	Datum		network;
@@ -132,7 +131,7 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 	ft_check_not_null(fcinfo, 0, "client_ip");
 	client_ip = PG_GETARG_DATUM(0);
 	network = InetPGetDatum(trial_network(DatumGetInetPP(client_ip)));
-	InitMaterializedSRF(fcinfo, 0);
+	ft_result_begin(fcinfo);
 	ft_connect(FT_LOCKING);
 
 	args[0] = network;
@@ -167,7 +166,7 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(subject ? credits : 0);
 	values[2] = subject ? (Datum) 0 : CStringGetTextDatum("trial_limit");
 	nulls[2] = subject != NULL;
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	ft_result_row(fcinfo, values, nulls);
 	return (Datum) 0;
 }
 

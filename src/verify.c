@@ -240,14 +240,13 @@ typedef struct ChainOwner
 static void
 verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argname)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *only = ft_text_arg(fcinfo, 0, argname, false);
 	Datum		args[1];
 	char		nulls[1];
 	int			n;
 	ChainOwner *owners;
 
-	InitMaterializedSRF(fcinfo, 0);
+	ft_result_begin(fcinfo);
 	ft_connect(FT_READING);
 
 	args[0] = only ? CStringGetTextDatum(only) : (Datum) 0;
@@ -297,7 +296,7 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 		values[2] = BoolGetDatum(c.ok);
 		values[3] = Int64GetDatum(c.first_bad_entry);
 		isnull[3] = c.first_bad_entry == 0;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+		ft_result_row(fcinfo, values, isnull);
 	}
 	SPI_finish();
 }

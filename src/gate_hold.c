@@ -1,0 +1,391 @@
+/*-------------------------------------------------------------------------
+ *
+ * gate_hold.c
+ *	  The life of a gate hold, from freetier_decide's reservation to its
+ *	  end: placed (ft_gate_hold_place), settled (freetier_record_grant),
+ *	  released (ft_gate_hold_release) or expired (ft_gate_holds_expire).
+ *	  holds.c's freetier_release and freetier_expire_holds call the last two.
+ *
+ * A hold takes sats from its pool and counts against its subject's window
+ * while it is live: in state 'held' and before expires_at.  The sats a live
+ * hold takes from a window are counted from this table, so a release or an
+ * expiry never touches the subject's row.
+ *
+ * Lock order: the hold row (one statement, lock_hold), then the subject
+ * row (a settle only), then the pool row.  Expiry takes hold rows with
+ * SKIP LOCKED after its pool, so it never waits on a hold.
+ *
+ * "Past its TTL" is judged by the caller's clock and, for a settle, also by
+ * the subject's last_hold_at: a decide that began after the TTL ran out
+ * counted the hold as returned and may have given its sats away, so a
+ * settle whose transaction began earlier must not absorb them again.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+static FtStatement insert_hold = {
+	"INSERT INTO freetier.holds (subject, pool, estimated_sats, held_sats,"
+	"  window_start, created_at, expires_at)"
+	" SELECT $1, p.pool, $3, $4, $5, $6, " FT_PLUS_DURATION("$6", "p.hold_ttl")
+	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $2"
+	" RETURNING hold_id",
+	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
+};
+
+static FtStatement charge_subject = {
+	"UPDATE freetier.subjects SET window_start = $2, window_settled_sats = $3,"
+	" last_hold_at = $4, updated_at = $4 WHERE subject OPERATOR(pg_catalog.=) $1",
+	4, {TEXTOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID}, NULL
+};
+
+static FtStatement lock_hold = {
+	"SELECT subject, pool, held_sats, state, window_start, expires_at"
+	" FROM freetier.holds WHERE hold_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+	1, {UUIDOID}, NULL
+};
+
+static FtStatement grant_of_hold = {
+	"SELECT grant_id, actual_sats, absorbed_sats, returned_sats, charge_sats,"
+	" pool_balance_after, request_hash FROM freetier.grants"
+	" WHERE hold_id OPERATOR(pg_catalog.=) $1",
+	1, {UUIDOID}, NULL
+};
+
+/*
+ * Lock the subject and add what a settle absorbed to its window, if the
+ * window the hold was charged to is still the subject's; returns the
+ * subject's last_hold_at as it is once the lock is ours.
+ */
+static FtStatement absorb_into_window = {
+	"UPDATE freetier.subjects"
+	" SET window_settled_sats = window_settled_sats OPERATOR(pg_catalog.+)"
+	"     CASE WHEN window_start OPERATOR(pg_catalog.=) $2 THEN $3 ELSE 0 END,"
+	"   updated_at = $4"
+	" WHERE subject OPERATOR(pg_catalog.=) $1 RETURNING last_hold_at",
+	4, {TEXTOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID}, NULL
+};
+
+static FtStatement end_hold = {
+	"UPDATE freetier.holds SET state = $2, ended_at = $3, end_reason = $4"
+	" WHERE hold_id OPERATOR(pg_catalog.=) $1",
+	4, {UUIDOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}, NULL
+};
+
+static FtStatement insert_grant = {
+	"INSERT INTO freetier.grants (hold_id, subject, pool, actual_sats, absorbed_sats,"
+	"  returned_sats, charge_sats, pool_balance_after, request_hash, created_at)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING grant_id",
+	10, {UUIDOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+	TEXTOID, TIMESTAMPTZOID}, NULL
+};
+
+/* This pool's holds past their TTL, expired; rows locked elsewhere are skipped. */
+static FtStatement expire_pool_holds = {
+	"UPDATE freetier.holds h SET state = 'expired', ended_at = $2, end_reason = 'ttl'"
+	" FROM (SELECT hold_id FROM freetier.holds"
+	"       WHERE pool OPERATOR(pg_catalog.=) $1 AND " FT_EXPIRED_HOLD("", "$2")
+	"       ORDER BY expires_at, hold_id FOR NO KEY UPDATE SKIP LOCKED) x"
+	" WHERE h.hold_id OPERATOR(pg_catalog.=) x.hold_id"
+	" RETURNING h.hold_id, h.held_sats",
+	2, {TEXTOID, TIMESTAMPTZOID}, NULL
+};
+
+/* A hold row, locked. */
+typedef struct LockedHold
+{
+	pg_uuid_t	id;
+	char	   *subject;
+	char	   *pool;
+	int64		held_sats;
+	char	   *state;
+	TimestampTz window_start;
+	TimestampTz expires_at;
+} LockedHold;
+
+void
+ft_report_unknown_hold(const pg_uuid_t *id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("hold %s does not exist", ft_uuid_string(id)),
+			 errdetail("Holds are placed by freetier_decide.")));
+}
+
+/*
+ * Place the hold for a decision of absorb_sats on a locked subject and pool:
+ * the hold row, the subject's window (a new one if the old has ended) and
+ * last_hold_at, and the pool's debit with its ledger entry.  Returns the
+ * hold's id, palloc'd in the caller's (upper) memory context.
+ */
+pg_uuid_t *
+ft_gate_hold_place(const char *subject, int64 estimated_sats, int64 absorb_sats,
+				   const FtSubjectState *s, FtPool *pool, TimestampTz now)
+{
+	bool		current = ft_window_is_current(s->has_window, s->window_start, now);
+	TimestampTz window_start = current ? s->window_start : now;
+	Datum		hold_args[6];
+	Datum		charge_args[4];
+	pg_uuid_t  *hold_id;
+	bool		isnull;
+
+	hold_args[0] = CStringGetTextDatum(subject);
+	hold_args[1] = CStringGetTextDatum(pool->name);
+	hold_args[2] = Int64GetDatum(estimated_sats);
+	hold_args[3] = Int64GetDatum(absorb_sats);
+	hold_args[4] = TimestampTzGetDatum(window_start);
+	hold_args[5] = TimestampTzGetDatum(now);
+	if (ft_execute(&insert_hold, hold_args, NULL) != 1)
+		elog(ERROR, "freetier: could not place a hold on pool \"%s\"", pool->name);
+	hold_id = SPI_palloc(sizeof(pg_uuid_t));
+	memcpy(hold_id, DatumGetUUIDP(ft_column(0, 1, &isnull)), sizeof(pg_uuid_t));
+
+	charge_args[0] = CStringGetTextDatum(subject);
+	charge_args[1] = TimestampTzGetDatum(window_start);
+	charge_args[2] = Int64GetDatum(current ? s->window_settled_sats : 0);
+	charge_args[3] = TimestampTzGetDatum(now);
+	ft_execute(&charge_subject, charge_args, NULL);
+
+	ft_pool_append(pool, "hold", -absorb_sats, hold_id, NULL, now);
+	return hold_id;
+}
+
+/* Lock the hold row; false when there is none. */
+static bool
+lock_hold_row(const pg_uuid_t *id, LockedHold *h)
+{
+	Datum		args[1] = {UUIDPGetDatum(id)};
+	bool		isnull;
+
+	if (ft_execute(&lock_hold, args, NULL) == 0)
+		return false;
+	h->id = *id;
+	h->subject = ft_column_text(0, 1);
+	h->pool = ft_column_text(0, 2);
+	h->held_sats = ft_column_int64(0, 3);
+	h->state = ft_column_text(0, 4);
+	h->window_start = DatumGetTimestampTz(ft_column(0, 5, &isnull));
+	h->expires_at = DatumGetTimestampTz(ft_column(0, 6, &isnull));
+	return true;
+}
+
+/* End the hold row in `state` (settled, released). */
+static void
+end_hold_row(const LockedHold *h, const char *state, TimestampTz now,
+			 const char *reason)
+{
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', reason ? ' ' : 'n'};
+
+	args[0] = UUIDPGetDatum(&h->id);
+	args[1] = CStringGetTextDatum(state);
+	args[2] = TimestampTzGetDatum(now);
+	args[3] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	ft_execute(&end_hold, args, nulls);
+}
+
+/* 55000: the hold cannot be settled (`what` settle) or released in its state. */
+static void
+report_hold_state(const LockedHold *h, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot %s hold %s: it is %s", what, ft_uuid_string(&h->id),
+					h->state),
+			 strcmp(what, "settle") == 0 ?
+			 errdetail("Only a hold in state held and within its TTL can be settled.") :
+			 errdetail("A settled hold's sats were absorbed by its grant; nothing is left to return.")));
+}
+
+PG_FUNCTION_INFO_V1(freetier_record_grant);
+
+/*
+ * freetier_record_grant(hold_id uuid, actual_sats bigint, request_hash text DEFAULT NULL)
+ *	 RETURNS TABLE (grant_id bigint, absorbed_sats bigint, returned_sats bigint,
+ *					charge_sats bigint, pool_balance_after bigint)
+ *
+ * Settle a hold: absorbed = min(actual, held), the rest back to the pool and
+ * the window, charge = actual - absorbed.  Repeating it with the same
+ * arguments returns the first result; with others it is an error.
+ */
+Datum
+freetier_record_grant(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id;
+	int64		actual;
+	char	   *request_hash;
+	LockedHold	h;
+	TimestampTz now = ft_now();
+	int64		grant_id;
+	int64		absorbed;
+	int64		returned;
+	int64		charge;
+	int64		balance_after;
+	Datum		result[5];
+	bool		result_null[5] = {false, false, false, false, false};
+
+	ft_check_not_null(fcinfo, 0, "hold_id");
+	id = PG_GETARG_UUID_P(0);
+	ft_check_not_null(fcinfo, 1, "actual_sats");
+	actual = PG_GETARG_INT64(1);
+	ft_check_sats("actual_sats", actual);
+	request_hash = ft_text_arg(fcinfo, 2, "request_hash", false);
+
+	ft_result_begin(fcinfo);
+	ft_connect(FT_LOCKING);
+	if (!lock_hold_row(id, &h))
+		ft_report_unknown_hold(id);
+
+	if (strcmp(h.state, "settled") == 0)
+	{
+		/* a replay: the first result, if the arguments are the same */
+		Datum		args[1] = {UUIDPGetDatum(id)};
+		char	   *first_hash;
+		int64		first_actual;
+
+		if (ft_execute(&grant_of_hold, args, NULL) != 1)
+			elog(ERROR, "freetier: settled hold %s has no grant", ft_uuid_string(id));
+		first_actual = ft_column_int64(0, 2);
+		first_hash = ft_column_text(0, 7);
+		if (first_actual != actual ||
+			(first_hash == NULL) != (request_hash == NULL) ||
+			(first_hash && strcmp(first_hash, request_hash) != 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("hold %s was already settled with other arguments",
+							ft_uuid_string(id)),
+					 errdetail("It was settled with actual_sats " INT64_FORMAT
+							   " and request_hash %s.", first_actual,
+							   first_hash ? quote_literal_cstr(first_hash) : "NULL")));
+		grant_id = ft_column_int64(0, 1);
+		absorbed = ft_column_int64(0, 3);
+		returned = ft_column_int64(0, 4);
+		charge = ft_column_int64(0, 5);
+		balance_after = ft_column_int64(0, 6);
+	}
+	else if (strcmp(h.state, "held") != 0)
+		report_hold_state(&h, "settle");
+	else
+	{
+		FtPool		pool;
+		Datum		args[10];
+		char		nulls[10];
+		bool		isnull;
+		TimestampTz last_hold_at;
+
+		absorbed = Min(actual, h.held_sats);
+		returned = h.held_sats - absorbed;
+		charge = actual - absorbed;
+
+		/*
+		 * The hold is past its TTL by our clock, or by the clock of a decide
+		 * for this subject that may already have counted it as returned.
+		 */
+		args[0] = CStringGetTextDatum(h.subject);
+		args[1] = TimestampTzGetDatum(h.window_start);
+		args[2] = Int64GetDatum(absorbed);
+		args[3] = TimestampTzGetDatum(now);
+		ft_execute(&absorb_into_window, args, NULL);
+		last_hold_at = DatumGetTimestampTz(ft_column(0, 1, &isnull));
+		if (h.expires_at <= now || (!isnull && h.expires_at <= last_hold_at))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot settle hold %s: it has expired", ft_uuid_string(id)),
+					 errdetail("The hold expired at %s; its sats count as returned to the pool.",
+							   timestamptz_to_str(h.expires_at))));
+
+		ft_pool_lock(h.pool, &pool);
+		ft_pool_append(&pool, "return", returned, id, NULL, now);
+		end_hold_row(&h, "settled", now, NULL);
+		balance_after = pool.balance_sats;
+
+		memset(nulls, ' ', sizeof(nulls));
+		args[0] = UUIDPGetDatum(id);
+		args[1] = CStringGetTextDatum(h.subject);
+		args[2] = CStringGetTextDatum(h.pool);
+		args[3] = Int64GetDatum(actual);
+		args[4] = Int64GetDatum(absorbed);
+		args[5] = Int64GetDatum(returned);
+		args[6] = Int64GetDatum(charge);
+		args[7] = Int64GetDatum(balance_after);
+		args[8] = request_hash ? CStringGetTextDatum(request_hash) : (Datum) 0;
+		nulls[8] = request_hash ? ' ' : 'n';
+		args[9] = TimestampTzGetDatum(now);
+		ft_execute(&insert_grant, args, nulls);
+		grant_id = ft_column_int64(0, 1);
+	}
+
+	SPI_finish();
+
+	/* built after SPI_finish: by-reference int8 Datums would not survive it */
+	result[0] = Int64GetDatum(grant_id);
+	result[1] = Int64GetDatum(absorbed);
+	result[2] = Int64GetDatum(returned);
+	result[3] = Int64GetDatum(charge);
+	result[4] = Int64GetDatum(balance_after);
+	ft_result_row(fcinfo, result, result_null);
+	return (Datum) 0;
+}
+
+/*
+ * Release gate hold `id`: everything it took goes back to its pool.  Sets
+ * *returned (0 when it had already been released or expired); false when
+ * there is no such gate hold.  A settled hold is an error.
+ */
+bool
+ft_gate_hold_release(const pg_uuid_t *id, const char *reason, TimestampTz now,
+					 int64 *returned)
+{
+	LockedHold	h;
+
+	*returned = 0;
+	if (!lock_hold_row(id, &h))
+		return false;
+	if (strcmp(h.state, "settled") == 0)
+		report_hold_state(&h, "release");
+	if (strcmp(h.state, "held") == 0)
+	{
+		FtPool		pool;
+
+		ft_pool_lock(h.pool, &pool);
+		ft_pool_append(&pool, "release", h.held_sats, id, NULL, now);
+		end_hold_row(&h, "released", now, reason);
+		*returned = h.held_sats;
+	}
+	return true;
+}
+
+/*
+ * Return this locked pool's holds past their TTL to it, one 'expiry' entry
+ * each; holds locked by another transaction are left.  Returns how many.
+ */
+int64
+ft_gate_holds_expire(FtPool *p, TimestampTz now)
+{
+	Datum		args[2] = {CStringGetTextDatum(p->name), TimestampTzGetDatum(now)};
+	int			n = ft_execute(&expire_pool_holds, args, NULL);
+	pg_uuid_t  *ids;
+	int64	   *sats;
+
+	if (n == 0)
+		return 0;
+
+	/* copy out: each append overwrites SPI_tuptable */
+	ids = palloc(n * sizeof(pg_uuid_t));
+	sats = palloc(n * sizeof(int64));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		memcpy(&ids[i], DatumGetUUIDP(ft_column(i, 1, &isnull)), sizeof(pg_uuid_t));
+		sats[i] = ft_column_int64(i, 2);
+	}
+	for (int i = 0; i < n; i++)
+		ft_pool_append(p, "expiry", sats[i], &ids[i], NULL, now);
+	return n;
+}
