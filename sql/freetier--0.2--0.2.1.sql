@@ -54,7 +54,8 @@ BEGIN
     IF NOT freetier.is_duration(hold_ttl) THEN
         RAISE EXCEPTION 'hold_ttl must be a positive duration'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('hold_ttl was %s; give days, hours, minutes or seconds, none negative.', hold_ttl);
+                  DETAIL = format('hold_ttl was %s.', hold_ttl),
+                  HINT = 'Give days, hours, minutes or seconds, none negative.';
     END IF;
     IF hold_ttl > interval '30 days' THEN
         RAISE EXCEPTION 'hold_ttl must be at most 30 days'
@@ -103,7 +104,8 @@ BEGIN
     IF NOT freetier.is_duration(trial_window) THEN
         RAISE EXCEPTION 'trial_window must be a positive duration'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('trial_window was %s; give days, hours, minutes or seconds, none negative.', trial_window);
+                  DETAIL = format('trial_window was %s.', trial_window),
+                  HINT = 'Give days, hours, minutes or seconds, none negative.';
     END IF;
     IF trial_credits > 1000000000000000000 THEN
         RAISE EXCEPTION 'trial_credits must be at most 1000000000000000000'

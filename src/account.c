@@ -114,6 +114,7 @@ static FtStatement insert_account = {
 	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
+/* 42704: no account for this subject. */
 void
 ft_report_unknown_account(const char *subject)
 {
@@ -123,6 +124,7 @@ ft_report_unknown_account(const char *subject)
 			 errdetail("Accounts are opened with freetier_open_account.")));
 }
 
+/* 42704: no such plan (NULL: the default plan the settings name). */
 static void
 report_unknown_plan(const char *plan)
 {
@@ -134,7 +136,7 @@ report_unknown_plan(const char *plan)
 
 /*
  * Load the account at `now` (locked when `lock`); false when there is none.
- * The strings live in the SPI procedure context.
+ * Its strings stay valid until SPI_finish.
  */
 bool
 ft_account_load(const char *subject, TimestampTz now, bool lock, FtAccount *a)

@@ -132,8 +132,8 @@ ft_check_hold_ttl(const Interval *ttl)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("hold_ttl must be a positive duration"),
-				 errdetail("hold_ttl was %s; give days, hours, minutes or seconds, none negative.",
-						   shown)));
+				 errdetail("hold_ttl was %s.", shown),
+				 errhint("Give days, hours, minutes or seconds, none negative.")));
 	if ((int64) ttl->day * USECS_PER_DAY + ttl->time >
 		FT_MAX_HOLD_TTL_DAYS * USECS_PER_DAY)
 		ereport(ERROR,

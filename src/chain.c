@@ -25,6 +25,7 @@
 
 #include "utils/builtins.h"
 
+/* An integer as 8 big-endian bytes. */
 static void
 hash_int64(crypto_generichash_state *st, int64 v)
 {

@@ -43,6 +43,7 @@ parse_timestamptz(const char *str, TimestampTz *result)
 	return tm2timestamp(&tt, fsec, &tz, result) == 0;
 }
 
+/* GUC check hook: empty, or a timestamp parsed once into *extra. */
 static bool
 check_test_now(char **newval, void **extra, GucSource source)
 {
@@ -64,6 +65,7 @@ check_test_now(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* GUC assign hook: keep the parsed instant. */
 static void
 assign_test_now(const char *newval, void *extra)
 {
@@ -71,6 +73,7 @@ assign_test_now(const char *newval, void *extra)
 		test_now_value = *(TimestampTz *) extra;
 }
 
+/* Define freetier.test_now (from _PG_init). */
 void
 ft_define_clock_guc(void)
 {
@@ -84,6 +87,7 @@ ft_define_clock_guc(void)
 							   check_test_now, assign_test_now, NULL);
 }
 
+/* The instant of this call: freetier.test_now if set, else the transaction's start. */
 TimestampTz
 ft_now(void)
 {

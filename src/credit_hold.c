@@ -188,7 +188,8 @@ freetier_settle_credits(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("actual_credits exceeds the reservation"),
 				 errdetail("The hold reserved " INT64_FORMAT " credits; actual_credits was "
-						   INT64_FORMAT ". Reserve again for more.", reserved, actual)));
+						   INT64_FORMAT ".", reserved, actual),
+				 errhint("Reserve again for more.")));
 	else
 	{
 		FtAccount	a;

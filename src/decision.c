@@ -15,6 +15,7 @@
  */
 #include "freetier.h"
 
+/* Fill d as gated for `reason`: nothing absorbed, everything charged. */
 static void
 gate(FtDecision *d, int64 estimated_sats, const char *reason)
 {
@@ -99,6 +100,7 @@ ft_against_pool(int64 estimated_sats, int64 remaining_sats,
 	d->reason = NULL;
 }
 
+/* serve as the text the SQL functions return. */
 const char *
 ft_serve_name(FtServe serve)
 {

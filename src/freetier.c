@@ -3,17 +3,36 @@
  * freetier.c
  *	  Module initialisation: libsodium and the freetier.* settings.
  *
- * File map:
- *	 decision.c  the decision arithmetic shared by decide and estimate
- *	 gate.c      freetier_decide, freetier_estimate
- *	 holds.c     freetier_record_grant, freetier_release, freetier_expire_holds
- *	 credit.c    freetier_credit
- *	 pool.c      the only code that moves a pool's balance; freetier_create_pool
- *	 ledger.c    the hash chain and freetier_verify_ledger
- *	 renewal.c   next_renewal_after
- *	 clock.c     the instant freetier decides at (freetier.test_now)
- *	 args.c      argument checks and overflow-checked sums
- *	 spi.c       prepared statements kept per backend
+ * The map (test/run checks that it names every file in src/):
+ *
+ *	 the gate, for pools of sats
+ *	   gate.c         freetier_decide, freetier_estimate: the decision
+ *	   gate_hold.c    a gate hold's life: placed, settled (record_grant),
+ *	                  released, expired
+ *	   pool.c         the only code that moves a pool's balance; create_pool
+ *	   pool_credit.c  freetier_credit: a paid invoice grows a pool
+ *	 credit accounts
+ *	   spend.c        freetier_reserve_credits, _spend_credits, _route
+ *	   credit_hold.c  a credit hold's life: placed, settled, released, expired
+ *	   account.c      the only code that writes an account; open, set_plan,
+ *	                  account_status, add_credits
+ *	   trial.c        freetier_mint_trial, freetier_claim_trial
+ *	 shared by both
+ *	   holds.c        freetier_release, freetier_expire_holds: both kinds
+ *	   chain.c        the hash chains, write side: hashing, appending
+ *	   verify.c       the hash chains, read side: verify_ledger,
+ *	                  verify_account_ledger
+ *	 pure: inputs in, answers out, no SQL
+ *	   decision.c     the gate's arithmetic, shared by decide and estimate
+ *	   allowance.c    the credit arithmetic, shared by reserve, spend, route
+ *	   period.c       calendar arithmetic; next_renewal_after
+ *	 plumbing
+ *	   freetier.c     this map; module initialisation
+ *	   spi.c          prepared statements; which snapshot a call reads
+ *	   args.c         argument checks, messages, result rows
+ *	   clock.c        the instant freetier decides at (freetier.test_now)
+ *	   compat.h       every difference between PostgreSQL versions
+ *	   freetier.h     the declarations the files share, by file
  *
  *-------------------------------------------------------------------------
  */

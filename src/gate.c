@@ -15,7 +15,7 @@
  * so that under REPEATABLE READ a concurrent decide for the same subject
  * fails with a serialization error instead of missing the other's hold,
  * and so that a hold it counted as returned because its TTL had passed can
- * no longer be settled by a transaction with an earlier clock (holds.c).
+ * no longer be settled by a transaction with an earlier clock (gate_hold.c).
  *
  * estimate reads the same rows without locks and counts holds past their
  * TTL as returned; it writes nothing and runs in read-only transactions and
@@ -85,6 +85,7 @@ typedef struct GateRequest
 	char	   *pool;
 } GateRequest;
 
+/* subject (NULL when anonymous), estimated_sats, pool: checked. */
 static void
 read_request(FunctionCallInfo fcinfo, GateRequest *r)
 {
@@ -109,6 +110,7 @@ subject_from_row(FtSubjectState *s)
 	return ft_column_text(0, 3);
 }
 
+/* 42704 unless the pool exists (a gated decide still names a real pool). */
 static void
 require_pool(const char *pool)
 {
@@ -118,6 +120,7 @@ require_pool(const char *pool)
 		ft_report_unknown_pool(pool);
 }
 
+/* decide's or estimate's row (estimate has no hold_id column). */
 static void
 emit_row(FunctionCallInfo fcinfo, const FtDecision *d, const pg_uuid_t *hold_id,
 		 bool with_hold_column)

@@ -108,6 +108,7 @@ typedef struct LockedHold
 	TimestampTz expires_at;
 } LockedHold;
 
+/* 42704: no hold with this id. */
 void
 ft_report_unknown_hold(const pg_uuid_t *id)
 {

@@ -16,6 +16,7 @@
 #include "fmgr.h"
 #include "utils/datetime.h"
 
+/* ts broken down in UTC, or 22008. */
 static void
 to_tm(TimestampTz ts, struct pg_tm *tm, fsec_t *fsec)
 {
@@ -73,6 +74,7 @@ ft_next_renewal(TimestampTz ts, int anchor_day)
 								  anchor_day ? anchor_day : ft_day_of_month(ts));
 }
 
+/* A plan's period from its stored name. */
 FtPeriod
 ft_period_from_name(const char *name)
 {

@@ -39,6 +39,7 @@ static FtStatement append_entry = {
 	TIMESTAMPTZOID, BYTEAOID, BYTEAOID}, NULL
 };
 
+/* 42704: no such pool. */
 void
 ft_report_unknown_pool(const char *pool)
 {

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * credit.c
+ * pool_credit.c
  *	  freetier_credit: a paid invoice grows a pool by credit_pct, once per
  *	  payment reference.
  *
@@ -94,7 +94,7 @@ freetier_credit(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("payment_ref must not be empty"),
-				 errdetail("Pass NULL when the payment has no reference.")));
+				 errhint("Pass NULL when the payment has no reference.")));
 
 	ft_connect(FT_LOCKING);
 	ft_pool_lock(pool_name, &pool);

@@ -183,7 +183,8 @@ freetier_route(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("backends must name 1 to %d backends", FT_MAX_BACKENDS),
-				 errdetail("Pass the backends the caller can use, in preference order; %d were given.", n)));
+				 errdetail("%d were given.", n),
+				 errhint("Pass the backends the caller can use, in preference order.")));
 	for (int i = 0; i < n; i++)
 		if (elem_nulls[i] || VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i])) == 0 ||
 			VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i])) > FT_MAX_TEXT_BYTES)

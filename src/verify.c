@@ -107,6 +107,7 @@ static const ChainKind account_chains = {FT_ACCOUNT_CHAIN, &account_owners,
 /* The columns where an entries row's hashed fields start. */
 #define FIRST_FIELD_COL 4
 
+/* Whether a stored bytea is exactly this hash. */
 static bool
 bytea_is_hash(Datum d, const uint8 *hash)
 {

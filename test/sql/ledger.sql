@@ -20,7 +20,7 @@ SELECT seq, kind, delta_sats, balance_after,
   FROM freetier.ledger WHERE pool = 'default' ORDER BY seq;
 
 -- Known answer: the seed entry's BLAKE2b-256 (an independent implementation,
--- Python's hashlib.blake2b, gives the same for the layout in ledger.c).
+-- Python's hashlib.blake2b, gives the same for the layout in chain.c).
 SELECT encode(hash, 'hex') AS seed_hash FROM freetier.ledger WHERE pool = 'default' AND seq = 1;
 
 SELECT * FROM freetier_verify_ledger();
