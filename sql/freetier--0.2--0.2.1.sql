@@ -40,6 +40,23 @@ BEGIN
 END
 $$;
 
+-- The same bounds on the tables, so that no row past them can come back,
+-- for example from a dump of a 0.2 database restored into 0.2.1.
+ALTER TABLE freetier.pools
+    DROP CONSTRAINT pools_hold_ttl_check,
+    ADD CONSTRAINT pools_hold_ttl_check
+        CHECK (freetier.is_duration(hold_ttl) AND hold_ttl <= interval '30 days');
+ALTER TABLE freetier.credit_settings
+    DROP CONSTRAINT credit_settings_hold_ttl_check,
+    ADD CONSTRAINT credit_settings_hold_ttl_check
+        CHECK (freetier.is_duration(hold_ttl) AND hold_ttl <= interval '30 days'),
+    DROP CONSTRAINT credit_settings_trial_window_check,
+    ADD CONSTRAINT credit_settings_trial_window_check
+        CHECK (freetier.is_duration(trial_window) AND trial_window <= interval '366 days'),
+    DROP CONSTRAINT credit_settings_trial_credits_check,
+    ADD CONSTRAINT credit_settings_trial_credits_check
+        CHECK (trial_credits >= 0 AND trial_credits <= 1000000000000000000);
+
 CREATE OR REPLACE FUNCTION freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
                                                    hold_ttl interval DEFAULT NULL) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

@@ -134,8 +134,9 @@ ft_check_hold_ttl(const Interval *ttl)
 				 errmsg("hold_ttl must be a positive duration"),
 				 errdetail("hold_ttl was %s.", shown),
 				 errhint("Give days, hours, minutes or seconds, none negative.")));
-	if ((int64) ttl->day * USECS_PER_DAY + ttl->time >
-		FT_MAX_HOLD_TTL_DAYS * USECS_PER_DAY)
+	/* a duration has day, time >= 0; compared so that nothing overflows */
+	if (ttl->day > FT_MAX_HOLD_TTL_DAYS ||
+		ttl->time > (FT_MAX_HOLD_TTL_DAYS - ttl->day) * USECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("hold_ttl must be at most %d days", FT_MAX_HOLD_TTL_DAYS),

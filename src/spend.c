@@ -215,6 +215,10 @@ freetier_route(PG_FUNCTION_ARGS)
 		}
 	}
 
+	/* route and reserve cannot disagree: past the counters' bound is 22003 */
+	if (chosen)
+		ft_account_check_spend_room(&a, credits);
+
 	/* before SPI_finish: `chosen` lives in SPI's memory */
 	values[0] = chosen ? CStringGetTextDatum(chosen) : (Datum) 0;
 	isnull[0] = chosen == NULL;

@@ -34,11 +34,38 @@
 /* What the call that opened SPI does; see the header. */
 static FtAccess current_access = FT_LOCKING;
 
-/* Open SPI for a call that locks (FT_LOCKING) or only reads (FT_READING). */
+/* The access of the call around this one, to restore when this one ends. */
+typedef struct AccessRestore
+{
+	MemoryContextCallback callback;
+	FtAccess	previous;
+} AccessRestore;
+
+static void
+restore_access(void *arg)
+{
+	current_access = ((AccessRestore *) arg)->previous;
+}
+
+/*
+ * Open SPI for a call that locks (FT_LOCKING) or only reads (FT_READING).
+ * A freetier call may run inside another's statement (a trigger someone put
+ * on freetier's tables): the outer call's access comes back when the inner
+ * one's SPI procedure context goes, at SPI_finish or at the end of its
+ * (sub)transaction.
+ */
 void
 ft_connect(FtAccess access)
 {
+	AccessRestore *restore;
+
 	SPI_connect();
+	/* CurrentMemoryContext is now the new connection's procedure context */
+	restore = palloc(sizeof(AccessRestore));
+	restore->previous = current_access;
+	restore->callback.func = restore_access;
+	restore->callback.arg = restore;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &restore->callback);
 	current_access = access;
 }
 

@@ -95,6 +95,22 @@ SELECT ok, reason FROM freetier_spend_credits('cp', 1, 'gemini');
 SELECT * FROM freetier_route('cp', ARRAY['gemini', 'api']);
 SELECT backend_left FROM freetier_account_status('cp');
 
+-- A freetier call run inside another one's statement (here by a trigger a
+-- superuser put on the account ledger) does not change how the outer call
+-- reads and writes: a spend split over allowance and purchased credits
+-- appends two entries, each running the reading call in between.
+CREATE FUNCTION peek() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM public.freetier_account_status(NEW.subject);  -- freetier runs with search_path pg_catalog
+    RETURN NULL;
+END $$;
+CREATE TRIGGER peek AFTER INSERT ON freetier.account_ledger FOR EACH ROW EXECUTE FUNCTION peek();
+SELECT plan FROM freetier_open_account('nest', 'one');
+SELECT freetier_add_credits('nest', 5, 'nest-buy');
+SELECT ok, allowance_credits, purchased_credits FROM freetier_spend_credits('nest', 7, 'api');
+DROP TRIGGER peek ON freetier.account_ledger;
+DROP FUNCTION peek();
+
 -- The chain carries the counters, the totals and the plan: changing any of
 -- them in the row is seen.
 SELECT subject, ok FROM freetier_verify_account_ledger() ORDER BY subject;

@@ -25,6 +25,10 @@ SELECT freetier_configure_pool('default', hold_ttl => '30 days 1 second');
 \echo :LAST_ERROR_SQLSTATE
 SELECT freetier_create_pool('long', 100, 10, '31 days');
 \echo :LAST_ERROR_SQLSTATE
+SELECT freetier_create_pool('long', 100, 10, '213503982 days');     -- days * 86400 s overflow
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_create_pool('long', 100, 10, '1 day 2562047787 hours');
+\echo :LAST_ERROR_SQLSTATE
 SELECT freetier_configure_credits(hold_ttl => '2000000000 days');
 \echo :LAST_ERROR_SQLSTATE
 SELECT freetier_configure_credits(trial_window => '200000 years');
@@ -35,6 +39,18 @@ SELECT freetier_configure_credits(trial_window => '1 mon');
 \echo :LAST_ERROR_SQLSTATE
 SELECT freetier_configure_credits(trial_window => '1 day -1 second');
 \echo :LAST_ERROR_SQLSTATE
+SELECT settings() AS unchanged;
+-- The tables hold the same bounds, so no row past them can come in another
+-- way (a dump of an older version restored into this one).  Terse: the
+-- failing row would show the pool's creation time.
+\set VERBOSITY terse
+UPDATE freetier.pools SET hold_ttl = '31 days' WHERE pool = 'default';
+\echo :LAST_ERROR_SQLSTATE
+UPDATE freetier.credit_settings SET trial_window = '1 mon';
+\echo :LAST_ERROR_SQLSTATE
+UPDATE freetier.credit_settings SET trial_credits = 1000000000000000001;
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 SELECT settings() AS unchanged;
 
 -- At the bound is fine, and every call still works.
@@ -89,6 +105,8 @@ SELECT allowance_credits FROM freetier_settle_credits((SELECT hold_id FROM big))
 SELECT acct('u1') AS at_the_limit;
 SELECT * FROM freetier_reserve_credits('u1', 1, 'hardware');
 \echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_route('u1', ARRAY['hardware']);               -- route agrees
+\echo :LAST_ERROR_SQLSTATE
 -- A refused account still rolls over, changes plan, takes purchases and verifies.
 SET freetier.test_now = '2025-07-01 12:00:00+00';
 SELECT * FROM freetier_spend_credits('u1', 1, 'hardware');
@@ -115,3 +133,15 @@ SELECT freetier_claim_trial(:'trial', 'u3') AS carried;              -- elsewher
 SELECT freetier_configure_credits(trial_credits => 1000000000000000001);
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS accounts, bool_and(ok) AS all_ok FROM freetier_verify_account_ledger();
+
+-- Holds placed before these bounds existed (0.2) can add up past bigint;
+-- their sums saturate, and the account answers with the documented 22003.
+SELECT subject, plan FROM freetier_open_account('u4', 'max');
+INSERT INTO freetier.credit_holds (subject, backend, allowance_credits, purchased_credits,
+                                   scope_start, created_at, expires_at)
+SELECT 'u4', 'api', 5000000000000000000, 0, period_start, '2025-07-01 12:00:00+00',
+       '2025-07-01 12:10:00+00'
+  FROM freetier.accounts, generate_series(1, 2) WHERE subject = 'u4';
+SELECT allowance_left, reserved_credits FROM freetier_account_status('u4');
+SELECT * FROM freetier_spend_credits('u4', 1, 'api');
+\echo :LAST_ERROR_SQLSTATE

@@ -34,6 +34,8 @@
 #     still exactly src's;
 #   - a dump of a database that never changed freetier's defaults (a fresh
 #     CREATE EXTENSION) restores to the same rows, verifies, and works.
+#   - a dump of a 0.2 database with a hold_ttl past 0.2.1's bound cannot
+#     bring it back: the restore into 0.2.1 refuses that row;
 #   - loading an older dump into a database that has moved on since is
 #     refused table by table, pools and tiers included (their restore
 #     triggers replace only rows still exactly as installed), so every chain
@@ -566,6 +568,28 @@ foreach my $db ('fresh_plain', 'fresh_custom')
 		"$db: the chain verifies after the new entries");
 	is(sql($db, $all_ok_sql), 't', "$db: the balance is the sum of ledger deltas");
 }
+
+### A dump of a 0.2 database with a setting past 0.2.1's bounds.
+
+# pg_dump writes CREATE EXTENSION without a version, so the restore makes
+# the current version, whose tables refuse a hold_ttl past 30 days: the
+# pool's row is refused loudly, never carried into a database where every
+# decide on that pool would fail.
+$node->safe_psql('postgres', 'CREATE DATABASE old02');
+sql('old02', q{CREATE EXTENSION freetier VERSION '0.2'});
+sql('old02', q{SELECT freetier_create_pool('slow', 100)});
+sql('old02', q{SELECT freetier_configure_pool('slow', hold_ttl => '45 days')});   # 0.2's SQL took it
+$node->command_ok([ 'pg_dump', '-f', "$tmp/old02.sql", 'old02' ],
+	'pg_dump (plain) of a 0.2 database');
+$node->safe_psql('postgres', 'CREATE DATABASE new021');
+my ($rc, $out, $err) = $node->psql('new021', undef,
+	extra_params => [ '-X', '-q', '-f', "$tmp/old02.sql" ]);
+like($err, qr/violates check constraint "pools_hold_ttl_check"/,
+	'the restore refuses the 45-day hold_ttl');
+is(sql('new021', q{SELECT extversion FROM pg_extension WHERE extname = 'freetier'}),
+	'0.2.1', 'new021: the restore made the current version');
+is(sql('new021', q{SELECT count(*) FROM freetier.pools WHERE hold_ttl > interval '30 days'}),
+	'0', 'new021: no pool past the bound');
 
 ### The server log.
 
