@@ -82,7 +82,13 @@ ft_prepare(FtStatement *stmt)
 {
 	if (stmt->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(stmt->sql, stmt->nargs, stmt->argtypes);
+		/*
+		 * A generic plan, planned once: every statement is a short lookup by
+		 * key, whose best plan does not depend on the values, and a custom
+		 * plan would be planned anew on every call.
+		 */
+		SPIPlanPtr	plan = SPI_prepare_cursor(stmt->sql, stmt->nargs, stmt->argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "freetier: SPI_prepare failed (%s): %s",
