@@ -26,7 +26,7 @@ OBJS = \
 # current version's install script is built from the previous install script
 # and the upgrade to it, so a fresh install and an upgrade run the same SQL.
 DATA = sql/freetier--0.1.sql $(wildcard sql/freetier--*--*.sql)
-DATA_built = sql/freetier--0.2.sql sql/freetier--0.2.1.sql
+DATA_built = sql/freetier--0.2.sql sql/freetier--0.2.1.sql sql/freetier--0.3.sql
 EXTRA_CLEAN = $(DATA_built)
 
 
@@ -64,6 +64,9 @@ sql/freetier--0.2.sql: sql/freetier--0.1.sql sql/freetier--0.1--0.2.sql
 
 sql/freetier--0.2.1.sql: sql/freetier--0.2.sql sql/freetier--0.2--0.2.1.sql
 	( cat sql/freetier--0.2.sql; grep -v '^\\echo Use' sql/freetier--0.2--0.2.1.sql ) > $@
+
+sql/freetier--0.3.sql: sql/freetier--0.2.1.sql sql/freetier--0.2.1--0.3.sql
+	( cat sql/freetier--0.2.1.sql; grep -v '^\\echo Use' sql/freetier--0.2.1--0.3.sql ) > $@
 
 # pg_regress and isolation only (installcheck also runs TAP)
 installcheck-regress:

@@ -143,6 +143,32 @@ ft_check_hold_ttl(const Interval *ttl)
 				 errdetail("hold_ttl was %s.", shown)));
 }
 
+/* credit_pct between 0 and 100, or 22023. */
+void
+ft_check_credit_pct(Datum pct)
+{
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, pct,
+										  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) < 0 ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, pct,
+										  DirectFunctionCall1(int4_numeric, Int32GetDatum(100)))) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("credit_pct must be between 0 and 100"),
+				 errdetail("credit_pct was %s.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, pct)))));
+}
+
+/* A pool's number of stripes, 1 to FT_MAX_STRIPES, or 22023. */
+void
+ft_check_stripes(int stripes)
+{
+	if (stripes < 1 || stripes > FT_MAX_STRIPES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stripes must be between 1 and %d", FT_MAX_STRIPES),
+				 errdetail("stripes was %d.", stripes)));
+}
+
 /* A uuid as text, for messages. */
 char *
 ft_uuid_string(const pg_uuid_t *id)

@@ -106,10 +106,43 @@ ft_chain_head_read(FtChainHead *head, int64 seq, Datum hash)
 }
 
 /*
+ * Number an entry as the one after *head (field 1 is its seq) and hash it:
+ * *next is the chain's head once the entry is written.
+ */
+void
+ft_chain_next(const FtChainHead *head, const char *domain, FtField *fields,
+			  int nfields, FtChainHead *next)
+{
+	fields[1] = ft_int64_field(head->seq + 1);
+	ft_chain_hash(domain, fields, nfields, head->hash, next->hash);
+	next->seq = head->seq + 1;
+}
+
+/* A field as a statement parameter. */
+void
+ft_field_arg(const FtField *f, Datum *arg, char *null)
+{
+	*null = ' ';
+	switch (f->type)
+	{
+		case FT_FIELD_INT64:
+			*arg = Int64GetDatum(f->i);
+			break;
+		case FT_FIELD_TEXT:
+			*null = f->s ? ' ' : 'n';
+			*arg = f->s ? CStringGetTextDatum(f->s) : (Datum) 0;
+			break;
+		case FT_FIELD_UUID:
+			*null = f->u ? ' ' : 'n';
+			*arg = f->u ? UUIDPGetDatum(f->u) : (Datum) 0;
+			break;
+	}
+}
+
+/*
  * Append an entry to the chain that ends at *head, and advance the head.
- * Field 1 (the seq) is set here.  `insert` takes the fields as $1..$n, then
- * the previous hash and the entry's hash; it may also write the owning
- * row's head (pool.c does, account.c saves the row later).
+ * `insert` takes the fields as $1..$n, then the previous hash and the
+ * entry's hash (account.c saves the owning row's head later).
  */
 void
 ft_chain_append(FtChainHead *head, const char *domain, FtStatement *insert,
@@ -117,37 +150,15 @@ ft_chain_append(FtChainHead *head, const char *domain, FtStatement *insert,
 {
 	Datum		args[FT_MAX_ARGS];
 	char		nulls[FT_MAX_ARGS];
-	uint8		hash[FT_HASH_BYTES];
+	FtChainHead next;
 
 	Assert(nfields + 2 <= FT_MAX_ARGS && insert->nargs == nfields + 2);
-	fields[1] = ft_int64_field(head->seq + 1);
-	ft_chain_hash(domain, fields, nfields, head->hash, hash);
-
+	ft_chain_next(head, domain, fields, nfields, &next);
 	for (int i = 0; i < nfields; i++)
-	{
-		const FtField *f = &fields[i];
-
-		nulls[i] = ' ';
-		switch (f->type)
-		{
-			case FT_FIELD_INT64:
-				args[i] = Int64GetDatum(f->i);
-				break;
-			case FT_FIELD_TEXT:
-				nulls[i] = f->s ? ' ' : 'n';
-				args[i] = f->s ? CStringGetTextDatum(f->s) : (Datum) 0;
-				break;
-			case FT_FIELD_UUID:
-				nulls[i] = f->u ? ' ' : 'n';
-				args[i] = f->u ? UUIDPGetDatum(f->u) : (Datum) 0;
-				break;
-		}
-	}
+		ft_field_arg(&fields[i], &args[i], &nulls[i]);
 	args[nfields] = ft_hash_datum(head->hash);
-	args[nfields + 1] = ft_hash_datum(hash);
+	args[nfields + 1] = ft_hash_datum(next.hash);
 	nulls[nfields] = nulls[nfields + 1] = ' ';
 	ft_execute(insert, args, nulls);
-
-	head->seq++;
-	memcpy(head->hash, hash, FT_HASH_BYTES);
+	*head = next;
 }

@@ -14,8 +14,10 @@
 
 #include "access/xact.h"
 #include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
 static char *test_now_setting = NULL;
 static TimestampTz test_now_value;
@@ -94,6 +96,19 @@ ft_now(void)
 	if (test_now_setting != NULL && test_now_setting[0] != '\0')
 		return test_now_value;
 	return GetCurrentTransactionStartTimestamp();
+}
+
+/*
+ * ts + d in UTC, whatever the caller's TimeZone: the C side of
+ * FT_PLUS_DURATION (a day is 24 hours, also across daylight saving time).
+ * 22008 past the end of time.
+ */
+TimestampTz
+ft_plus_duration(TimestampTz ts, const Interval *d)
+{
+	return DatumGetTimestamp(DirectFunctionCall2(timestamp_pl_interval,
+												 TimestampGetDatum(ts),
+												 IntervalPGetDatum(d)));
 }
 
 PG_FUNCTION_INFO_V1(freetier_clock);

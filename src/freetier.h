@@ -93,7 +93,7 @@ extern const char *ft_serve_name(FtServe serve);
 
 /* ---- spi.c: prepared statements kept for the backend's life ---- */
 
-#define FT_MAX_ARGS 13
+#define FT_MAX_ARGS 20
 
 /*
  * SQL for ts + d and ts - d, computed in UTC whatever the caller's
@@ -139,11 +139,14 @@ extern int64 ft_add_sats(int64 a, int64 b, const char *what);
 extern void ft_check_subject(const char *subject);
 extern bool ft_is_duration(const Interval *i);
 extern void ft_check_hold_ttl(const Interval *ttl);
+extern void ft_check_credit_pct(Datum pct);
+extern void ft_check_stripes(int stripes);
 extern char *ft_uuid_string(const pg_uuid_t *id);
 
 /* ---- clock.c ---- */
 
 extern TimestampTz ft_now(void);
+extern TimestampTz ft_plus_duration(TimestampTz ts, const Interval *d);
 extern void ft_define_clock_guc(void);
 
 /* ---- chain.c: the hash chains, write side ---- */
@@ -195,14 +198,22 @@ typedef struct FtChainHead
 	uint8		hash[FT_HASH_BYTES];
 } FtChainHead;
 
-/* The domain tags of the two kinds of chain. */
+/*
+ * The domain tags of the kinds of chain: a pool's stripe 0 (a pool's only
+ * chain up to 0.2.1), its other stripes (whose entries hash their stripe
+ * number too), an account.
+ */
 #define FT_POOL_CHAIN		"freetier ledger v1"
+#define FT_STRIPE_CHAIN		"freetier stripe ledger v1"
 #define FT_ACCOUNT_CHAIN	"freetier account ledger v1"
 
 extern void ft_chain_hash(const char *domain, const FtField *fields, int nfields,
 						  const uint8 *prev, uint8 *out);
 extern Datum ft_hash_datum(const uint8 *hash);
 extern void ft_chain_head_read(FtChainHead *head, int64 seq, Datum hash);
+extern void ft_chain_next(const FtChainHead *head, const char *domain,
+						  FtField *fields, int nfields, FtChainHead *next);
+extern void ft_field_arg(const FtField *f, Datum *arg, char *null);
 extern void ft_chain_append(FtChainHead *head, const char *domain,
 							FtStatement *insert, FtField *fields, int nfields);
 
@@ -227,28 +238,86 @@ extern TimestampTz ft_period_end(FtPeriod period, TimestampTz anniversary,
 
 /* ---- pool.c: the only code that moves a pool's balance ---- */
 
-typedef struct FtPool
+/*
+ * Where a pool's balance and chain are kept, as the SQL that called knows
+ * it: in its pools row, one chain (0.1 to 0.2.1), or in its stripes (0.3).
+ * Each SQL entry point that touches pools says which; the statements that
+ * differ come in pairs indexed by it.
+ */
+typedef enum FtLayout
 {
-	char	   *name;
-	int64		balance_sats;
-	FtChainHead head;			/* the end of the pool's ledger chain */
-} FtPool;
+	FT_LAYOUT_POOL_ROW,
+	FT_LAYOUT_STRIPES
+} FtLayout;
 
-extern void ft_pool_lock(const char *pool, FtPool *p);
-extern bool ft_pool_try_lock(const char *pool, FtPool *p);
-extern void ft_pool_append(FtPool *p, const char *kind, int64 delta_sats,
-						   const pg_uuid_t *hold_id, const char *payment_ref,
-						   TimestampTz at);
+#define FT_DEFAULT_STRIPES	16
+#define FT_MAX_STRIPES		64
+
+/* A locked stripe of a pool: its balance and the end of its chain. */
+typedef struct FtStripe
+{
+	char	   *pool;
+	int			stripe;
+	int64		balance_sats;
+	FtChainHead head;
+} FtStripe;
+
+/* A pool's settings, as decide and credit need them. */
+typedef struct FtPoolSettings
+{
+	int			stripes;		/* active stripes */
+	Interval	hold_ttl;
+} FtPoolSettings;
+
+/*
+ * The SQL that writes one ledger entry of stripe $9 of pool $1 and moves the
+ * stripe to it, as a data-modifying WITH list: $1 pool, $2 seq, $3 kind,
+ * $4 delta_sats, $5 balance_after, $6 hold_id, $7 payment_ref, $8
+ * created_at, $9 stripe, $10 prev_hash, $11 hash (ft_stripe_entry_args).
+ * Callers that write more in the same statement add their own parts.
+ */
+#define FT_STRIPE_APPEND_CTES \
+	"entry AS (INSERT INTO freetier.ledger (pool, seq, kind, delta_sats, balance_after," \
+	"  hold_id, payment_ref, created_at, stripe, prev_hash, hash)" \
+	"  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))," \
+	" moved AS (UPDATE freetier.pool_stripes SET balance_sats = $5, head_seq = $2," \
+	"  head_hash = $11 WHERE pool OPERATOR(pg_catalog.=) $1" \
+	"  AND stripe OPERATOR(pg_catalog.=) $9)"
+#define FT_STRIPE_APPEND_ARGS 11
+#define FT_STRIPE_APPEND_TYPES \
+	TEXTOID, INT8OID, TEXTOID, INT8OID, INT8OID, UUIDOID, TEXTOID, \
+	TIMESTAMPTZOID, INT4OID, BYTEAOID, BYTEAOID
+
+extern void ft_pool_settings(const char *pool, FtLayout layout, FtPoolSettings *ps);
+extern bool ft_stripe_pick(const char *pool, int64 need, int start, TimestampTz now,
+						   FtStripe *s, FtPoolSettings *ps, bool *has_expired);
+extern int	ft_stripes_lock_all(const char *pool, FtLayout layout, FtStripe **stripes);
+extern void ft_stripe_lock(const char *pool, int stripe, FtLayout layout, FtStripe *s);
+extern bool ft_stripe_try_lock(const char *pool, int stripe, FtLayout layout,
+							   FtStripe *s);
+extern void ft_stripe_entry_args(const FtStripe *s, const char *kind, int64 delta_sats,
+								 const pg_uuid_t *hold_id, const char *payment_ref,
+								 TimestampTz at, Datum *args, char *nulls,
+								 FtStripe *after);
+extern void ft_stripe_append(FtStripe *s, FtLayout layout, const char *kind,
+							 int64 delta_sats, const pg_uuid_t *hold_id,
+							 const char *payment_ref, TimestampTz at);
+extern int	ft_stripe_start(const char *subject);
+extern void ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need,
+								TimestampTz now);
 extern void ft_report_unknown_pool(const char *pool);
 
 /* ---- gate_hold.c: a gate hold's life ---- */
 
 extern pg_uuid_t *ft_gate_hold_place(const char *subject, int64 estimated_sats,
 									 int64 absorb_sats, const FtSubjectState *s,
-									 FtPool *pool, TimestampTz now);
+									 FtStripe *stripes, int n, int home,
+									 const FtPoolSettings *ps, FtLayout layout,
+									 TimestampTz now);
 extern bool ft_gate_hold_release(const pg_uuid_t *id, const char *reason,
-								 TimestampTz now, int64 *returned);
-extern int64 ft_gate_holds_expire(FtPool *p, TimestampTz now);
+								 FtLayout layout, TimestampTz now, int64 *returned);
+extern int64 ft_gate_holds_expire(FtStripe *stripes, int n, bool all, FtLayout layout,
+								  TimestampTz now);
 extern void ft_report_unknown_hold(const pg_uuid_t *id);
 
 /* ---- account.c: the only code that writes a credit account ---- */

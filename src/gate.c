@@ -8,9 +8,11 @@
  *	 2. in a new statement, so that it sees every hold committed by whoever
  *		held the lock before us (FT_LOCKING, spi.c), read the tier's budget
  *		and sum the subject's live holds in its window;
- *	 3. lock the pool row, return its expired holds to it;
- *	 4. place the hold: hold row, the subject's window, the pool's debit and
- *		its ledger entry.
+ *	 3. lock a stripe of the pool that holds enough, without waiting, or
+ *		else every stripe (decide_against_pool), and return the locked
+ *		stripes' expired holds to them;
+ *	 4. place the hold: hold row, the subject's window, the stripes' debit
+ *		and their ledger entries (gate_hold.c).
  * Every decide that places a hold writes the subject row (last_hold_at),
  * so that under REPEATABLE READ a concurrent decide for the same subject
  * fails with a serialization error instead of missing the other's hold,
@@ -69,12 +71,20 @@ static FtStatement read_subject = {
 };
 
 /* The pool's balance with its holds past their TTL counted as returned. */
-static FtStatement read_pool_available = {
-	"SELECT p.balance_sats OPERATOR(pg_catalog.+)"
-	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
-	"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool AND " FT_EXPIRED_HOLD("h.", "$2") "), 0)::bigint"
-	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, TIMESTAMPTZOID}, NULL
+/* The pool's balance with its holds past their TTL counted as returned. */
+static FtStatement read_pool_available[2] = {
+	{"SELECT p.balance_sats OPERATOR(pg_catalog.+)"
+		" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
+		"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool AND " FT_EXPIRED_HOLD("h.", "$2") "), 0)::bigint"
+		" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, TIMESTAMPTZOID}, NULL},
+	{"SELECT " FT_SATURATED("(SELECT pg_catalog.sum(s.balance_sats) FROM freetier.pool_stripes s"
+							"   WHERE s.pool OPERATOR(pg_catalog.=) p.pool)"
+							" OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(h.held_sats)"
+							"   FROM freetier.holds h WHERE h.pool OPERATOR(pg_catalog.=) p.pool"
+							"   AND " FT_EXPIRED_HOLD("h.", "$2") "), 0)")
+		" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, TIMESTAMPTZOID}, NULL}
 };
 
 /* The request as the SQL functions received it, checked. */
@@ -142,20 +152,72 @@ emit_row(FunctionCallInfo fcinfo, const FtDecision *d, const pg_uuid_t *hold_id,
 	ft_result_row(fcinfo, values, isnull);
 }
 
-PG_FUNCTION_INFO_V1(freetier_decide);
+/*
+ * Decide against the pool and place the hold.  The sats come from one
+ * stripe when one that holds enough can be locked without waiting: the
+ * answer is then the whole request (up to what the subject may still
+ * absorb), as from any pool that holds at least that much.  Otherwise every
+ * stripe is locked, in ascending order, and the decision is taken against
+ * their sum, so that it is the one an unstriped pool would give.  Either way
+ * holds past their TTL on the locked stripes are returned first.  Returns
+ * the hold, or NULL when gated (pool_empty).
+ */
+static pg_uuid_t *
+decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaining,
+					FtLayout layout, TimestampTz now, FtDecision *d)
+{
+	FtStripe	one;
+	FtStripe   *all;
+	FtPoolSettings ps;
+	bool		has_expired;
+	int			n;
+	int			home;
+	int64		total = 0;
+
+	if (layout == FT_LAYOUT_STRIPES &&
+		ft_stripe_pick(r->pool, Min(remaining, r->estimated_sats), ft_stripe_start(r->subject),
+					   now, &one, &ps, &has_expired))
+	{
+		if (has_expired)
+			ft_gate_holds_expire(&one, 1, false, layout, now);
+		ft_against_pool(r->estimated_sats, remaining, one.balance_sats, d);
+		return ft_gate_hold_place(r->subject, r->estimated_sats, d->absorb_sats, s,
+								  &one, 1, 0, &ps, layout, now);
+	}
+
+	n = ft_stripes_lock_all(r->pool, layout, &all);
+	if (n == 0)
+		ft_report_unknown_pool(r->pool);
+	ft_pool_settings(r->pool, layout, &ps);
+	ft_gate_holds_expire(all, n, true, layout, now);
+	if (layout == FT_LAYOUT_STRIPES)
+		ft_stripes_even_out(all, n, Min(ps.stripes, n),
+							Min(remaining, r->estimated_sats), now);
+	for (int i = 0; i < n; i++)
+		total = ft_add_saturating(total, all[i].balance_sats);
+	ft_against_pool(r->estimated_sats, remaining, total, d);
+	if (d->serve == FT_SERVE_GATE)
+		return NULL;
+
+	/* the hold's own stripe: from the subject's start on, one that has sats */
+	home = ft_stripe_start(r->subject) % Min(ps.stripes, n);
+	while (all[home].balance_sats == 0)
+		home = (home + 1) % n;
+	return ft_gate_hold_place(r->subject, r->estimated_sats, d->absorb_sats, s,
+							  all, n, home, &ps, layout, now);
+}
 
 /*
  * freetier_decide(subject text, estimated_sats bigint, pool text DEFAULT 'default')
  *	 RETURNS TABLE (serve text, absorb_sats bigint, charge_sats bigint,
  *					hold_id uuid, reason text)
  */
-Datum
-freetier_decide(PG_FUNCTION_ARGS)
+static void
+decide(FunctionCallInfo fcinfo, FtLayout layout)
 {
 	GateRequest r;
 	FtDecision	d;
 	FtSubjectState s;
-	FtPool		pool;
 	int64		remaining;
 	pg_uuid_t  *hold_id = NULL;
 	TimestampTz now = ft_now();
@@ -189,29 +251,39 @@ freetier_decide(PG_FUNCTION_ARGS)
 		if (ft_subject_gate(&s, r.estimated_sats, now, &d, &remaining))
 			require_pool(r.pool);
 		else
-		{
-			ft_pool_lock(r.pool, &pool);
-			ft_gate_holds_expire(&pool, now);
-			ft_against_pool(r.estimated_sats, remaining, pool.balance_sats, &d);
-			if (d.serve != FT_SERVE_GATE)
-				hold_id = ft_gate_hold_place(r.subject, r.estimated_sats, d.absorb_sats,
-											 &s, &pool, now);
-		}
+			hold_id = decide_against_pool(&r, &s, remaining, layout, now, &d);
 	}
 
 	SPI_finish();
 	emit_row(fcinfo, &d, hold_id, true);
+}
+
+PG_FUNCTION_INFO_V1(freetier_decide);
+
+/* freetier_decide of 0.1 to 0.2.1: the pool's one row. */
+Datum
+freetier_decide(PG_FUNCTION_ARGS)
+{
+	decide(fcinfo, FT_LAYOUT_POOL_ROW);
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(freetier_estimate);
+PG_FUNCTION_INFO_V1(freetier_decide_v3);
+
+/* freetier_decide from 0.3 on: striped pools. */
+Datum
+freetier_decide_v3(PG_FUNCTION_ARGS)
+{
+	decide(fcinfo, FT_LAYOUT_STRIPES);
+	return (Datum) 0;
+}
 
 /*
  * freetier_estimate(subject text, estimated_sats bigint, pool text DEFAULT 'default')
  *	 RETURNS TABLE (serve text, absorb_sats bigint, charge_sats bigint, reason text)
  */
-Datum
-freetier_estimate(PG_FUNCTION_ARGS)
+static void
+estimate(FunctionCallInfo fcinfo, FtLayout layout)
 {
 	GateRequest r;
 	FtDecision	d;
@@ -227,7 +299,7 @@ freetier_estimate(PG_FUNCTION_ARGS)
 
 	args[0] = CStringGetTextDatum(r.pool);
 	args[1] = TimestampTzGetDatum(now);
-	if (ft_execute(&read_pool_available, args, NULL) == 0)
+	if (ft_execute(&read_pool_available[layout], args, NULL) == 0)
 		ft_report_unknown_pool(r.pool);
 	pool_available = ft_column_int64(0, 1);
 
@@ -248,5 +320,24 @@ freetier_estimate(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 	emit_row(fcinfo, &d, NULL, false);
+}
+
+PG_FUNCTION_INFO_V1(freetier_estimate);
+
+/* freetier_estimate of 0.1 to 0.2.1. */
+Datum
+freetier_estimate(PG_FUNCTION_ARGS)
+{
+	estimate(fcinfo, FT_LAYOUT_POOL_ROW);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_estimate_v3);
+
+/* freetier_estimate from 0.3 on. */
+Datum
+freetier_estimate_v3(PG_FUNCTION_ARGS)
+{
+	estimate(fcinfo, FT_LAYOUT_STRIPES);
 	return (Datum) 0;
 }

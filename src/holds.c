@@ -7,7 +7,8 @@
  *
  * A hold id names a gate hold or a credit hold, never both (uuids).  From
  * 0.2 on (the _v2 symbols) release and expiry also end credit holds; the
- * 0.1 functions still bound to the old symbols only see gate holds.
+ * 0.1 functions still bound to the old symbols only see gate holds.  From
+ * 0.3 on (_v3) pools are striped.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,10 +18,11 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-static FtStatement pools_with_expired_holds = {
-	"SELECT DISTINCT pool FROM freetier.holds WHERE " FT_EXPIRED_HOLD("", "$1")
-	" ORDER BY pool",
-	1, {TIMESTAMPTZOID}, NULL
+static FtStatement stripes_with_expired_holds[2] = {
+	{"SELECT DISTINCT pool, 0 FROM freetier.holds WHERE " FT_EXPIRED_HOLD("", "$1")
+		" ORDER BY 1", 1, {TIMESTAMPTZOID}, NULL},
+	{"SELECT DISTINCT pool, stripe FROM freetier.holds WHERE " FT_EXPIRED_HOLD("", "$1")
+		" ORDER BY 1, 2", 1, {TIMESTAMPTZOID}, NULL}
 };
 
 /*
@@ -31,7 +33,7 @@ static FtStatement pools_with_expired_holds = {
  * is released the same way and its credits are returned.
  */
 static int64
-release_hold(FunctionCallInfo fcinfo, bool credit_aware)
+release_hold(FunctionCallInfo fcinfo, bool credit_aware, FtLayout layout)
 {
 	pg_uuid_t  *id;
 	char	   *reason;
@@ -43,7 +45,7 @@ release_hold(FunctionCallInfo fcinfo, bool credit_aware)
 	reason = ft_text_arg(fcinfo, 1, "reason", false);
 
 	ft_connect(FT_LOCKING);
-	if (!ft_gate_hold_release(id, reason, now, &returned) &&
+	if (!ft_gate_hold_release(id, reason, layout, now, &returned) &&
 		!(credit_aware && ft_credit_hold_release(id, reason, now, &returned)))
 		ft_report_unknown_hold(id);
 	SPI_finish();
@@ -56,7 +58,7 @@ PG_FUNCTION_INFO_V1(freetier_release);
 Datum
 freetier_release(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(release_hold(fcinfo, false));
+	PG_RETURN_INT64(release_hold(fcinfo, false, FT_LAYOUT_POOL_ROW));
 }
 
 PG_FUNCTION_INFO_V1(freetier_release_v2);
@@ -65,38 +67,57 @@ PG_FUNCTION_INFO_V1(freetier_release_v2);
 Datum
 freetier_release_v2(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(release_hold(fcinfo, true));
+	PG_RETURN_INT64(release_hold(fcinfo, true, FT_LAYOUT_POOL_ROW));
+}
+
+PG_FUNCTION_INFO_V1(freetier_release_v3);
+
+/* freetier_release from 0.3 on: striped pools. */
+Datum
+freetier_release_v3(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(release_hold(fcinfo, true, FT_LAYOUT_STRIPES));
 }
 
 /*
  * freetier_expire_holds() RETURNS bigint
  *
- * End every hold past its TTL; the number of holds expired.  Pool by pool,
- * the same reclaim a decide does: the pool row is taken with SKIP LOCKED
- * and its holds likewise, so the sweep never waits and can be part of no
- * deadlock; a pool or hold busy right now is left to its next decide or
- * the next sweep.  With credit_aware, credit holds too.
+ * End every hold past its TTL; the number of holds expired.  Stripe by
+ * stripe, the same reclaim a decide does: the stripe row is taken with
+ * SKIP LOCKED and its holds likewise, so the sweep never waits and can be
+ * part of no deadlock; a stripe or hold busy right now is left to the next
+ * decide that locks it or the next sweep.  With credit_aware, credit holds
+ * too.
  */
 static int64
-expire_holds(bool credit_aware)
+expire_holds(bool credit_aware, FtLayout layout)
 {
 	TimestampTz now = ft_now();
 	Datum		args[1] = {TimestampTzGetDatum(now)};
 	int			n;
 	char	  **pools;
+	int		   *stripes;
 	int64		expired = 0;
 
 	ft_connect(FT_LOCKING);
-	n = ft_execute(&pools_with_expired_holds, args, NULL);
+	n = ft_execute(&stripes_with_expired_holds[layout], args, NULL);
 	pools = palloc(sizeof(char *) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-		pools[i] = ft_column_text(i, 1);
+	stripes = palloc(sizeof(int) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		FtPool		pool;
+		bool		isnull;
 
-		if (ft_pool_try_lock(pools[i], &pool))
-			expired += ft_gate_holds_expire(&pool, now);
+		pools[i] = ft_column_text(i, 1);
+		stripes[i] = DatumGetInt32(ft_column(i, 2, &isnull));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		FtStripe	stripe;
+
+		/* up to 0.2.1 the one row is every stripe of its pool */
+		if (ft_stripe_try_lock(pools[i], stripes[i], layout, &stripe))
+			expired += ft_gate_holds_expire(&stripe, 1, layout == FT_LAYOUT_POOL_ROW,
+											layout, now);
 	}
 	if (credit_aware)
 		expired += ft_credit_holds_expire(now);
@@ -110,7 +131,7 @@ PG_FUNCTION_INFO_V1(freetier_expire_holds);
 Datum
 freetier_expire_holds(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(expire_holds(false));
+	PG_RETURN_INT64(expire_holds(false, FT_LAYOUT_POOL_ROW));
 }
 
 PG_FUNCTION_INFO_V1(freetier_expire_holds_v2);
@@ -119,5 +140,14 @@ PG_FUNCTION_INFO_V1(freetier_expire_holds_v2);
 Datum
 freetier_expire_holds_v2(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(expire_holds(true));
+	PG_RETURN_INT64(expire_holds(true, FT_LAYOUT_POOL_ROW));
+}
+
+PG_FUNCTION_INFO_V1(freetier_expire_holds_v3);
+
+/* freetier_expire_holds from 0.3 on: striped pools. */
+Datum
+freetier_expire_holds_v3(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(expire_holds(true, FT_LAYOUT_STRIPES));
 }

@@ -1,16 +1,31 @@
 /*-------------------------------------------------------------------------
  *
  * pool.c
- *	  The only code that moves a pool's balance.
+ *	  The only code that moves a pool's balance; freetier_create_pool.
  *
- * A caller locks the pool row (ft_pool_lock), then appends movements
- * (ft_pool_append).  Each append writes one ledger entry and the pool row's
- * new balance and chain head in a single statement, so at every commit the
- * balance equals the sum of the pool's ledger entries.  The pool row lock
- * serialises appends to a chain.
+ * A pool's balance is spread over stripes: rows of freetier.pool_stripes,
+ * each with its own balance and its own hash chain in freetier.ledger, so
+ * that concurrent requests lock different rows.  The pool's balance is the
+ * sum of its stripes'.  The first pools.stripes of them are active: decides
+ * and credits use those.  A stripe past that number (the pool was
+ * narrowed) keeps taking the returns of its holds, and gives what it has to
+ * the decides that lock every stripe.
  *
- * Striping a pool over several rows, or letting returns skip the pool row
- * lock, would change this file and no caller.
+ * A caller locks a stripe, then appends movements to it: each append writes
+ * one ledger entry and the stripe's new balance and chain head in a single
+ * statement, so at every commit a stripe's balance is the sum of its
+ * chain's entries.  The stripe's row lock serialises appends to its chain.
+ *
+ * Lock order among stripes: a caller that waits for stripes locks them in
+ * ascending stripe order (ft_stripes_lock_all), or locks one stripe only
+ * (ft_stripe_lock).  ft_stripe_pick and ft_stripe_try_lock never wait
+ * (SKIP LOCKED), so they can close no cycle.
+ *
+ * Up to 0.2.1 a pool's balance and chain were in its pools row: one stripe,
+ * number 0, whose ledger entries had no stripe column.  That SQL keeps
+ * working on this library until ALTER EXTENSION UPDATE: its entry points
+ * pass FT_LAYOUT_POOL_ROW, and each statement whose text depends on the
+ * layout is a pair indexed by it.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,24 +34,68 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "fmgr.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 
-#define LOCK_POOL \
-	"SELECT balance_sats, head_seq, head_hash FROM freetier.pools" \
+static FtStatement pool_settings[2] = {
+	{"SELECT 1, hold_ttl FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL},
+	{"SELECT stripes, hold_ttl FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL}
+};
+
+/* Every stripe of pool $1, or stripe $2 alone: stripe, balance, head. */
+#define LOCK_ALL_ROW \
+	"SELECT 0, balance_sats, head_seq, head_hash FROM freetier.pools" \
 	" WHERE pool OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE"
+#define LOCK_ALL_STRIPES \
+	"SELECT stripe, balance_sats, head_seq, head_hash FROM freetier.pool_stripes" \
+	" WHERE pool OPERATOR(pg_catalog.=) $1"
+#define LOCK_ONE_STRIPE \
+	LOCK_ALL_STRIPES " AND stripe OPERATOR(pg_catalog.=) $2 FOR NO KEY UPDATE"
 
-static FtStatement lock_pool = {LOCK_POOL, 1, {TEXTOID}, NULL};
-static FtStatement try_lock_pool = {LOCK_POOL " SKIP LOCKED", 1, {TEXTOID}, NULL};
+static FtStatement lock_all[2] = {
+	{LOCK_ALL_ROW, 1, {TEXTOID}, NULL},
+	{LOCK_ALL_STRIPES " ORDER BY stripe FOR NO KEY UPDATE", 1, {TEXTOID}, NULL}
+};
+static FtStatement lock_one[2] = {
+	{LOCK_ALL_ROW, 1, {TEXTOID}, NULL},
+	{LOCK_ONE_STRIPE, 2, {TEXTOID, INT4OID}, NULL}
+};
+static FtStatement try_lock_one[2] = {
+	{LOCK_ALL_ROW " SKIP LOCKED", 1, {TEXTOID}, NULL},
+	{LOCK_ONE_STRIPE " SKIP LOCKED", 2, {TEXTOID, INT4OID}, NULL}
+};
 
-static FtStatement append_entry = {
-	"WITH entry AS ("
-	" INSERT INTO freetier.ledger (pool, seq, kind, delta_sats, balance_after,"
-	"  hold_id, payment_ref, created_at, prev_hash, hash)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))"
-	" UPDATE freetier.pools SET balance_sats = $5, head_seq = $2, head_hash = $10"
-	" WHERE pool OPERATOR(pg_catalog.=) $1",
-	10, {TEXTOID, INT8OID, TEXTOID, INT8OID, INT8OID, UUIDOID, TEXTOID,
-	TIMESTAMPTZOID, BYTEAOID, BYTEAOID}, NULL
+/*
+ * decide's pick: the first active stripe of pool $1, in the order that
+ * starts at stripe $3 mod the active count, that has at least $2 sats and
+ * that nobody else has locked; with the pool's settings, and whether the
+ * stripe has holds past their TTL at $4.
+ */
+static FtStatement pick_stripe = {
+	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash, p.hold_ttl, p.stripes,"
+	" EXISTS (SELECT 1 FROM freetier.holds h WHERE h.pool OPERATOR(pg_catalog.=) s.pool"
+	"   AND h.stripe OPERATOR(pg_catalog.=) s.stripe AND " FT_EXPIRED_HOLD("h.", "$4") ")"
+	" FROM freetier.pools p JOIN freetier.pool_stripes s ON s.pool OPERATOR(pg_catalog.=) p.pool"
+	" WHERE p.pool OPERATOR(pg_catalog.=) $1 AND s.stripe OPERATOR(pg_catalog.<) p.stripes"
+	"   AND s.balance_sats OPERATOR(pg_catalog.>=) $2"
+	" ORDER BY (s.stripe OPERATOR(pg_catalog.+) p.stripes OPERATOR(pg_catalog.-)"
+	"   $3 OPERATOR(pg_catalog.%) p.stripes) OPERATOR(pg_catalog.%) p.stripes"
+	" LIMIT 1 FOR NO KEY UPDATE OF s SKIP LOCKED",
+	4, {TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID}, NULL
+};
+
+static FtStatement append[2] = {
+	{"WITH entry AS ("
+		" INSERT INTO freetier.ledger (pool, seq, kind, delta_sats, balance_after,"
+		"  hold_id, payment_ref, created_at, prev_hash, hash)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $11))"
+		" UPDATE freetier.pools SET balance_sats = $5, head_seq = $2, head_hash = $11"
+		" WHERE pool OPERATOR(pg_catalog.=) $1",
+		FT_STRIPE_APPEND_ARGS, {FT_STRIPE_APPEND_TYPES}, NULL},
+	{"WITH " FT_STRIPE_APPEND_CTES " SELECT 1",
+	FT_STRIPE_APPEND_ARGS, {FT_STRIPE_APPEND_TYPES}, NULL}
 };
 
 /* 42704: no such pool. */
@@ -49,94 +108,202 @@ ft_report_unknown_pool(const char *pool)
 			 errdetail("Pools are created with freetier_create_pool.")));
 }
 
-/* Read the locked pool row of the last result into p. */
+/* A pool's settings, or 42704. */
+void
+ft_pool_settings(const char *pool, FtLayout layout, FtPoolSettings *ps)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+	bool		isnull;
+
+	if (ft_execute(&pool_settings[layout], args, NULL) == 0)
+		ft_report_unknown_pool(pool);
+	ps->stripes = DatumGetInt32(ft_column(0, 1, &isnull));
+	ps->hold_ttl = *DatumGetIntervalP(ft_column(0, 2, &isnull));
+}
+
+/* Row `row` of the last result (stripe, balance, head_seq, head_hash) into s. */
 static void
-pool_from_row(const char *pool, FtPool *p)
+stripe_from_row(const char *pool, int row, FtStripe *s)
 {
 	bool		isnull;
 
-	p->name = pstrdup(pool);
-	p->balance_sats = ft_column_int64(0, 1);
-	ft_chain_head_read(&p->head, ft_column_int64(0, 2), ft_column(0, 3, &isnull));
+	s->pool = pstrdup(pool);
+	s->stripe = DatumGetInt32(ft_column(row, 1, &isnull));
+	s->balance_sats = ft_column_int64(row, 2);
+	ft_chain_head_read(&s->head, ft_column_int64(row, 3), ft_column(row, 4, &isnull));
 }
 
-/* Lock the pool row and read its balance and chain head. */
-void
-ft_pool_lock(const char *pool, FtPool *p)
+/*
+ * Where a subject's requests start among a pool's stripes: a hash of the
+ * subject, so that concurrent requests from different subjects spread, and
+ * the same request always takes the same way.
+ */
+int
+ft_stripe_start(const char *subject)
 {
-	Datum		args[1] = {CStringGetTextDatum(pool)};
-
-	if (ft_execute(&lock_pool, args, NULL) == 0)
-		ft_report_unknown_pool(pool);
-	pool_from_row(pool, p);
+	return (int) (hash_bytes((const unsigned char *) subject, strlen(subject)) & 0x7fffffff);
 }
 
-/* Lock the pool row unless another transaction has it; false then. */
+/*
+ * Lock, without waiting, an active stripe of `pool` that holds at least
+ * `need` sats, trying them from stripe `start` (mod the active number) on.  False when
+ * there is none: every such stripe is locked by others, or none holds that
+ * much (or the pool does not exist).  Sets *has_expired when the stripe has
+ * holds past their TTL; ps gets the pool's settings.
+ */
 bool
-ft_pool_try_lock(const char *pool, FtPool *p)
+ft_stripe_pick(const char *pool, int64 need, int start, TimestampTz now, FtStripe *s,
+			   FtPoolSettings *ps, bool *has_expired)
 {
-	Datum		args[1] = {CStringGetTextDatum(pool)};
+	Datum		args[4];
+	bool		isnull;
 
-	if (ft_execute(&try_lock_pool, args, NULL) == 0)
+	args[0] = CStringGetTextDatum(pool);
+	args[1] = Int64GetDatum(need);
+	args[2] = Int32GetDatum(start);
+	args[3] = TimestampTzGetDatum(now);
+	if (ft_execute(&pick_stripe, args, NULL) == 0)
 		return false;
-	pool_from_row(pool, p);
+	stripe_from_row(pool, 0, s);
+	ps->hold_ttl = *DatumGetIntervalP(ft_column(0, 5, &isnull));
+	ps->stripes = DatumGetInt32(ft_column(0, 6, &isnull));
+	*has_expired = DatumGetBool(ft_column(0, 7, &isnull));
 	return true;
 }
 
 /*
- * Move a locked pool's balance by delta_sats and append the ledger entry.
- * A balance below zero is a bug in the caller, never a user error.
+ * Lock every stripe of `pool`, in ascending order, waiting for each; the
+ * stripes, palloc'd, in *stripes.  Returns how many: 0 when there is no
+ * such pool.
+ */
+int
+ft_stripes_lock_all(const char *pool, FtLayout layout, FtStripe **stripes)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+	int			n = ft_execute(&lock_all[layout], args, NULL);
+
+	*stripes = palloc(sizeof(FtStripe) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		stripe_from_row(pool, i, &(*stripes)[i]);
+	return n;
+}
+
+/* Lock stripe `stripe` of `pool`, waiting; 42704 when there is none. */
+void
+ft_stripe_lock(const char *pool, int stripe, FtLayout layout, FtStripe *s)
+{
+	Datum		args[2] = {CStringGetTextDatum(pool), Int32GetDatum(stripe)};
+
+	if (ft_execute(&lock_one[layout], args, NULL) == 0)
+		ft_report_unknown_pool(pool);
+	stripe_from_row(pool, 0, s);
+}
+
+/* Lock stripe `stripe` of `pool` unless another transaction has it; false then. */
+bool
+ft_stripe_try_lock(const char *pool, int stripe, FtLayout layout, FtStripe *s)
+{
+	Datum		args[2] = {CStringGetTextDatum(pool), Int32GetDatum(stripe)};
+
+	if (ft_execute(&try_lock_one[layout], args, NULL) == 0)
+		return false;
+	stripe_from_row(pool, 0, s);
+	return true;
+}
+
+/*
+ * The ledger entry that moves locked stripe s by delta_sats, as the
+ * parameters of FT_STRIPE_APPEND_CTES; *after is s once it is written.  A
+ * balance below zero is a bug in the caller, never a user error.  Stripe 0
+ * hashes as a pool's one chain always has; other stripes hash their number
+ * too, under their own domain tag.
  */
 void
-ft_pool_append(FtPool *p, const char *kind, int64 delta_sats,
-			   const pg_uuid_t *hold_id, const char *payment_ref, TimestampTz at)
+ft_stripe_entry_args(const FtStripe *s, const char *kind, int64 delta_sats,
+					 const pg_uuid_t *hold_id, const char *payment_ref, TimestampTz at,
+					 Datum *args, char *nulls, FtStripe *after)
 {
-	int64		balance_after = ft_add_sats(p->balance_sats, delta_sats, "pool balance");
-	FtField		fields[8];
+	int64		balance_after = ft_add_sats(s->balance_sats, delta_sats, "pool balance");
+	FtField		fields[9];
+	int			nfields = s->stripe == 0 ? 8 : 9;
 
 	if (balance_after < 0)
-		elog(ERROR, "freetier: pool \"%s\" would go negative (" INT64_FORMAT
-			 " + " INT64_FORMAT ")", p->name, p->balance_sats, delta_sats);
+		elog(ERROR, "freetier: stripe %d of pool \"%s\" would go negative (" INT64_FORMAT
+			 " + " INT64_FORMAT ")", s->stripe, s->pool, s->balance_sats, delta_sats);
 
-	fields[0] = ft_text_field(p->name);
-	/* fields[1], the seq, is set by ft_chain_append */
+	fields[0] = ft_text_field(s->pool);
+	/* fields[1], the seq, is set by ft_chain_next */
 	fields[2] = ft_text_field(kind);
 	fields[3] = ft_int64_field(delta_sats);
 	fields[4] = ft_int64_field(balance_after);
 	fields[5] = ft_uuid_field(hold_id);
 	fields[6] = ft_text_field(payment_ref);
 	fields[7] = ft_int64_field(at);
-	ft_chain_append(&p->head, FT_POOL_CHAIN, &append_entry, fields, 8);
-	p->balance_sats = balance_after;
+	fields[8] = ft_int64_field(s->stripe);
+	*after = *s;
+	after->balance_sats = balance_after;
+	ft_chain_next(&s->head, nfields == 8 ? FT_POOL_CHAIN : FT_STRIPE_CHAIN,
+				  fields, nfields, &after->head);
+
+	for (int i = 0; i < 8; i++)
+		ft_field_arg(&fields[i], &args[i], &nulls[i]);
+	args[8] = Int32GetDatum(s->stripe);
+	args[9] = ft_hash_datum(s->head.hash);
+	args[10] = ft_hash_datum(after->head.hash);
+	nulls[8] = nulls[9] = nulls[10] = ' ';
 }
 
-static FtStatement insert_pool = {
-	"INSERT INTO freetier.pools (pool, balance_sats, credit_pct, hold_ttl)"
-	" VALUES ($1, 0, $2, $3) ON CONFLICT (pool) DO NOTHING RETURNING 1",
-	3, {TEXTOID, NUMERICOID, INTERVALOID}, NULL
-};
+/* Move locked stripe s by delta_sats and append the ledger entry. */
+void
+ft_stripe_append(FtStripe *s, FtLayout layout, const char *kind, int64 delta_sats,
+				 const pg_uuid_t *hold_id, const char *payment_ref, TimestampTz at)
+{
+	Datum		args[FT_STRIPE_APPEND_ARGS];
+	char		nulls[FT_STRIPE_APPEND_ARGS];
+	FtStripe	after;
 
-PG_FUNCTION_INFO_V1(freetier_create_pool);
+	ft_stripe_entry_args(s, kind, delta_sats, hold_id, payment_ref, at, args, nulls,
+						 &after);
+	ft_execute(&append[layout], args, nulls);
+	*s = after;
+}
+
+static FtStatement insert_pool[2] = {
+	{"INSERT INTO freetier.pools (pool, balance_sats, credit_pct, hold_ttl)"
+		" VALUES ($1, 0, $2, $3) ON CONFLICT (pool) DO NOTHING RETURNING 1",
+	3, {TEXTOID, NUMERICOID, INTERVALOID}, NULL},
+	{"WITH p AS (INSERT INTO freetier.pools (pool, credit_pct, hold_ttl, stripes)"
+		" VALUES ($1, $2, $3, $4) ON CONFLICT (pool) DO NOTHING RETURNING pool)"
+		" INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
+		" SELECT p.pool, s, 0 FROM p, pg_catalog.generate_series(0, $4 OPERATOR(pg_catalog.-) 1) s"
+		" RETURNING 1",
+	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL}
+};
 
 /*
  * freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
- *		credit_pct numeric DEFAULT 10, hold_ttl interval DEFAULT '15 minutes')
+ *		credit_pct numeric DEFAULT 10, hold_ttl interval DEFAULT '15 minutes'
+ *		[, stripes int DEFAULT 16])
  *	 RETURNS void
  *
- * A new pool starts its ledger chain with a 'seed' entry of initial_sats.
- * A pool created by the extension's own script is dated -infinity: that
- * entry is then the same in every install, so pg_dump leaves it out and a
- * restored chain continues from the one CREATE EXTENSION makes again.
+ * A new pool's stripes each start their chain with a 'seed' entry, the
+ * initial sats split evenly (stripe 0 takes what does not divide).  A pool
+ * created by the extension's own script is dated -infinity: those entries
+ * are then the same in every install, so pg_dump leaves them out and a
+ * restored chain continues from the ones CREATE EXTENSION makes again.
  */
-Datum
-freetier_create_pool(PG_FUNCTION_ARGS)
+static void
+create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 {
 	char	   *name = ft_text_arg(fcinfo, 0, "pool", true);
 	int64		initial;
 	Datum		pct;
 	Interval   *ttl;
-	Datum		args[3];
-	FtPool		pool;
+	int			stripes = 1;
+	Datum		args[4];
+	FtStripe   *all;
+	int			n;
+	TimestampTz at = creating_extension ? DT_NOBEGIN : ft_now();
 
 	ft_check_not_null(fcinfo, 1, "initial_sats");
 	initial = PG_GETARG_INT64(1);
@@ -145,33 +312,160 @@ freetier_create_pool(PG_FUNCTION_ARGS)
 	pct = PG_GETARG_DATUM(2);
 	ft_check_not_null(fcinfo, 3, "hold_ttl");
 	ttl = PG_GETARG_INTERVAL_P(3);
+	if (layout == FT_LAYOUT_STRIPES)
+	{
+		ft_check_not_null(fcinfo, 4, "stripes");
+		stripes = PG_GETARG_INT32(4);
+		ft_check_stripes(stripes);
+	}
 
 	if (name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("pool must not be empty")));
-	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, pct,
-										  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) < 0 ||
-		DatumGetInt32(DirectFunctionCall2(numeric_cmp, pct,
-										  DirectFunctionCall1(int4_numeric, Int32GetDatum(100)))) > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("credit_pct must be between 0 and 100"),
-				 errdetail("credit_pct was %s.",
-						   DatumGetCString(DirectFunctionCall1(numeric_out, pct)))));
+	ft_check_credit_pct(pct);
 	ft_check_hold_ttl(ttl);
 
 	ft_connect(FT_LOCKING);
 	args[0] = CStringGetTextDatum(name);
 	args[1] = pct;
 	args[2] = IntervalPGetDatum(ttl);
-	if (ft_execute(&insert_pool, args, NULL) == 0)
+	args[3] = Int32GetDatum(stripes);
+	if (ft_execute(&insert_pool[layout], args, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("pool \"%s\" already exists", name)));
-	ft_pool_lock(name, &pool);
-	ft_pool_append(&pool, "seed", initial, NULL, NULL,
-				   creating_extension ? DT_NOBEGIN : ft_now());
+	n = ft_stripes_lock_all(name, layout, &all);
+	for (int i = 0; i < n; i++)
+		ft_stripe_append(&all[i], layout, "seed",
+						 initial / n + (i == 0 ? initial % n : 0), NULL, NULL, at);
+	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(freetier_create_pool);
+
+/* freetier_create_pool of 0.1 to 0.2.1: one chain in the pools row. */
+Datum
+freetier_create_pool(PG_FUNCTION_ARGS)
+{
+	create_pool(fcinfo, FT_LAYOUT_POOL_ROW);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(freetier_create_pool_v3);
+
+/* freetier_create_pool from 0.3 on: striped. */
+Datum
+freetier_create_pool_v3(PG_FUNCTION_ARGS)
+{
+	create_pool(fcinfo, FT_LAYOUT_STRIPES);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Even out a pool's n locked stripes (all of them), the first `active` of
+ * them active: when an active stripe holds less than half its fair share,
+ * or an inactive one holds anything, and a fair share would cover a
+ * request of `need` sats, move sats so that every active stripe holds its
+ * fair share (stripe 0 what does not divide) and no inactive one holds any:
+ * a 'move' entry on each side of each transfer.  A decide that had to lock
+ * every stripe calls it, so that the next ones find a stripe with enough.
+ */
+void
+ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need, TimestampTz now)
+{
+	int64		total = 0;
+	int64		fair;
+	bool		uneven = false;
+	int64	   *target = palloc(sizeof(int64) * n);
+	int			give = 0;
+	int			take = 0;
+
+	for (int i = 0; i < n; i++)
+		total = ft_add_sats(total, stripes[i].balance_sats, "pool balance");
+	fair = total / active;
+	if (fair == 0 || fair < need)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		target[i] = i >= active ? 0 : fair + (i == 0 ? total % active : 0);
+		if (i >= active ? stripes[i].balance_sats > 0 : stripes[i].balance_sats < fair / 2)
+			uneven = true;
+	}
+	if (!uneven)
+		return;
+
+	/* from each stripe above its target to each below it, in stripe order */
+	for (;;)
+	{
+		int64		amount;
+
+		while (give < n && stripes[give].balance_sats <= target[give])
+			give++;
+		while (take < n && stripes[take].balance_sats >= target[take])
+			take++;
+		if (give == n || take == n)
+			break;
+		amount = Min(stripes[give].balance_sats - target[give],
+					 target[take] - stripes[take].balance_sats);
+		ft_stripe_append(&stripes[give], FT_LAYOUT_STRIPES, "move", -amount, NULL, NULL, now);
+		ft_stripe_append(&stripes[take], FT_LAYOUT_STRIPES, "move", amount, NULL, NULL, now);
+	}
+}
+
+static FtStatement configure_pool = {
+	"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
+	" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
+	" WHERE pool OPERATOR(pg_catalog.=) $1",
+	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL
+};
+
+static FtStatement add_stripes = {
+	"INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
+	" SELECT $1, s, 0 FROM pg_catalog.generate_series(0, $2 OPERATOR(pg_catalog.-) 1) s"
+	" ON CONFLICT (pool, stripe) DO NOTHING",
+	2, {TEXTOID, INT4OID}, NULL
+};
+
+PG_FUNCTION_INFO_V1(freetier_configure_pool);
+
+/*
+ * freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
+ *		hold_ttl interval DEFAULT NULL, stripes int DEFAULT NULL) RETURNS void
+ *
+ * Change a pool's settings; NULL keeps a value.  Every stripe is locked
+ * first, in ascending order, so that a concurrent decide or credit waits
+ * and then works with the new settings.  More stripes start empty; fewer
+ * leave the ones past the number inactive; the next decide that locks
+ * every stripe evens them out.
+ */
+Datum
+freetier_configure_pool(PG_FUNCTION_ARGS)
+{
+	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	FtStripe   *all;
+
+	args[0] = CStringGetTextDatum(pool);
+	for (int i = 1; i < 4; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	if (!PG_ARGISNULL(1))
+		ft_check_credit_pct(args[1]);
+	if (!PG_ARGISNULL(2))
+		ft_check_hold_ttl(PG_GETARG_INTERVAL_P(2));
+	if (!PG_ARGISNULL(3))
+		ft_check_stripes(PG_GETARG_INT32(3));
+
+	ft_connect(FT_LOCKING);
+	if (ft_stripes_lock_all(pool, FT_LAYOUT_STRIPES, &all) == 0)
+		ft_report_unknown_pool(pool);
+	ft_execute(&configure_pool, args, nulls);
+	if (!PG_ARGISNULL(3))
+		ft_execute(&add_stripes, (Datum[]) {args[0], args[3]}, NULL);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -4,11 +4,12 @@
  *	  freetier_credit: a paid invoice grows a pool by credit_pct, once per
  *	  payment reference.
  *
- * The pool row is locked first, then the payment reference is claimed with
- * INSERT ... ON CONFLICT DO NOTHING.  Two sessions crediting one reference
- * at once queue on the pool lock (or, across pools, on the reference's
- * index entry); the second then finds the first's committed row and returns
- * its result.  If the first rolls back, the second credits.
+ * A stripe of the pool is locked first (the active one with the fewest sats
+ * that nobody has locked, else stripe 0, waiting), then the payment
+ * reference is claimed with INSERT ... ON CONFLICT DO NOTHING.  Two sessions
+ * crediting one reference at once queue on the reference's index entry (or
+ * on the stripe); the second then finds the first's committed row and
+ * returns its result.  If the first rolls back, the second credits.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,13 +24,29 @@
  * would round first), never more than paid since credit_pct <= 100; and the
  * sats on the pool's holds, which will come back to its balance.
  */
-static FtStatement credit_for = {
-	"SELECT pg_catalog.div($2::pg_catalog.numeric OPERATOR(pg_catalog.*) p.credit_pct, 100)::bigint,"
-	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
-	"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool"
-	"     AND h.state OPERATOR(pg_catalog.=) 'held'), 0)::bigint"
-	" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, INT8OID}, NULL
+static FtStatement credit_for[2] = {
+	{"SELECT pg_catalog.div($2::pg_catalog.numeric OPERATOR(pg_catalog.*) p.credit_pct, 100)::bigint,"
+		" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
+		"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool"
+		"     AND h.state OPERATOR(pg_catalog.=) 'held'), 0)::bigint"
+		" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, INT8OID}, NULL},
+	{"SELECT pg_catalog.div($2::pg_catalog.numeric OPERATOR(pg_catalog.*) p.credit_pct, 100)::bigint,"
+		" " FT_SATURATED("(SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
+						 "   WHERE h.pool OPERATOR(pg_catalog.=) p.pool"
+						 "     AND h.stripe OPERATOR(pg_catalog.=) $3"
+						 "     AND h.state OPERATOR(pg_catalog.=) 'held')")
+		" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
+	3, {TEXTOID, INT8OID, INT4OID}, NULL}
+};
+
+/* The active stripe with the fewest sats that nobody else has locked. */
+static FtStatement pick_stripe = {
+	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash"
+	" FROM freetier.pools p JOIN freetier.pool_stripes s ON s.pool OPERATOR(pg_catalog.=) p.pool"
+	" WHERE p.pool OPERATOR(pg_catalog.=) $1 AND s.stripe OPERATOR(pg_catalog.<) p.stripes"
+	" ORDER BY s.balance_sats, s.stripe LIMIT 1 FOR NO KEY UPDATE OF s SKIP LOCKED",
+	1, {TEXTOID}, NULL
 };
 
 static FtStatement claim_payment = {
@@ -67,22 +84,21 @@ replayed_credit(const char *payment_ref, const char *pool, int64 paid)
 	return ft_column_int64(0, 3);
 }
 
-PG_FUNCTION_INFO_V1(freetier_credit);
-
 /*
  * freetier_credit(paid_sats bigint, pool text DEFAULT 'default',
  *				   payment_ref text DEFAULT NULL) RETURNS bigint
  */
-Datum
-freetier_credit(PG_FUNCTION_ARGS)
+static int64
+credit(FunctionCallInfo fcinfo, FtLayout layout)
 {
 	int64		paid;
 	char	   *pool_name;
 	char	   *payment_ref;
 	TimestampTz now = ft_now();
-	FtPool		pool;
+	FtStripe	stripe;
 	Datum		args[5];
-	int64		credit;
+	bool		isnull;
+	int64		credited;
 	int64		held;
 
 	ft_check_not_null(fcinfo, 0, "paid_sats");
@@ -97,12 +113,21 @@ freetier_credit(PG_FUNCTION_ARGS)
 				 errhint("Pass NULL when the payment has no reference.")));
 
 	ft_connect(FT_LOCKING);
-	ft_pool_lock(pool_name, &pool);
-
 	args[0] = CStringGetTextDatum(pool_name);
+	if (layout == FT_LAYOUT_STRIPES && ft_execute(&pick_stripe, args, NULL) == 1)
+	{
+		stripe.pool = pool_name;
+		stripe.stripe = DatumGetInt32(ft_column(0, 1, &isnull));
+		stripe.balance_sats = ft_column_int64(0, 2);
+		ft_chain_head_read(&stripe.head, ft_column_int64(0, 3), ft_column(0, 4, &isnull));
+	}
+	else
+		ft_stripe_lock(pool_name, 0, layout, &stripe);
+
 	args[1] = Int64GetDatum(paid);
-	ft_execute(&credit_for, args, NULL);
-	credit = ft_column_int64(0, 1);
+	args[2] = Int32GetDatum(stripe.stripe);
+	ft_execute(&credit_for[layout], args, NULL);
+	credited = ft_column_int64(0, 1);
 	held = ft_column_int64(0, 2);
 
 	if (payment_ref)
@@ -110,23 +135,40 @@ freetier_credit(PG_FUNCTION_ARGS)
 		args[0] = CStringGetTextDatum(payment_ref);
 		args[1] = CStringGetTextDatum(pool_name);
 		args[2] = Int64GetDatum(paid);
-		args[3] = Int64GetDatum(credit);
+		args[3] = Int64GetDatum(credited);
 		args[4] = TimestampTzGetDatum(now);
 		if (ft_execute(&claim_payment, args, NULL) == 0)
 		{
-			credit = replayed_credit(payment_ref, pool_name, paid);
+			credited = replayed_credit(payment_ref, pool_name, paid);
 			SPI_finish();
-			PG_RETURN_INT64(credit);
+			return credited;
 		}
 	}
-	if (credit > 0)
+	if (credited > 0)
 	{
-		/* the balance must still fit when every hold on the pool comes back */
-		(void) ft_add_sats(ft_add_sats(pool.balance_sats, held, "pool balance"),
-						   credit, "pool balance");
-		ft_pool_append(&pool, "credit", credit, NULL, payment_ref, now);
+		/* the stripe must still fit when every hold that returns to it comes back */
+		(void) ft_add_sats(ft_add_sats(stripe.balance_sats, held, "pool balance"),
+						   credited, "pool balance");
+		ft_stripe_append(&stripe, layout, "credit", credited, NULL, payment_ref, now);
 	}
-
 	SPI_finish();
-	PG_RETURN_INT64(credit);
+	return credited;
+}
+
+PG_FUNCTION_INFO_V1(freetier_credit);
+
+/* freetier_credit of 0.1 to 0.2.1. */
+Datum
+freetier_credit(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(credit(fcinfo, FT_LAYOUT_POOL_ROW));
+}
+
+PG_FUNCTION_INFO_V1(freetier_credit_v3);
+
+/* freetier_credit from 0.3 on: to one stripe of the pool. */
+Datum
+freetier_credit_v3(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(credit(fcinfo, FT_LAYOUT_STRIPES));
 }

@@ -14,7 +14,8 @@
  * late, and its purchased balance), and for an account its totals
  * (lifetime_spent, lifetime_added) and its plan.
  *
- * Verification only reads, with one snapshot for the whole call
+ * A pool has one chain per stripe; an account has one.  Verification only
+ * reads, with one snapshot for the whole call
  * (FT_READING), so that a chain and its owning row are seen at one instant.
  *
  *-------------------------------------------------------------------------
@@ -41,27 +42,42 @@
  */
 typedef struct ChainKind
 {
-	const char *domain;
 	FtStatement *owners;
 	FtStatement *entries;
-	int			nfields;		/* hashed fields */
-	int			delta_field;	/* which of them is the delta */
+	const char *domain;			/* of chain 0 of a key */
+	int			nfields;		/* hashed fields of chain 0 */
+	const char *later_domain;	/* of its other chains (a pool's stripes) */
+	int			delta_field;	/* which field is the delta */
 	int			balance_field;	/* and which the balance after it */
 	bool		accounts;		/* else pools */
 } ChainKind;
 
-static FtStatement pool_owners = {
-	"SELECT pool, head_seq, head_hash, balance_sats, 0::bigint, 0::bigint, 0::bigint, true"
-	" FROM freetier.pools"
-	" WHERE $1 IS NULL OR pool OPERATOR(pg_catalog.=) $1 ORDER BY pool",
-	1, {TEXTOID}, NULL
+/*
+ * A pool's chains: its stripes (up to 0.2.1, its one row as chain 0).  A
+ * stripe's entries end with the stripe number, which only stripes other
+ * than 0 hash.
+ */
+static FtStatement pool_owners[2] = {
+	{"SELECT pool, 0, head_seq, head_hash, balance_sats, 0::bigint, 0::bigint, 0::bigint, true"
+		" FROM freetier.pools"
+		" WHERE $1 IS NULL OR pool OPERATOR(pg_catalog.=) $1 ORDER BY pool",
+	1, {TEXTOID}, NULL},
+	{"SELECT pool, stripe, head_seq, head_hash, balance_sats, 0::bigint, 0::bigint, 0::bigint, true"
+		" FROM freetier.pool_stripes"
+		" WHERE $1 IS NULL OR pool OPERATOR(pg_catalog.=) $1 ORDER BY pool, stripe",
+	1, {TEXTOID}, NULL}
 };
 
-static FtStatement pool_entries = {
-	"SELECT 0, prev_hash, hash,"
-	" pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at"
-	" FROM freetier.ledger WHERE pool OPERATOR(pg_catalog.=) $1 ORDER BY seq",
-	1, {TEXTOID}, NULL
+static FtStatement pool_entries[2] = {
+	{"SELECT 0, prev_hash, hash,"
+		" pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at"
+		" FROM freetier.ledger WHERE pool OPERATOR(pg_catalog.=) $1 ORDER BY seq",
+	1, {TEXTOID}, NULL},
+	{"SELECT 0, prev_hash, hash,"
+		" pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at, stripe"
+		" FROM freetier.ledger WHERE pool OPERATOR(pg_catalog.=) $1"
+		" AND stripe OPERATOR(pg_catalog.=) $2 ORDER BY seq",
+	2, {TEXTOID, INT4OID}, NULL}
 };
 
 /*
@@ -71,7 +87,7 @@ static FtStatement pool_entries = {
  * and the last open or plan_change entry names the plan.
  */
 static FtStatement account_owners = {
-	"SELECT a.subject, a.head_seq, a.head_hash, a.period_used, a.lifetime_plan_used,"
+	"SELECT a.subject, 0, a.head_seq, a.head_hash, a.period_used, a.lifetime_plan_used,"
 	" a.late_period_used, a.purchased_balance,"
 	" a.lifetime_spent OPERATOR(pg_catalog.=) coalesce((SELECT pg_catalog.sum("
 	"     CASE WHEN l.bucket OPERATOR(pg_catalog.=) 'purchased'"
@@ -99,10 +115,12 @@ static FtStatement account_entries = {
 	1, {TEXTOID}, NULL
 };
 
-static const ChainKind pool_chains = {FT_POOL_CHAIN, &pool_owners, &pool_entries,
-8, 3, 4, false};
-static const ChainKind account_chains = {FT_ACCOUNT_CHAIN, &account_owners,
-&account_entries, 10, 4, 5, true};
+static const ChainKind pool_chains[2] = {
+	{&pool_owners[0], &pool_entries[0], FT_POOL_CHAIN, 8, NULL, 3, 4, false},
+	{&pool_owners[1], &pool_entries[1], FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false}
+};
+static const ChainKind account_chains = {&account_owners, &account_entries,
+FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, true};
 
 /* The columns where an entries row's hashed fields start. */
 #define FIRST_FIELD_COL 4
@@ -152,17 +170,19 @@ typedef struct ChainCheck
 	uint8		head[FT_HASH_BYTES];
 } ChainCheck;
 
-/* Check one fetched entry against the chain so far. */
+/* Check one fetched entry of chain `chain` of its key against the chain so far. */
 static bool
-entry_matches(const ChainKind *kind, ChainCheck *c, HeapTuple tup, TupleDesc desc)
+entry_matches(const ChainKind *kind, int chain, ChainCheck *c, HeapTuple tup,
+			  TupleDesc desc)
 {
 	bool		isnull;
 	int			bucket = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 	FtField		fields[FT_MAX_FIELDS];
+	int			nfields = chain == 0 ? kind->nfields : kind->nfields + 1;
 	int64		expected;
 	uint8		hash[FT_HASH_BYTES];
 
-	fields_of_row(tup, desc, kind->nfields, fields);
+	fields_of_row(tup, desc, nfields, fields);
 	if (fields[1].i != c->entries + 1 || bucket < 0 || bucket >= FT_MAX_BUCKETS)
 		return false;
 	if (!bytea_is_hash(SPI_getbinval(tup, desc, 2, &isnull), c->head))
@@ -170,7 +190,8 @@ entry_matches(const ChainKind *kind, ChainCheck *c, HeapTuple tup, TupleDesc des
 	if (pg_add_s64_overflow(c->balance[bucket], fields[kind->delta_field].i, &expected) ||
 		expected != fields[kind->balance_field].i || expected < 0)
 		return false;
-	ft_chain_hash(kind->domain, fields, kind->nfields, c->head, hash);
+	ft_chain_hash(chain == 0 ? kind->domain : kind->later_domain, fields, nfields,
+				  c->head, hash);
 	if (!bytea_is_hash(SPI_getbinval(tup, desc, 3, &isnull), hash))
 		return false;
 
@@ -185,9 +206,9 @@ entry_matches(const ChainKind *kind, ChainCheck *c, HeapTuple tup, TupleDesc des
  * rows nor what checking them allocates grow with the ledger.
  */
 static void
-check_chain(const ChainKind *kind, const char *key, ChainCheck *c)
+check_chain(const ChainKind *kind, const char *key, int chain, ChainCheck *c)
 {
-	Datum		args[1] = {CStringGetTextDatum(key)};
+	Datum		args[2] = {CStringGetTextDatum(key), Int32GetDatum(chain)};
 	Portal		portal = SPI_cursor_open(NULL, ft_prepare(kind->entries), args,
 										 NULL, ft_reads_one_snapshot());
 	MemoryContext batch = AllocSetContextCreate(CurrentMemoryContext,
@@ -206,7 +227,7 @@ check_chain(const ChainKind *kind, const char *key, ChainCheck *c)
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			c->rows++;
-			if (c->ok && !entry_matches(kind, c, SPI_tuptable->vals[i],
+			if (c->ok && !entry_matches(kind, chain, c, SPI_tuptable->vals[i],
 										SPI_tuptable->tupdesc))
 			{
 				c->ok = false;
@@ -221,10 +242,11 @@ check_chain(const ChainKind *kind, const char *key, ChainCheck *c)
 	MemoryContextDelete(batch);
 }
 
-/* A chain's owning row: its key, head, bucket balances, other figures. */
+/* A chain's owning row: its key and chain number, head, bucket balances, other figures. */
 typedef struct ChainOwner
 {
 	char	   *key;
+	int			chain;
 	int64		head_seq;
 	uint8		head[FT_HASH_BYTES];
 	int64		balance[FT_MAX_BUCKETS];
@@ -264,51 +286,83 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
-		bytea	   *head = DatumGetByteaPP(ft_column(i, 3, &isnull));
+		bytea	   *head = DatumGetByteaPP(ft_column(i, 4, &isnull));
 
 		owners[i].key = ft_column_text(i, 1);
-		owners[i].head_seq = ft_column_int64(i, 2);
+		owners[i].chain = DatumGetInt32(ft_column(i, 2, &isnull));
+		owners[i].head_seq = ft_column_int64(i, 3);
 		memset(owners[i].head, 0, FT_HASH_BYTES);
 		if (VARSIZE_ANY_EXHDR(head) == FT_HASH_BYTES)
 			memcpy(owners[i].head, VARDATA_ANY(head), FT_HASH_BYTES);
 		for (int b = 0; b < FT_MAX_BUCKETS; b++)
-			owners[i].balance[b] = ft_column_int64(i, 4 + b);
-		owners[i].figures_ok = DatumGetBool(ft_column(i, 4 + FT_MAX_BUCKETS, &isnull));
+			owners[i].balance[b] = ft_column_int64(i, 5 + b);
+		owners[i].figures_ok = DatumGetBool(ft_column(i, 5 + FT_MAX_BUCKETS, &isnull));
 	}
 
-	for (int i = 0; i < n; i++)
+	/* the owners come ordered by key, then chain: one result row per key */
+	for (int i = 0; i < n;)
 	{
-		ChainCheck	c;
+		int64		entries = 0;
+		bool		ok = true;
+		int64		first_bad_entry = 0;
+		int			k;
 		Datum		values[4];
 		bool		isnull[4] = {false, false, false, false};
 
-		check_chain(kind, owners[i].key, &c);
-		if (c.ok && (c.entries != owners[i].head_seq || !owners[i].figures_ok ||
-					 memcmp(c.balance, owners[i].balance, sizeof(c.balance)) != 0 ||
-					 memcmp(c.head, owners[i].head, FT_HASH_BYTES) != 0))
+		for (k = i; k < n && strcmp(owners[k].key, owners[i].key) == 0; k++)
 		{
-			c.ok = false;
-			if (c.entries < owners[i].head_seq)
-				c.first_bad_entry = c.entries + 1;
+			ChainOwner *o = &owners[k];
+			ChainCheck	c;
+
+			check_chain(kind, o->key, o->chain, &c);
+			if (c.ok && (c.entries != o->head_seq || !o->figures_ok ||
+						 memcmp(c.balance, o->balance, sizeof(c.balance)) != 0 ||
+						 memcmp(c.head, o->head, FT_HASH_BYTES) != 0))
+			{
+				c.ok = false;
+				if (c.entries < o->head_seq)
+					c.first_bad_entry = c.entries + 1;
+			}
+			entries += c.rows;
+			if (ok && !c.ok)
+			{
+				ok = false;
+				first_bad_entry = c.first_bad_entry;
+			}
 		}
 
 		values[0] = CStringGetTextDatum(owners[i].key);
-		values[1] = Int64GetDatum(c.rows);
-		values[2] = BoolGetDatum(c.ok);
-		values[3] = Int64GetDatum(c.first_bad_entry);
-		isnull[3] = c.first_bad_entry == 0;
+		values[1] = Int64GetDatum(entries);
+		values[2] = BoolGetDatum(ok);
+		values[3] = Int64GetDatum(first_bad_entry);
+		isnull[3] = first_bad_entry == 0;
 		ft_result_row(fcinfo, values, isnull);
+		i = k;
 	}
 	SPI_finish();
 }
 
 PG_FUNCTION_INFO_V1(freetier_verify_ledger);
 
-/* freetier_verify_ledger(pool text DEFAULT NULL): the pools' chains. */
+/* freetier_verify_ledger(pool text DEFAULT NULL) of 0.1 to 0.2.1: the pools' chains. */
 Datum
 freetier_verify_ledger(PG_FUNCTION_ARGS)
 {
-	verify_chains(fcinfo, &pool_chains, "pool");
+	verify_chains(fcinfo, &pool_chains[FT_LAYOUT_POOL_ROW], "pool");
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_verify_ledger_v3);
+
+/*
+ * freetier_verify_ledger(pool text DEFAULT NULL) from 0.3 on: every stripe's
+ * chain; a pool is ok when all are, and first_bad_entry is on its first bad
+ * stripe.
+ */
+Datum
+freetier_verify_ledger_v3(PG_FUNCTION_ARGS)
+{
+	verify_chains(fcinfo, &pool_chains[FT_LAYOUT_STRIPES], "pool");
 	return (Datum) 0;
 }
 

@@ -5,7 +5,8 @@
 -- triggers off, and verification must name the first changed entry.
 -- Where it can, a tamper keeps everything else consistent (balances, the
 -- owning row), so that only the hash, or only the stored prev_hash link,
--- can give it away.  Each tamper is rolled back.
+-- can give it away.  A hash is tampered with by flipping its first bit.
+-- Each tamper is rolled back.
 SET timezone = 'UTC';
 \set SHOW_CONTEXT never
 DROP EXTENSION freetier;
@@ -15,7 +16,7 @@ SET freetier.test_now = '2025-05-05 05:05:05+00';
 ------------------------------------------------------------------------------
 -- Known answers
 ------------------------------------------------------------------------------
-SELECT freetier_create_pool('kat', 100, 10, '15 minutes');
+SELECT freetier_create_pool('kat', 100, 10, '15 minutes', 1);
 SELECT freetier_credit(1000, 'kat', 'inv-kat');
 SELECT seq, kind, encode(hash, 'hex') = CASE seq
          WHEN 1 THEN '4cd0029a5adb1fe39c4149f7667bb96eda6bdd41daf8e5b453e151105f0c3c52'
@@ -28,13 +29,21 @@ SELECT seq, kind, backend, encode(hash, 'hex') = CASE seq
          WHEN 2 THEN '10bee9e0b01d19c5a21d592edb569cc5aa0608aacdb45a242beefdad454eac17' END AS known
   FROM freetier.account_ledger WHERE subject = 'kat' ORDER BY seq;
 
+-- A striped pool: stripe 0 hashes as a pool's one chain always has, any
+-- other stripe hashes its number too, under its own domain tag.
+SELECT freetier_create_pool('kas', 100, 10, '15 minutes', 2);
+SELECT stripe, seq, kind, delta_sats, encode(hash, 'hex') = CASE stripe
+         WHEN 0 THEN 'e8a6a5c4ac6fea53001ec743e63f713b37c58ab8fe469428ca4f8a04f362ca7f'
+         WHEN 1 THEN '6785e4debc12c73ada3c60c7e2253316045899c6700a2bef0537e56b49e014c7' END AS known
+  FROM freetier.ledger WHERE pool = 'kas' ORDER BY stripe, seq;
+
 ------------------------------------------------------------------------------
 -- Chains to tamper with: pool 'tam' and account 'ta', each with a twin
 -- ('twin', 'tb') for the tampers that move a chain to another key.
 ------------------------------------------------------------------------------
 SELECT freetier_set_tier('tamu', 'elite');
-SELECT freetier_create_pool('tam', 1000);
-SELECT freetier_create_pool('twin', 1000);
+SELECT freetier_create_pool('tam', 1000, stripes => 1);
+SELECT freetier_create_pool('twin', 1000, stripes => 1);
 CREATE TEMP TABLE d AS SELECT * FROM freetier_decide('tamu', 10, 'tam');
 SELECT absorbed_sats FROM freetier_record_grant((SELECT hold_id FROM d), 7);
 SELECT freetier_credit(500, 'tam', 'inv-t');
@@ -67,21 +76,22 @@ SELECT * FROM bad();                                           -- none yet
 ------------------------------------------------------------------------------
 -- The pool ledger
 ------------------------------------------------------------------------------
-\set off 'ALTER TABLE freetier.ledger DISABLE TRIGGER ALL; ALTER TABLE freetier.pools DISABLE TRIGGER ALL'
+\set off 'ALTER TABLE freetier.ledger DISABLE TRIGGER ALL; ALTER TABLE freetier.pool_stripes DISABLE TRIGGER ALL'
 
--- pool: the two chains swap keys, with their pool rows' balances and heads
+-- pool: the two chains swap keys, with their stripes' balances and heads
 BEGIN; :off;
 UPDATE freetier.ledger SET pool = '~' WHERE pool = 'tam';
 UPDATE freetier.ledger SET pool = 'tam' WHERE pool = 'twin';
 UPDATE freetier.ledger SET pool = 'twin' WHERE pool = '~';
-UPDATE freetier.pools p SET balance_sats = o.balance_sats, head_seq = o.head_seq, head_hash = o.head_hash
-  FROM freetier.pools o WHERE (p.pool, o.pool) IN (('tam', 'twin'), ('twin', 'tam'));
+UPDATE freetier.pool_stripes p SET balance_sats = o.balance_sats, head_seq = o.head_seq, head_hash = o.head_hash
+  FROM freetier.pool_stripes o WHERE (p.pool, o.pool) IN (('tam', 'twin'), ('twin', 'tam'))
+   AND p.stripe = 0 AND o.stripe = 0;
 SELECT 'pool' AS tampered, * FROM bad(); ROLLBACK;
 
--- seq: the last entry moved one on, the pool row's head with it
+-- seq: the last entry moved one on, the stripe's head with it
 BEGIN; :off;
 UPDATE freetier.ledger SET seq = 7 WHERE pool = 'tam' AND seq = 6;
-UPDATE freetier.pools SET head_seq = 7 WHERE pool = 'tam';
+UPDATE freetier.pool_stripes SET head_seq = 7 WHERE pool = 'tam';
 SELECT 'seq' AS tampered, * FROM bad(); ROLLBACK;
 
 -- kind: a release called an expiry
@@ -90,17 +100,17 @@ UPDATE freetier.ledger SET kind = 'expiry' WHERE pool = 'tam' AND seq = 6;
 SELECT 'kind' AS tampered, * FROM bad(); ROLLBACK;
 
 -- delta_sats and balance_after: a credit of 60 instead of 50, every later
--- balance and the pool row raised with it
+-- balance and the stripe raised with it
 BEGIN; :off;
 UPDATE freetier.ledger SET delta_sats = delta_sats + 10 WHERE pool = 'tam' AND seq = 4;
 UPDATE freetier.ledger SET balance_after = balance_after + 10 WHERE pool = 'tam' AND seq >= 4;
-UPDATE freetier.pools SET balance_sats = balance_sats + 10 WHERE pool = 'tam';
+UPDATE freetier.pool_stripes SET balance_sats = balance_sats + 10 WHERE pool = 'tam';
 SELECT 'delta_sats, balance_after' AS tampered, * FROM bad(); ROLLBACK;
 
 -- balance_after alone
 BEGIN; :off;
 UPDATE freetier.ledger SET balance_after = balance_after + 1 WHERE pool = 'tam' AND seq = 6;
-UPDATE freetier.pools SET balance_sats = balance_sats + 1 WHERE pool = 'tam';
+UPDATE freetier.pool_stripes SET balance_sats = balance_sats + 1 WHERE pool = 'tam';
 SELECT 'balance_after' AS tampered, * FROM bad(); ROLLBACK;
 
 -- hold_id
@@ -120,17 +130,28 @@ SELECT 'created_at' AS tampered, * FROM bad(); ROLLBACK;
 
 -- prev_hash alone: the stored link, not the hash, is wrong
 BEGIN; :off;
-UPDATE freetier.ledger SET prev_hash = '\x00'::bytea || substr(prev_hash, 2) WHERE pool = 'tam' AND seq = 5;
+UPDATE freetier.ledger SET prev_hash = set_byte(prev_hash, 0, get_byte(prev_hash, 0) # 1) WHERE pool = 'tam' AND seq = 5;
 SELECT 'prev_hash' AS tampered, * FROM bad(); ROLLBACK;
 
--- hash: of the last entry, with the pool row's head; of a middle one
+-- hash: of the last entry, with the stripe's head; of a middle one
 BEGIN; :off;
-UPDATE freetier.ledger SET hash = '\x00'::bytea || substr(hash, 2) WHERE pool = 'tam' AND seq = 6;
-UPDATE freetier.pools SET head_hash = '\x00'::bytea || substr(head_hash, 2) WHERE pool = 'tam';
+UPDATE freetier.ledger SET hash = set_byte(hash, 0, get_byte(hash, 0) # 1) WHERE pool = 'tam' AND seq = 6;
+UPDATE freetier.pool_stripes SET head_hash = set_byte(head_hash, 0, get_byte(head_hash, 0) # 1) WHERE pool = 'tam';
 SELECT 'hash, last' AS tampered, * FROM bad(); ROLLBACK;
 BEGIN; :off;
-UPDATE freetier.ledger SET hash = '\x00'::bytea || substr(hash, 2) WHERE pool = 'tam' AND seq = 3;
+UPDATE freetier.ledger SET hash = set_byte(hash, 0, get_byte(hash, 0) # 1) WHERE pool = 'tam' AND seq = 3;
 SELECT 'hash, middle' AS tampered, * FROM bad(); ROLLBACK;
+
+-- stripe: stripe 1's seed entry moved to a new stripe 2 of its pool, with
+-- its stripe row: every field but the stripe number is as hashed
+BEGIN; :off;
+INSERT INTO freetier.pool_stripes SELECT pool, 2, balance_sats, head_seq, head_hash
+  FROM freetier.pool_stripes WHERE pool = 'kas' AND stripe = 1;
+UPDATE freetier.pool_stripes SET balance_sats = 0, head_seq = 0,
+       head_hash = '\x0000000000000000000000000000000000000000000000000000000000000000'
+ WHERE pool = 'kas' AND stripe = 1;
+UPDATE freetier.ledger SET stripe = 2 WHERE pool = 'kas' AND stripe = 1;
+SELECT 'stripe' AS tampered, * FROM bad(); ROLLBACK;
 
 ------------------------------------------------------------------------------
 -- The account ledger
@@ -200,17 +221,17 @@ SELECT 'created_at' AS tampered, * FROM bad(); ROLLBACK;
 
 -- prev_hash alone
 BEGIN; :off;
-UPDATE freetier.account_ledger SET prev_hash = '\x00'::bytea || substr(prev_hash, 2)
+UPDATE freetier.account_ledger SET prev_hash = set_byte(prev_hash, 0, get_byte(prev_hash, 0) # 1)
  WHERE subject = 'ta' AND seq = 3;
 SELECT 'prev_hash' AS tampered, * FROM bad(); ROLLBACK;
 
 -- hash: of the last entry, with the account's head; of a middle one
 BEGIN; :off;
-UPDATE freetier.account_ledger SET hash = '\x00'::bytea || substr(hash, 2) WHERE subject = 'ta' AND seq = 5;
-UPDATE freetier.accounts SET head_hash = '\x00'::bytea || substr(head_hash, 2) WHERE subject = 'ta';
+UPDATE freetier.account_ledger SET hash = set_byte(hash, 0, get_byte(hash, 0) # 1) WHERE subject = 'ta' AND seq = 5;
+UPDATE freetier.accounts SET head_hash = set_byte(head_hash, 0, get_byte(head_hash, 0) # 1) WHERE subject = 'ta';
 SELECT 'hash, last' AS tampered, * FROM bad(); ROLLBACK;
 BEGIN; :off;
-UPDATE freetier.account_ledger SET hash = '\x00'::bytea || substr(hash, 2) WHERE subject = 'ta' AND seq = 2;
+UPDATE freetier.account_ledger SET hash = set_byte(hash, 0, get_byte(hash, 0) # 1) WHERE subject = 'ta' AND seq = 2;
 SELECT 'hash, middle' AS tampered, * FROM bad(); ROLLBACK;
 
 -- Everything rolled back: every chain verifies again.

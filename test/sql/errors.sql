@@ -11,7 +11,8 @@ CREATE TEMP TABLE d AS SELECT * FROM freetier_decide('ed', 10);
 -- A fingerprint of all state, compared at the end.
 CREATE FUNCTION state() RETURNS text LANGUAGE sql AS $$
   SELECT md5(concat_ws('|',
-    (SELECT string_agg(concat_ws(',', pool, balance_sats, credit_pct, hold_ttl, head_seq), ';' ORDER BY pool) FROM freetier.pools),
+    (SELECT string_agg(concat_ws(',', pool, credit_pct, hold_ttl, stripes), ';' ORDER BY pool) FROM freetier.pools),
+    (SELECT string_agg(concat_ws(',', pool, stripe, balance_sats, head_seq), ';' ORDER BY pool, stripe) FROM freetier.pool_stripes),
     (SELECT string_agg(concat_ws(',', tier, daily_budget_sats), ';' ORDER BY tier) FROM freetier.tiers),
     (SELECT string_agg(concat_ws(',', subject, tier, window_start, window_settled_sats), ';' ORDER BY subject) FROM freetier.subjects),
     (SELECT string_agg(concat_ws(',', hold_id, state, held_sats), ';' ORDER BY hold_id) FROM freetier.holds),

@@ -7,6 +7,7 @@ DROP EXTENSION freetier;
 -- entry is dated -infinity in every install).
 SET freetier.test_now = '2026-07-01 00:00:00+00';
 CREATE EXTENSION freetier;
+SELECT freetier_configure_pool('default', stripes => 1);   -- one chain to read
 SELECT freetier_set_tier('lee', 'elite');
 CREATE TEMP TABLE d AS SELECT * FROM freetier_decide('lee', 300);
 SELECT absorbed_sats FROM freetier_record_grant((SELECT hold_id FROM d), 120);
@@ -68,10 +69,10 @@ ROLLBACK;
 BEGIN;
 ALTER TABLE freetier.ledger DISABLE TRIGGER ledger_append_only;
 DELETE FROM freetier.ledger WHERE seq = 4;               -- the newest entry
-SELECT * FROM freetier_verify_ledger('default');        -- the pool row names 4 as its head
+SELECT * FROM freetier_verify_ledger('default');        -- the stripe row names 4 as its head
 ROLLBACK;
 BEGIN;
-UPDATE freetier.pools SET balance_sats = balance_sats + 1000;   -- the pool row alone
+UPDATE freetier.pool_stripes SET balance_sats = balance_sats + 1000;   -- the stripe row alone
 SELECT * FROM freetier_verify_ledger('default');        -- every entry fine, the end does not match
 ROLLBACK;
 SELECT * FROM freetier_verify_ledger();

@@ -23,8 +23,8 @@ GRANT EXECUTE ON FUNCTION
     freetier_credit(bigint, text, text),
     freetier_set_tier(text, text),
     freetier_set_tier_budget(text, bigint),
-    freetier_create_pool(text, bigint, numeric, interval),
-    freetier_configure_pool(text, numeric, interval),
+    freetier_create_pool(text, bigint, numeric, interval, int),
+    freetier_configure_pool(text, numeric, interval, int),
     freetier_pool_status(text),
     freetier_verify_ledger(text),
     freetier_expire_holds()
@@ -62,7 +62,7 @@ SELECT freetier_expire_holds();
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier.pools;
 \echo :LAST_ERROR_SQLSTATE
-UPDATE freetier.pools SET balance_sats = 1000000;
+UPDATE freetier.pool_stripes SET balance_sats = 1000000;
 \echo :LAST_ERROR_SQLSTATE
 INSERT INTO freetier.subjects (subject, tier) VALUES ('mallory', 'elite');
 \echo :LAST_ERROR_SQLSTATE
@@ -176,8 +176,8 @@ REVOKE ALL ON FUNCTION freetier_open_account(text, text),
 REVOKE ALL ON FUNCTION freetier_decide(text, bigint, text), freetier_estimate(text, bigint, text),
     freetier_record_grant(uuid, bigint, text), freetier_release(uuid, text) FROM freetier_test_app;
 REVOKE ALL ON FUNCTION freetier_credit(bigint, text, text), freetier_set_tier(text, text),
-    freetier_set_tier_budget(text, bigint), freetier_create_pool(text, bigint, numeric, interval),
-    freetier_configure_pool(text, numeric, interval), freetier_pool_status(text),
+    freetier_set_tier_budget(text, bigint), freetier_create_pool(text, bigint, numeric, interval, int),
+    freetier_configure_pool(text, numeric, interval, int), freetier_pool_status(text),
     freetier_verify_ledger(text), freetier_expire_holds() FROM freetier_test_operator;
 DROP TABLE app_d, app_d2;
 DROP ROLE freetier_test_operator;

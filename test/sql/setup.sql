@@ -11,7 +11,10 @@ SELECT c.relname, c.relkind
 
 -- Defaults
 SELECT tier, daily_budget_sats FROM freetier.tiers ORDER BY daily_budget_sats;
-SELECT pool, balance_sats, credit_pct, hold_ttl, head_seq FROM freetier.pools;
+SELECT pool, credit_pct, hold_ttl, stripes FROM freetier.pools;
+-- the default pool's stripes: the install-time seed on stripe 0, 15 empty ones
+SELECT pool, count(*) AS stripes, sum(balance_sats) AS balance_sats, sum(head_seq) AS entries
+  FROM freetier.pool_stripes GROUP BY pool;
 SELECT pool, seq, kind, delta_sats, balance_after FROM freetier.ledger;
 SELECT * FROM freetier_pool_status();
 

@@ -180,18 +180,32 @@ SELECT 'rule', r.relname || '.' || ru.rulename, 'def', pg_get_ruledef(ru.oid)
 
 -- Fingerprints of tables' rows: row count and md5 of the ordered row texts
 -- (the rows hold uuids and wall-clock times, so only comparisons are shown).
+-- Pools, their ledger and holds are taken in their 0.1 to 0.2.1 shape
+-- whatever the layout: from 0.3 on a pool's balance and chain are its
+-- stripe 0's (its other stripes are fingerprinted as pool_stripes), and
+-- ledger entries and holds also name a stripe.
 CREATE FUNCTION pg_temp.fingerprint()
     RETURNS TABLE (tbl text, nrows bigint, md5 text) LANGUAGE plpgsql AS $$
 DECLARE
     r record;
+    striped boolean := to_regclass('freetier.pool_stripes') IS NOT NULL;
 BEGIN
     FOR r IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = 'freetier' AND c.relkind IN ('r', 'S') ORDER BY c.relname LOOP
         tbl := r.relname;
         EXECUTE format('SELECT count(*), md5(coalesce(string_agg(t::text, E''\n'' ORDER BY t::text), ''''))'
-                       ' FROM (SELECT %s FROM freetier.%I x) t',
-                       CASE r.relkind WHEN 'S' THEN 'x.last_value, x.is_called' ELSE 'x.*' END,
-                       r.relname)
+                       ' FROM (SELECT %s) t',
+                       CASE WHEN r.relkind = 'S' THEN format('x.last_value, x.is_called FROM freetier.%I x', r.relname)
+                            WHEN r.relname = 'pools' AND striped THEN
+                                'p.pool, s.balance_sats, p.credit_pct, p.hold_ttl, s.head_seq, s.head_hash, p.created_at'
+                                ' FROM freetier.pools p JOIN freetier.pool_stripes s ON s.pool = p.pool AND s.stripe = 0'
+                            WHEN r.relname = 'ledger' THEN
+                                'pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at, prev_hash, hash'
+                                ' FROM freetier.ledger' || CASE WHEN striped THEN ' WHERE stripe = 0' ELSE '' END
+                            WHEN r.relname = 'holds' THEN
+                                'hold_id, subject, pool, estimated_sats, held_sats, window_start, created_at,'
+                                ' expires_at, state, ended_at, end_reason FROM freetier.holds'
+                            ELSE format('x.* FROM freetier.%I x', r.relname) END)
            INTO nrows, md5;
         RETURN NEXT;
     END LOOP;
@@ -274,11 +288,15 @@ SELECT 'only in fresh install' AS side, * FROM (SELECT * FROM snap_fresh EXCEPT 
 -- Every 0.1 row is kept, unchanged.
 SELECT b.tbl, b.nrows, a.nrows = b.nrows AS same_count, a.md5 = b.md5 AS same_rows
   FROM fp_01 b LEFT JOIN pg_temp.fingerprint() a USING (tbl) ORDER BY b.tbl;
--- The tables 0.2 adds start as in a fresh 0.2 install (its default plans
--- and settings, nothing else).
+-- The tables 0.2 adds start as in a fresh install (its default plans and
+-- settings, nothing else).
 SELECT a.tbl, a.nrows, a.md5 = f.md5 AS same_as_fresh
   FROM pg_temp.fingerprint() a JOIN fp_fresh f USING (tbl)
- WHERE a.tbl NOT IN (SELECT tbl FROM fp_01) ORDER BY a.tbl;
+ WHERE a.tbl NOT IN (SELECT tbl FROM fp_01) AND a.tbl <> 'pool_stripes' ORDER BY a.tbl;
+-- Each pool's row became its stripe 0 (above, in pools); its other 15
+-- stripes start empty.
+SELECT pool, count(*) AS stripes, count(*) FILTER (WHERE head_seq = 0 AND balance_sats = 0) AS empty
+  FROM freetier.pool_stripes GROUP BY pool ORDER BY pool;
 SELECT * FROM freetier_verify_ledger();
 
 -- freetier_release and freetier_expire_holds now run the 0.2 C functions.
@@ -333,6 +351,10 @@ SELECT count(*) AS differ
 --    its bound, and changes nothing.
 ------------------------------------------------------------------------------
 
+-- A fresh 0.2.1, as this section's reference.
+DROP EXTENSION freetier;
+CREATE EXTENSION freetier VERSION '0.2.1';
+CREATE TEMP TABLE snap_0021 AS SELECT * FROM snap;
 DROP EXTENSION freetier;
 SET freetier.test_now = '2026-02-01 00:00:00+00';
 CREATE EXTENSION freetier VERSION '0.2';
@@ -344,7 +366,7 @@ CREATE TEMP TABLE ch2 AS SELECT * FROM freetier_reserve_credits('cy', 7, 'api');
 SELECT freetier_configure_pool('default', hold_ttl => '45 days');
 SELECT freetier_configure_credits(trial_window => '1 mon');
 CREATE TEMP TABLE fp_02 AS SELECT * FROM pg_temp.fingerprint();
-ALTER EXTENSION freetier UPDATE;
+ALTER EXTENSION freetier UPDATE TO '0.2.1';
 \echo :LAST_ERROR_SQLSTATE
 SELECT extversion FROM pg_extension WHERE extname = 'freetier';
 SELECT count(*) AS tables_changed
@@ -352,11 +374,11 @@ SELECT count(*) AS tables_changed
 -- Within the bounds, the update goes through.
 SELECT freetier_configure_pool('default', hold_ttl => '30 days');
 SELECT freetier_configure_credits(trial_window => '30 days');
-ALTER EXTENSION freetier UPDATE;
+ALTER EXTENSION freetier UPDATE TO '0.2.1';
 SELECT extversion FROM pg_extension WHERE extname = 'freetier';
-SELECT 'only after upgrade' AS side, * FROM (SELECT * FROM snap EXCEPT ALL SELECT * FROM snap_fresh) x
+SELECT 'only after upgrade' AS side, * FROM (SELECT * FROM snap EXCEPT ALL SELECT * FROM snap_0021) x
  ORDER BY kind, object, attr;
-SELECT 'only in fresh install' AS side, * FROM (SELECT * FROM snap_fresh EXCEPT ALL SELECT * FROM snap) x
+SELECT 'only in fresh 0.2.1' AS side, * FROM (SELECT * FROM snap_0021 EXCEPT ALL SELECT * FROM snap) x
  ORDER BY kind, object, attr;
 -- The holds live at the update settle.
 SELECT absorbed_sats, returned_sats FROM freetier_record_grant((SELECT hold_id FROM d2), 15);
@@ -367,7 +389,58 @@ SELECT pool, ok FROM freetier_verify_ledger();
 SELECT subject, ok FROM freetier_verify_account_ledger();
 
 ------------------------------------------------------------------------------
--- 5. Leave a fresh default install for the tests that follow.
+-- 5. From 0.2.1 to 0.3 (striped pools), with a gate hold, a credit hold and
+--    a hold past its TTL live at the upgrade.
+------------------------------------------------------------------------------
+
+SET freetier.test_now = '2026-02-01 01:00:00+00';
+SELECT freetier_configure_pool('default', hold_ttl => '15 minutes');
+CREATE TEMP TABLE d3 AS SELECT 'settle' AS tag, * FROM freetier_decide('cy', 40);
+INSERT INTO d3 SELECT 'release', * FROM freetier_decide('cy', 50);
+INSERT INTO d3 SELECT 'expire', * FROM freetier_decide('cy', 60);
+CREATE TEMP TABLE ch3 AS SELECT * FROM freetier_reserve_credits('cy', 4, 'api');
+SELECT freetier_credit(1000, 'default', 'inv-021');
+CREATE TEMP TABLE fp_021 AS SELECT * FROM pg_temp.fingerprint();
+SELECT sum(delta_sats) AS pool_balance FROM freetier.ledger WHERE pool = 'default';
+ALTER EXTENSION freetier UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'freetier';
+SELECT count(*) AS differ
+  FROM ((SELECT * FROM snap EXCEPT ALL SELECT * FROM snap_fresh)
+        UNION ALL (SELECT * FROM snap_fresh EXCEPT ALL SELECT * FROM snap)) x;
+-- Every row is kept: pools, ledger and holds in their 0.2.1 shape, the
+-- balance and chain now stripe 0's.
+SELECT b.tbl, b.nrows, a.nrows = b.nrows AS same_count, a.md5 = b.md5 AS same_rows
+  FROM fp_021 b LEFT JOIN pg_temp.fingerprint() a USING (tbl) ORDER BY b.tbl;
+SELECT pool, stripe, balance_sats, head_seq FROM freetier.pool_stripes
+ WHERE head_seq > 0 OR balance_sats > 0 ORDER BY pool, stripe;
+SELECT pool, stripes FROM freetier.pools ORDER BY pool;
+SELECT * FROM freetier_verify_ledger();
+-- The holds live at the upgrade settle, release and expire on stripe 0.
+SELECT absorbed_sats, returned_sats, charge_sats
+  FROM freetier_record_grant((SELECT hold_id FROM d3 WHERE tag = 'settle'), 30);
+SELECT freetier_release((SELECT hold_id FROM d3 WHERE tag = 'release'));
+SELECT allowance_credits, returned_credits FROM freetier_settle_credits((SELECT hold_id FROM ch3), 4);
+SET freetier.test_now = '2026-02-01 01:20:00+00';
+SELECT freetier_expire_holds();
+SELECT d3.tag, h.stripe, h.state FROM freetier.holds h JOIN d3 USING (hold_id) ORDER BY d3.tag;
+SELECT stripe, seq, kind, delta_sats, balance_after FROM freetier.ledger
+ WHERE pool = 'default' AND created_at >= '2026-02-01 01:00:00+00' ORDER BY stripe, seq;
+-- An upgraded pool draws from stripe 0 while it has enough; a credit goes
+-- to its emptiest stripe, and the first decide that has to lock every
+-- stripe evens them out (stripes.sql).  A new pool is spread from the start.
+SELECT serve, absorb_sats FROM freetier_decide('cy', 20);
+SELECT freetier_credit(500, 'default', 'inv-03');
+SELECT stripe, seq, kind, delta_sats FROM freetier.ledger
+ WHERE pool = 'default' AND created_at >= '2026-02-01 01:20:00+00' ORDER BY stripe, seq;
+SELECT freetier_create_pool('fresh', 1600, 10, '15 minutes', 16);
+SELECT count(*) AS stripes, min(balance_sats), max(balance_sats)
+  FROM freetier.pool_stripes WHERE pool = 'fresh';
+SELECT serve, absorb_sats FROM freetier_decide('cy', 20, 'fresh');
+SELECT * FROM freetier_verify_ledger() ORDER BY pool;
+SELECT * FROM freetier_verify_account_ledger();
+
+------------------------------------------------------------------------------
+-- 6. Leave a fresh default install for the tests that follow.
 ------------------------------------------------------------------------------
 
 RESET freetier.test_now;

@@ -44,31 +44,35 @@ sub sql
 my $snapshot_sql = q{
 SELECT concat_ws(E'\n',
   (SELECT string_agg(p::text, E'\n') FROM freetier.pools p WHERE pool = 'default'),
+  (SELECT string_agg(s::text, E'\n' ORDER BY stripe) FROM freetier.pool_stripes s WHERE pool = 'default'),
   (SELECT string_agg(s::text, E'\n') FROM freetier.subjects s WHERE subject = 'alice'),
   (SELECT string_agg(h::text, E'\n' ORDER BY created_at, hold_id)
      FROM freetier.holds h WHERE pool = 'default'),
   (SELECT string_agg(g::text, E'\n' ORDER BY grant_id)
      FROM freetier.grants g WHERE pool = 'default'),
-  (SELECT string_agg(l::text, E'\n' ORDER BY seq)
+  (SELECT string_agg(l::text, E'\n' ORDER BY stripe, seq)
      FROM freetier.ledger l WHERE pool = 'default'))
 };
 
-# Every pool's balance equals the sum of its ledger deltas.
+# Every stripe's balance equals the sum of its ledger deltas.
 my $balances_match_ledger_sql = q{
-SELECT bool_and(p.balance_sats = l.total) AND count(*) = (SELECT count(*) FROM freetier.pools)
-  FROM freetier.pools p
-  JOIN (SELECT pool, sum(delta_sats) AS total FROM freetier.ledger GROUP BY pool) l USING (pool)
+SELECT bool_and(s.balance_sats = coalesce(l.total, 0))
+  FROM freetier.pool_stripes s
+  LEFT JOIN (SELECT pool, stripe, sum(delta_sats) AS total FROM freetier.ledger GROUP BY 1, 2) l
+    USING (pool, stripe)
 };
 
 my $pool_balance_sql =
-  q{SELECT balance_sats FROM freetier.pools WHERE pool = 'default'};
+  q{SELECT sum(balance_sats) FROM freetier.pool_stripes WHERE pool = 'default'};
 
 ### Setup: extension, subjects, a second pool.
 
 sql(q{CREATE EXTENSION freetier});
+# one stripe each, so that the ledger below reads as one chain per pool
+sql(q{SELECT freetier_configure_pool('default', stripes => 1)});
 sql(q{SELECT freetier_set_tier('alice', 'trusted')});    # 200 sats a day
 sql(q{SELECT freetier_set_tier('bob', 'established')});  # 50 sats a day
-sql(q{SELECT freetier_create_pool('side', 1000)});
+sql(q{SELECT freetier_create_pool('side', 1000, stripes => 1)});
 is(sql($pool_balance_sql), '10000', 'pool default starts at its 10000 sat seed');
 
 ### Committed work on pool default.
@@ -122,7 +126,7 @@ is( sql(qq{SELECT absorbed_sats, returned_sats, pool_balance_after
 	'15|5|985',
 	'after the checkpoint: bob settles 15 of 20 on pool side');
 my $side_before = sql(
-	q{SELECT string_agg(l::text, E'\n' ORDER BY seq) FROM freetier.ledger l WHERE pool = 'side'});
+	q{SELECT string_agg(l::text, E'\n' ORDER BY stripe, seq) FROM freetier.ledger l WHERE pool = 'side'});
 
 ### Crash and restart.
 
@@ -152,7 +156,7 @@ is(sql(q{SELECT count(*) FROM freetier.holds}),
 is(sql(q{SELECT count(*) FROM freetier.ledger}),
 	$ledger_before + 2, 'ledger: the committed entries plus bob\'s hold and return');
 is( sql(
-		q{SELECT string_agg(l::text, E'\n' ORDER BY seq) FROM freetier.ledger l WHERE pool = 'side'}
+		q{SELECT string_agg(l::text, E'\n' ORDER BY stripe, seq) FROM freetier.ledger l WHERE pool = 'side'}
 	),
 	$side_before,
 	'work committed after the checkpoint was replayed (ledger of pool side)');
@@ -213,7 +217,7 @@ is(sql(q{SELECT serve, absorb_sats, charge_sats FROM freetier_estimate('alice', 
 is( sql(
 		q{SELECT (SELECT delta_sats FROM freetier.ledger WHERE pool = 'default' AND kind = 'seed')
                - (SELECT sum(absorbed_sats) FROM freetier.grants WHERE pool = 'default')
-               = (SELECT balance_sats FROM freetier.pools WHERE pool = 'default')}),
+               = (SELECT sum(balance_sats) FROM freetier.pool_stripes WHERE pool = 'default')}),
 	't',
 	'pool default = seed - sum(absorbed_sats) of its grants');
 is(sql(q{SELECT bool_and(ok) FROM freetier_verify_ledger()}),

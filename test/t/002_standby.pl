@@ -51,7 +51,8 @@ sub sqlstate_of
 ### State written before the base backup.
 
 sql($primary, q{CREATE EXTENSION freetier});
-sql($primary, q{SELECT freetier_create_pool('side', 500, 20)});
+sql($primary, q{SELECT freetier_configure_pool('default', stripes => 1)});   # one chain each
+sql($primary, q{SELECT freetier_create_pool('side', 500, 20, stripes => 1)});
 sql($primary, q{SELECT freetier_set_tier('alice', 'trusted')});    # 200 a day
 sql($primary, q{SELECT freetier_set_tier('bob', 'elite')});        # 1000 a day
 sql($primary, q{SELECT freetier_set_tier('carol', 'new')});        # 0 a day

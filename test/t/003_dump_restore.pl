@@ -74,7 +74,7 @@ sub sql_at
 }
 
 # Every freetier table, in an order that reads well in failures.
-my @tables = qw(pools tiers subjects holds grants credits ledger
+my @tables = qw(pools pool_stripes tiers subjects holds grants credits ledger
   plans credit_settings accounts account_backend_use credit_holds
   credit_additions trials trial_networks account_ledger);
 
@@ -113,10 +113,10 @@ my $verify_sql = q{SELECT pool, entries, ok, first_bad_entry
 my $all_ok_sql = q{
 SELECT (SELECT bool_and(ok) AND count(*) = (SELECT count(*) FROM freetier.pools)
           FROM freetier_verify_ledger())
-   AND (SELECT bool_and(p.balance_sats = l.total) AND count(*) = (SELECT count(*) FROM freetier.pools)
-          FROM freetier.pools p
-          JOIN (SELECT pool, sum(delta_sats) AS total FROM freetier.ledger GROUP BY pool) l
-            USING (pool))
+   AND (SELECT bool_and(s.balance_sats = coalesce(l.total, 0))
+          FROM freetier.pool_stripes s
+          LEFT JOIN (SELECT pool, stripe, sum(delta_sats) AS total FROM freetier.ledger GROUP BY 1, 2) l
+            USING (pool, stripe))
 };
 
 my $extconfig_sql = q{
@@ -136,8 +136,9 @@ $node->safe_psql('postgres', 'CREATE DATABASE src');
 sql('src', q{CREATE EXTENSION freetier});
 sql('src', q{SELECT freetier_set_tier_budget('established', 77)});
 sql('src', q{SELECT freetier_set_tier_budget('premium', 500)});
-sql('src', q{SELECT freetier_configure_pool('default', 20)});
-sql('src', q{SELECT freetier_create_pool('side', 500, 12.5, '1 hour')});
+# one stripe each, so that the numbers below read as one chain per pool
+sql('src', q{SELECT freetier_configure_pool('default', 20, stripes => 1)});
+sql('src', q{SELECT freetier_create_pool('side', 500, 12.5, '1 hour', 1)});
 sql('src', q{SELECT freetier_set_tier('alice', 'trusted')});    # 200 a day
 sql('src', q{SELECT freetier_set_tier('bob', 'established')});  # now 77
 sql('src', q{SELECT freetier_set_tier('carol', 'premium')});    # 500
@@ -230,7 +231,8 @@ is(sql('src', $all_ok_sql), 't', 'src: balances equal the sum of ledger deltas')
 is( sql(
 		'src',
 		q{SELECT string_agg(pool || '=' || balance_sats || '/' || credit_pct || '/' || hold_ttl, ' ' ORDER BY pool)
-            FROM freetier.pools}),
+            FROM freetier.pools JOIN (SELECT pool, sum(balance_sats) AS balance_sats
+                                        FROM freetier.pool_stripes GROUP BY pool) s USING (pool)}),
 	'default=10000/20/00:15:00 side=461/12.5/01:00:00',
 	'src: pools as built');
 is( sql(
@@ -331,14 +333,14 @@ sub check_restored
 
 	# A replayed payment_ref returns its first result and adds nothing.
 	my $before = sql($db,
-		q{SELECT balance_sats, head_seq FROM freetier.pools WHERE pool = 'default'});
+		q{SELECT sum(balance_sats), sum(head_seq) FROM freetier.pool_stripes WHERE pool = 'default'});
 	my $ledger_count = sql($db, q{SELECT count(*) FROM freetier.ledger});
 	is(sql_at($db, $t2, q{SELECT freetier_credit(1000, 'default', 'inv-1')}),
 		'200', "$db: replaying payment_ref inv-1 returns its first result");
 	is(sql_at($db, $t2, q{SELECT freetier_credit(333, 'side', 'inv-2')}),
 		'41', "$db: replaying payment_ref inv-2 returns its first result");
 	is( sql($db,
-			q{SELECT balance_sats, head_seq FROM freetier.pools WHERE pool = 'default'}),
+			q{SELECT sum(balance_sats), sum(head_seq) FROM freetier.pool_stripes WHERE pool = 'default'}),
 		$before,
 		"$db: the replay did not move pool default");
 	is(sql($db, q{SELECT count(*) FROM freetier.ledger}),
@@ -382,7 +384,7 @@ sub check_restored
 		'12', "$db: pool side credits at 12.5 %");
 
 	# A new pool and a new subject.
-	sql_at($db, $t2, q{SELECT freetier_create_pool('third', 300, 50, '5 minutes')});
+	sql_at($db, $t2, q{SELECT freetier_create_pool('third', 300, 50, '5 minutes', 1)});
 	sql($db, q{SELECT freetier_set_tier('frank', 'premium')});
 	is( sql_at(
 			$db, $t2,
@@ -497,10 +499,12 @@ foreach my $name (qw(subjects holds grants credits ledger))
 		"dst3: $name is unchanged by loading an older dump");
 }
 
-# ... nor are the pools and tiers: their restore triggers replace only rows
+# ... nor are the pools, their stripes and tiers: their restore triggers replace only rows
 # still exactly as CREATE EXTENSION made them.
 is( sql('dst3',
-		q{SELECT string_agg(pool || '=' || balance_sats || '/' || head_seq, ' ' ORDER BY pool) FROM freetier.pools}
+		q{SELECT string_agg(pool || '=' || b || '/' || s, ' ' ORDER BY pool)
+            FROM (SELECT pool, sum(balance_sats) AS b, sum(head_seq) AS s
+                    FROM freetier.pool_stripes GROUP BY pool) x}
 	),
 	'default=10015/15 side=461/7',
 	'dst3: loading an older dump does not rewind the pool rows');
@@ -571,8 +575,10 @@ foreach my $db ('fresh_plain', 'fresh_custom')
 
 ### A dump of a 0.2 database with a setting past 0.2.1's bounds.
 
-# pg_dump writes CREATE EXTENSION without a version, so the restore makes
-# the current version, whose tables refuse a hold_ttl past 30 days: the
+# A dump's rows load into tables of the version they came from (pg_dump
+# writes CREATE EXTENSION IF NOT EXISTS without a version, so 0.2.1 is made
+# first here; 0.3 moved the pools' balances, and ALTER EXTENSION UPDATE
+# follows the restore).  0.2.1's tables refuse a hold_ttl past 30 days: the
 # pool's row is refused loudly, never carried into a database where every
 # decide on that pool would fail.
 $node->safe_psql('postgres', 'CREATE DATABASE old02');
@@ -582,12 +588,13 @@ sql('old02', q{SELECT freetier_configure_pool('slow', hold_ttl => '45 days')}); 
 $node->command_ok([ 'pg_dump', '-f', "$tmp/old02.sql", 'old02' ],
 	'pg_dump (plain) of a 0.2 database');
 $node->safe_psql('postgres', 'CREATE DATABASE new021');
+sql('new021', q{CREATE EXTENSION freetier VERSION '0.2.1'});
 my ($rc, $out, $err) = $node->psql('new021', undef,
 	extra_params => [ '-X', '-q', '-f', "$tmp/old02.sql" ]);
 like($err, qr/violates check constraint "pools_hold_ttl_check"/,
 	'the restore refuses the 45-day hold_ttl');
 is(sql('new021', q{SELECT extversion FROM pg_extension WHERE extname = 'freetier'}),
-	'0.2.1', 'new021: the restore made the current version');
+	'0.2.1', 'new021: the dump loaded into 0.2.1');
 is(sql('new021', q{SELECT count(*) FROM freetier.pools WHERE hold_ttl > interval '30 days'}),
 	'0', 'new021: no pool past the bound');
 
