@@ -36,11 +36,11 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
 # pg_regress: test/sql/*.sql against test/expected/*.out
-REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards limits timezones upgrade
+REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards stripes limits timezones upgrade
 REGRESS_OPTS = --inputdir=test --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out
-ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock
+ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock stripes-race
 ISOLATION_OPTS = --inputdir=test --load-extension=freetier
 # A step still waiting after this many seconds is cancelled, which fails its
 # spec at once instead of after isolationtester's default of 300 s.
