@@ -15,11 +15,17 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-/* Start the result of a function that RETURNS TABLE (one or more rows). */
+/*
+ * Start the result of a function that RETURNS TABLE (one or more rows),
+ * with the row type the executor expects when it says (a call in FROM), so
+ * that it is not built from pg_proc again on every call.
+ */
 void
 ft_result_begin(FunctionCallInfo fcinfo)
 {
-	InitMaterializedSRF(fcinfo, 0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, rsinfo && rsinfo->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0);
 }
 
 /* One row of that result. */

@@ -58,33 +58,34 @@ static FtStatement subject_budget_held = {
 	4, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID}, NULL
 };
 
-/* estimate's read: the same columns as lock_subject, then budget and held. */
-static FtStatement read_subject = {
-	"SELECT s.window_start, s.window_settled_sats, s.tier, t.daily_budget_sats,"
-	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
-	"   WHERE h.subject OPERATOR(pg_catalog.=) s.subject"
-	"     AND h.window_start OPERATOR(pg_catalog.=) s.window_start"
-	"     AND " FT_LIVE_HOLD("h.", "$2") "), 0)::bigint"
-	" FROM freetier.subjects s JOIN freetier.tiers t ON t.tier OPERATOR(pg_catalog.=) s.tier"
-	" WHERE s.subject OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, TIMESTAMPTZOID}, NULL
-};
+/*
+ * estimate's one read: the pool's balance with its holds past their TTL
+ * counted as returned; then subject $3's columns as lock_subject reads them,
+ * its tier's budget, the sats on its live holds in its window, and whether
+ * it exists.  No row: no such pool.
+ */
+#define ESTIMATE_SUBJECT \
+	" s.window_start, s.window_settled_sats, s.tier, t.daily_budget_sats," \
+	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h" \
+	"   WHERE h.subject OPERATOR(pg_catalog.=) s.subject" \
+	"     AND h.window_start OPERATOR(pg_catalog.=) s.window_start" \
+	"     AND " FT_LIVE_HOLD("h.", "$2") "), 0)::bigint," \
+	" s.subject IS NOT NULL" \
+	" FROM freetier.pools p" \
+	" LEFT JOIN freetier.subjects s ON s.subject OPERATOR(pg_catalog.=) $3" \
+	" LEFT JOIN freetier.tiers t ON t.tier OPERATOR(pg_catalog.=) s.tier" \
+	" WHERE p.pool OPERATOR(pg_catalog.=) $1"
+#define EXPIRED_HELD \
+	"coalesce((SELECT pg_catalog.sum(x.held_sats) FROM freetier.holds x" \
+	"   WHERE x.pool OPERATOR(pg_catalog.=) p.pool AND " FT_EXPIRED_HOLD("x.", "$2") "), 0)"
 
-/* The pool's balance with its holds past their TTL counted as returned. */
-/* The pool's balance with its holds past their TTL counted as returned. */
-static FtStatement read_pool_available[2] = {
-	{"SELECT p.balance_sats OPERATOR(pg_catalog.+)"
-		" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
-		"   WHERE h.pool OPERATOR(pg_catalog.=) p.pool AND " FT_EXPIRED_HOLD("h.", "$2") "), 0)::bigint"
-		" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, TIMESTAMPTZOID}, NULL},
-	{"SELECT " FT_SATURATED("(SELECT pg_catalog.sum(s.balance_sats) FROM freetier.pool_stripes s"
-							"   WHERE s.pool OPERATOR(pg_catalog.=) p.pool)"
-							" OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(h.held_sats)"
-							"   FROM freetier.holds h WHERE h.pool OPERATOR(pg_catalog.=) p.pool"
-							"   AND " FT_EXPIRED_HOLD("h.", "$2") "), 0)")
-		" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, TIMESTAMPTZOID}, NULL}
+static FtStatement read_estimate[2] = {
+	{"SELECT p.balance_sats OPERATOR(pg_catalog.+) " EXPIRED_HELD "::bigint,"
+		ESTIMATE_SUBJECT, 3, {TEXTOID, TIMESTAMPTZOID, TEXTOID}, NULL},
+	{"SELECT " FT_SATURATED("(SELECT pg_catalog.sum(y.balance_sats) FROM freetier.pool_stripes y"
+							"   WHERE y.pool OPERATOR(pg_catalog.=) p.pool)"
+							" OPERATOR(pg_catalog.+) " EXPIRED_HELD) ","
+		ESTIMATE_SUBJECT, 3, {TEXTOID, TIMESTAMPTZOID, TEXTOID}, NULL}
 };
 
 /* The request as the SQL functions received it, checked. */
@@ -106,18 +107,21 @@ read_request(FunctionCallInfo fcinfo, GateRequest *r)
 	r->pool = ft_text_arg(fcinfo, 2, "pool", true);
 }
 
-/* Copy the subject columns of the last result (window_start, settled, tier). */
+/*
+ * Copy the subject columns of the last result (window_start, settled, tier,
+ * from column `col` on) and return its tier.
+ */
 static char *
-subject_from_row(FtSubjectState *s)
+subject_from_row(FtSubjectState *s, int col)
 {
 	bool		isnull;
-	Datum		ws = ft_column(0, 1, &isnull);
+	Datum		ws = ft_column(0, col, &isnull);
 
 	s->known = true;
 	s->has_window = !isnull;
 	s->window_start = isnull ? 0 : DatumGetTimestampTz(ws);
-	s->window_settled_sats = ft_column_int64(0, 2);
-	return ft_column_text(0, 3);
+	s->window_settled_sats = ft_column_int64(0, col + 1);
+	return ft_column_text(0, col + 2);
 }
 
 /* 42704 unless the pool exists (a gated decide still names a real pool). */
@@ -239,7 +243,7 @@ decide(FunctionCallInfo fcinfo, FtLayout layout)
 		else
 		{
 			/* a new statement: it sees holds committed by the previous lock holder */
-			args[3] = CStringGetTextDatum(subject_from_row(&s));
+			args[3] = CStringGetTextDatum(subject_from_row(&s, 1));
 			args[1] = TimestampTzGetDatum(s.window_start);
 			nulls[1] = s.has_window ? ' ' : 'n';
 			args[2] = TimestampTzGetDatum(now);
@@ -291,7 +295,7 @@ estimate(FunctionCallInfo fcinfo, FtLayout layout)
 	int64		remaining;
 	int64		pool_available;
 	TimestampTz now = ft_now();
-	Datum		args[2];
+	Datum		args[3];
 
 	read_request(fcinfo, &r);
 	ft_result_begin(fcinfo);
@@ -299,20 +303,21 @@ estimate(FunctionCallInfo fcinfo, FtLayout layout)
 
 	args[0] = CStringGetTextDatum(r.pool);
 	args[1] = TimestampTzGetDatum(now);
-	if (ft_execute(&read_pool_available[layout], args, NULL) == 0)
+	args[2] = r.subject ? CStringGetTextDatum(r.subject) : (Datum) 0;
+	if (ft_execute(&read_estimate[layout], args, r.subject ? NULL : "  n") == 0)
 		ft_report_unknown_pool(r.pool);
 	pool_available = ft_column_int64(0, 1);
 
 	if (!ft_request_gate(r.subject, r.estimated_sats, &d))
 	{
-		args[0] = CStringGetTextDatum(r.subject);
-		if (ft_execute(&read_subject, args, NULL) == 0)
-			s.known = false;
-		else
+		bool		isnull;
+
+		s.known = DatumGetBool(ft_column(0, 7, &isnull));
+		if (s.known)
 		{
-			(void) subject_from_row(&s);
-			s.daily_budget_sats = ft_column_int64(0, 4);
-			s.window_held_sats = ft_column_int64(0, 5);
+			(void) subject_from_row(&s, 2);
+			s.daily_budget_sats = ft_column_int64(0, 5);
+			s.window_held_sats = ft_column_int64(0, 6);
 		}
 		if (!ft_subject_gate(&s, r.estimated_sats, now, &d, &remaining))
 			ft_against_pool(r.estimated_sats, remaining, pool_available, &d);
