@@ -123,6 +123,9 @@ extern void ft_connect(FtAccess access);
 extern bool ft_reads_one_snapshot(void);
 extern SPIPlanPtr ft_prepare(FtStatement *stmt);
 extern int	ft_execute(FtStatement *stmt, Datum *values, const char *nulls);
+typedef void (*FtRowFunc) (TupleTableSlot *row, void *arg);
+extern void ft_execute_each(FtStatement *stmt, Datum *values, const char *nulls,
+							FtRowFunc each_row, void *arg);
 extern Datum ft_column(int row, int col, bool *isnull);
 extern int64 ft_column_int64(int row, int col);
 extern char *ft_column_text(int row, int col);
@@ -158,19 +161,31 @@ typedef enum FtFieldType
 	FT_FIELD_UUID
 } FtFieldType;
 
-/* One hashed field of a chain entry; a NULL text or uuid is a NULL pointer. */
+/*
+ * One hashed field of a chain entry; a NULL text or uuid is a NULL pointer.
+ * A text is len bytes at s, not necessarily NUL-terminated.
+ */
 typedef struct FtField
 {
 	FtFieldType type;
 	int64		i;
 	const char *s;
+	int			len;
 	const pg_uuid_t *u;
 } FtField;
 
 static inline FtField
 ft_int64_field(int64 i)
 {
-	FtField		f = {FT_FIELD_INT64, i, NULL, NULL};
+	FtField		f = {FT_FIELD_INT64, i, NULL, 0, NULL};
+
+	return f;
+}
+
+static inline FtField
+ft_text_bytes_field(const char *s, int len)
+{
+	FtField		f = {FT_FIELD_TEXT, 0, s, len, NULL};
 
 	return f;
 }
@@ -178,15 +193,13 @@ ft_int64_field(int64 i)
 static inline FtField
 ft_text_field(const char *s)
 {
-	FtField		f = {FT_FIELD_TEXT, 0, s, NULL};
-
-	return f;
+	return ft_text_bytes_field(s, s ? strlen(s) : 0);
 }
 
 static inline FtField
 ft_uuid_field(const pg_uuid_t *u)
 {
-	FtField		f = {FT_FIELD_UUID, 0, NULL, u};
+	FtField		f = {FT_FIELD_UUID, 0, NULL, 0, u};
 
 	return f;
 }

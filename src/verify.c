@@ -25,9 +25,9 @@
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "fmgr.h"
+#include "executor/tuptable.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 
 #define FT_MAX_BUCKETS 4
 #define FT_MAX_FIELDS 10
@@ -122,8 +122,8 @@ static const ChainKind pool_chains[2] = {
 static const ChainKind account_chains = {&account_owners, &account_entries,
 FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, true};
 
-/* The columns where an entries row's hashed fields start. */
-#define FIRST_FIELD_COL 4
+/* Where an entries row's hashed fields start (0-based: its fourth column). */
+#define FIRST_FIELD 3
 
 /* Whether a stored bytea is exactly this hash. */
 static bool
@@ -137,18 +137,25 @@ bytea_is_hash(Datum d, const uint8 *hash)
 
 /* The hashed fields of an entries row, by their columns' types. */
 static void
-fields_of_row(HeapTuple tup, TupleDesc desc, int nfields, FtField *fields)
+fields_of_row(TupleTableSlot *row, int nfields, FtField *fields)
 {
 	for (int i = 0; i < nfields; i++)
 	{
-		int			col = FIRST_FIELD_COL + i;
-		bool		isnull;
-		Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+		int			col = FIRST_FIELD + i;
+		Datum		d = row->tts_values[col];
+		bool		isnull = row->tts_isnull[col];
 
-		switch (SPI_gettypeid(desc, col))
+		switch (TupleDescAttr(row->tts_tupleDescriptor, col)->atttypid)
 		{
 			case TEXTOID:
-				fields[i] = ft_text_field(isnull ? NULL : TextDatumGetCString(d));
+				if (isnull)
+					fields[i] = ft_text_field(NULL);
+				else
+				{
+					text	   *t = DatumGetTextPP(d);
+
+					fields[i] = ft_text_bytes_field(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+				}
 				break;
 			case UUIDOID:
 				fields[i] = ft_uuid_field(isnull ? NULL : DatumGetUUIDP(d));
@@ -160,8 +167,11 @@ fields_of_row(HeapTuple tup, TupleDesc desc, int nfields, FtField *fields)
 	}
 }
 
+/* One chain being checked, entry by entry. */
 typedef struct ChainCheck
 {
+	const ChainKind *kind;
+	int			chain;			/* its number among its key's chains */
 	int64		rows;			/* entries stored */
 	int64		entries;		/* entries that matched, in order */
 	bool		ok;
@@ -170,29 +180,30 @@ typedef struct ChainCheck
 	uint8		head[FT_HASH_BYTES];
 } ChainCheck;
 
-/* Check one fetched entry of chain `chain` of its key against the chain so far. */
+/* Check one entry against the chain so far. */
 static bool
-entry_matches(const ChainKind *kind, int chain, ChainCheck *c, HeapTuple tup,
-			  TupleDesc desc)
+entry_matches(ChainCheck *c, TupleTableSlot *row)
 {
-	bool		isnull;
-	int			bucket = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	const ChainKind *kind = c->kind;
 	FtField		fields[FT_MAX_FIELDS];
-	int			nfields = chain == 0 ? kind->nfields : kind->nfields + 1;
+	int			nfields = c->chain == 0 ? kind->nfields : kind->nfields + 1;
+	int			bucket;
 	int64		expected;
 	uint8		hash[FT_HASH_BYTES];
 
-	fields_of_row(tup, desc, nfields, fields);
+	slot_getallattrs(row);
+	bucket = DatumGetInt32(row->tts_values[0]);
+	fields_of_row(row, nfields, fields);
 	if (fields[1].i != c->entries + 1 || bucket < 0 || bucket >= FT_MAX_BUCKETS)
 		return false;
-	if (!bytea_is_hash(SPI_getbinval(tup, desc, 2, &isnull), c->head))
+	if (!bytea_is_hash(row->tts_values[1], c->head))
 		return false;
 	if (pg_add_s64_overflow(c->balance[bucket], fields[kind->delta_field].i, &expected) ||
 		expected != fields[kind->balance_field].i || expected < 0)
 		return false;
-	ft_chain_hash(chain == 0 ? kind->domain : kind->later_domain, fields, nfields,
+	ft_chain_hash(c->chain == 0 ? kind->domain : kind->later_domain, fields, nfields,
 				  c->head, hash);
-	if (!bytea_is_hash(SPI_getbinval(tup, desc, 3, &isnull), hash))
+	if (!bytea_is_hash(row->tts_values[2], hash))
 		return false;
 
 	c->entries++;
@@ -201,45 +212,34 @@ entry_matches(const ChainKind *kind, int chain, ChainCheck *c, HeapTuple tup,
 	return true;
 }
 
+/* An entries row, in seq order: checked until the first that does not match. */
+static void
+check_entry(TupleTableSlot *row, void *arg)
+{
+	ChainCheck *c = (ChainCheck *) arg;
+
+	c->rows++;
+	if (c->ok && !entry_matches(c, row))
+	{
+		c->ok = false;
+		c->first_bad_entry = c->entries + 1;
+	}
+}
+
 /*
- * Walk one chain through a cursor, a batch at a time, so that neither the
- * rows nor what checking them allocates grow with the ledger.
+ * Walk one chain, each entry as the statement produces it, so that neither
+ * the rows nor what checking them allocates grow with the ledger.
  */
 static void
 check_chain(const ChainKind *kind, const char *key, int chain, ChainCheck *c)
 {
 	Datum		args[2] = {CStringGetTextDatum(key), Int32GetDatum(chain)};
-	Portal		portal = SPI_cursor_open(NULL, ft_prepare(kind->entries), args,
-										 NULL, ft_reads_one_snapshot());
-	MemoryContext batch = AllocSetContextCreate(CurrentMemoryContext,
-												"freetier ledger batch",
-												ALLOCSET_DEFAULT_SIZES);
-	MemoryContext outer;
 
 	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	c->chain = chain;
 	c->ok = true;
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 1000);
-		if (SPI_processed == 0)
-			break;
-		outer = MemoryContextSwitchTo(batch);
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			c->rows++;
-			if (c->ok && !entry_matches(kind, chain, c, SPI_tuptable->vals[i],
-										SPI_tuptable->tupdesc))
-			{
-				c->ok = false;
-				c->first_bad_entry = c->entries + 1;
-			}
-		}
-		MemoryContextSwitchTo(outer);
-		MemoryContextReset(batch);
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	MemoryContextDelete(batch);
+	ft_execute_each(kind->entries, args, NULL, check_entry, c);
 }
 
 /* A chain's owning row: its key and chain number, head, bucket balances, other figures. */
