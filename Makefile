@@ -36,7 +36,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
 # pg_regress: test/sql/*.sql against test/expected/*.out
-REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards stripes limits timezones upgrade
+REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards stripes limits timezones invariants upgrade
 REGRESS_OPTS = --inputdir=test --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out
