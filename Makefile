@@ -25,23 +25,33 @@ OBJS = \
 # Released install scripts and upgrade scripts are kept as they shipped; the
 # current version's install script is built from the previous install script
 # and the upgrade to it, so a fresh install and an upgrade run the same SQL.
-DATA = sql/freetier--0.1.sql $(wildcard sql/freetier--*--*.sql)
+# Every script is named here, not found by a wildcard: a wildcard is expanded
+# in the build directory, which in an out-of-tree build (pg_buildext) has no
+# sql/, and would ship no upgrade script at all.  A script in sql/ that is
+# not listed stops the build (below).
+DATA = \
+	sql/freetier--0.1.sql \
+	sql/freetier--0.1--0.2.sql \
+	sql/freetier--0.2--0.2.1.sql \
+	sql/freetier--0.2.1--0.3.sql
 DATA_built = sql/freetier--0.2.sql sql/freetier--0.2.1.sql sql/freetier--0.3.sql
 EXTRA_CLEAN = $(DATA_built)
 
-
 # -Wno-unused-parameter: PostgreSQL's own headers trip it (ilist.h, bufpage.h,
-# fmgr.h on 15, 17 and 18; bufmgr.h too from 17 on)
-PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
+# fmgr.h on 15, 17 and 18; bufmgr.h too from 17 on).  No -Werror here: a
+# newer compiler's new warning must not stop a user's build.  CI adds it
+# (COPT=-Werror, see .ci/run).
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
 # pg_regress: test/sql/*.sql against test/expected/*.out
-REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards stripes limits timezones invariants upgrade
-REGRESS_OPTS = --inputdir=test --load-extension=freetier
+REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants upgrade
+# $(srcdir): the source tree, also in an out-of-tree build
+REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out
 ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock stripes-race
-ISOLATION_OPTS = --inputdir=test --load-extension=freetier
+ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 # A step still waiting after this many seconds is cancelled, which fails its
 # spec at once instead of after isolationtester's default of 300 s.
 export PGISOLATIONTIMEOUT ?= 30
@@ -59,14 +69,31 @@ include $(PGXS)
 # every object depends on the shared headers (PGXS does not track them)
 $(OBJS): src/freetier.h src/compat.h
 
+# An out-of-tree build (make -f SRC/Makefile VPATH=SRC, as pg_buildext runs
+# it) starts in an empty directory: the objects and the built scripts need
+# their src/ and sql/ there.  In the source tree both exist already.
+$(shell mkdir -p src sql)
+
+# Every script in sql/ is listed in DATA or DATA_built ('make clean' still
+# works when one is not).
+unlisted_sql := $(filter-out $(notdir $(DATA) $(DATA_built)),$(notdir $(wildcard $(srcdir)/sql/*.sql)))
+ifneq ($(unlisted_sql),)
+ifneq ($(filter-out clean distclean,$(or $(MAKECMDGOALS),all)),)
+$(error sql/ has scripts that the Makefile lists in neither DATA nor DATA_built: $(unlisted_sql))
+endif
+endif
+
+# The current install script: the previous one, then the upgrade without its
+# \echo guard.  $^ are the prerequisites as found, in the source tree or
+# (the previous built script) in the build directory.
 sql/freetier--0.2.sql: sql/freetier--0.1.sql sql/freetier--0.1--0.2.sql
-	( cat sql/freetier--0.1.sql; grep -v '^\\echo Use' sql/freetier--0.1--0.2.sql ) > $@
+	( cat $(word 1,$^); grep -v '^\\echo Use' $(word 2,$^) ) > $@
 
 sql/freetier--0.2.1.sql: sql/freetier--0.2.sql sql/freetier--0.2--0.2.1.sql
-	( cat sql/freetier--0.2.sql; grep -v '^\\echo Use' sql/freetier--0.2--0.2.1.sql ) > $@
+	( cat $(word 1,$^); grep -v '^\\echo Use' $(word 2,$^) ) > $@
 
 sql/freetier--0.3.sql: sql/freetier--0.2.1.sql sql/freetier--0.2.1--0.3.sql
-	( cat sql/freetier--0.2.1.sql; grep -v '^\\echo Use' sql/freetier--0.2.1--0.3.sql ) > $@
+	( cat $(word 1,$^); grep -v '^\\echo Use' $(word 2,$^) ) > $@
 
 # pg_regress and isolation only (installcheck also runs TAP)
 installcheck-regress:

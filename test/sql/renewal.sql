@@ -14,11 +14,14 @@ SET datestyle = 'ISO, YMD';
 --
 -- 1. The generated cases.  test/data/renewal_cases.sql is written by
 --    test/data/gen-renewal-cases.js from a verbatim copy of the seed's
---    nextRenewalAfter.  pg_regress runs psql in the repository root, so the
---    path is relative to it.  Echo is off while it loads (it is large).
+--    nextRenewalAfter.  pg_regress names its input directory (test/) in
+--    PG_ABS_SRCDIR, so the path holds in an out-of-tree build too, where psql
+--    runs in the build directory.  Echo is off while it loads (it is large).
 --
 \set ECHO none
-\i test/data/renewal_cases.sql
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set renewal_cases :abs_srcdir '/data/renewal_cases.sql'
+\i :renewal_cases
 \set ECHO all
 
 SELECT count(*) AS cases,
