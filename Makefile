@@ -33,8 +33,10 @@ DATA = \
 	sql/freetier--0.1.sql \
 	sql/freetier--0.1--0.2.sql \
 	sql/freetier--0.2--0.2.1.sql \
-	sql/freetier--0.2.1--0.3.sql
-DATA_built = sql/freetier--0.2.sql sql/freetier--0.2.1.sql sql/freetier--0.3.sql
+	sql/freetier--0.2.1--0.3.sql \
+	sql/freetier--0.3--0.4.sql
+DATA_built = sql/freetier--0.2.sql sql/freetier--0.2.1.sql sql/freetier--0.3.sql \
+	sql/freetier--0.4.sql
 EXTRA_CLEAN = $(DATA_built)
 
 # -Wno-unused-parameter: PostgreSQL's own headers trip it (ilist.h, bufpage.h,
@@ -93,6 +95,9 @@ sql/freetier--0.2.1.sql: sql/freetier--0.2.sql sql/freetier--0.2--0.2.1.sql
 	( cat $(word 1,$^); grep -v '^\\echo Use' $(word 2,$^) ) > $@
 
 sql/freetier--0.3.sql: sql/freetier--0.2.1.sql sql/freetier--0.2.1--0.3.sql
+	( cat $(word 1,$^); grep -v '^\\echo Use' $(word 2,$^) ) > $@
+
+sql/freetier--0.4.sql: sql/freetier--0.3.sql sql/freetier--0.3--0.4.sql
 	( cat $(word 1,$^); grep -v '^\\echo Use' $(word 2,$^) ) > $@
 
 # pg_regress and isolation only (installcheck also runs TAP)

@@ -1,6 +1,7 @@
--- Privileges: only the pure function is executable by PUBLIC; an application
--- role and an operator role get exactly the GRANTs the README shows, and
--- neither can write a freetier table directly.
+-- Privileges: only the pure function is executable by PUBLIC; an
+-- application, an operator and a monitor role get exactly the functions the
+-- README lists, through freetier_grant_app, _operator and _monitor, and none
+-- can write a freetier table directly.
 SET timezone = 'UTC';
 \set SHOW_CONTEXT never
 DROP EXTENSION freetier;
@@ -10,25 +11,29 @@ SELECT freetier_set_tier('pat', 'trusted');
 CREATE ROLE freetier_test_app;
 CREATE ROLE freetier_test_operator;
 CREATE ROLE freetier_test_nobody;
+CREATE ROLE freetier_test_monitor;
+CREATE ROLE freetier_test_watcher IN ROLE pg_monitor;
 
--- The README's GRANTs.
-GRANT EXECUTE ON FUNCTION
-    freetier_decide(text, bigint, text),
-    freetier_estimate(text, bigint, text),
-    freetier_record_grant(uuid, bigint, text),
-    freetier_release(uuid, text)
-  TO freetier_test_app;
-GRANT freetier_test_app TO freetier_test_operator;
-GRANT EXECUTE ON FUNCTION
-    freetier_credit(bigint, text, text),
-    freetier_set_tier(text, text),
-    freetier_set_tier_budget(text, bigint),
-    freetier_create_pool(text, bigint, numeric, interval, int),
-    freetier_configure_pool(text, numeric, interval, int),
-    freetier_pool_status(text),
-    freetier_verify_ledger(text),
-    freetier_expire_holds()
-  TO freetier_test_operator;
+-- The README's grants, one call per role; calling them again changes nothing.
+SELECT freetier_grant_app('freetier_test_app');
+SELECT freetier_grant_operator('freetier_test_operator');
+SELECT freetier_grant_monitor('freetier_test_monitor');
+SELECT freetier_grant_app('freetier_test_app'), freetier_grant_operator('freetier_test_operator'),
+       freetier_grant_monitor('freetier_test_monitor');
+SELECT freetier_grant_app('freetier_test_missing');
+\echo :LAST_ERROR_SQLSTATE
+
+-- What each can execute: every function of the extension.
+SELECT p.oid::regprocedure AS function,
+       has_function_privilege('freetier_test_app', p.oid, 'EXECUTE') AS app,
+       has_function_privilege('freetier_test_operator', p.oid, 'EXECUTE') AS operator,
+       has_function_privilege('freetier_test_monitor', p.oid, 'EXECUTE') AS monitor,
+       has_function_privilege('freetier_test_watcher', p.oid, 'EXECUTE') AS pg_monitor,
+       has_function_privilege('freetier_test_nobody', p.oid, 'EXECUTE') AS nobody
+  FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
+ WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'freetier')
+ ORDER BY p.oid::regprocedure::text;
 
 -- A role without the GRANTs can do nothing but the pure function.
 SET ROLE freetier_test_nobody;
@@ -41,6 +46,25 @@ SELECT freetier_credit(100);
 SELECT * FROM freetier.pools;
 \echo :LAST_ERROR_SQLSTATE
 SELECT next_renewal_after('2024-01-31 00:00+00');
+RESET ROLE;
+
+-- The monitor role, and any member of pg_monitor, reads the metrics and
+-- the pool status, and nothing else.
+SET ROLE freetier_test_monitor;
+SELECT pool, balance_sats, stripes FROM freetier_pools();
+SELECT * FROM freetier_accounts_summary();
+SELECT pool, balance_sats FROM freetier_pool_status();
+SELECT * FROM freetier_estimate('pat', 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pool, ok FROM freetier_verify_ledger();
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE freetier_test_watcher;
+SELECT pool, balance_sats, stripes FROM freetier_pools();
+SELECT * FROM freetier_accounts_summary();
+SELECT * FROM freetier_decide('pat', 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier.pools;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- The application role decides, estimates, settles and releases ...
@@ -106,26 +130,7 @@ DROP SCHEMA evil CASCADE;
 
 SELECT pool, ok FROM freetier_verify_ledger();
 
--- 0.2, credit accounts: the README's GRANTs.
-GRANT EXECUTE ON FUNCTION
-    freetier_open_account(text),
-    freetier_account_status(text),
-    freetier_route(text, text[], bigint),
-    freetier_reserve_credits(text, bigint, text),
-    freetier_settle_credits(uuid, bigint),
-    freetier_spend_credits(text, bigint, text),
-    freetier_mint_trial(inet),
-    freetier_claim_trial(text, text)
-  TO freetier_test_app;
-GRANT EXECUTE ON FUNCTION
-    freetier_open_account(text, text),
-    freetier_add_credits(text, bigint, text, text),
-    freetier_set_plan(text, text),
-    freetier_define_plan(text, text, bigint, jsonb),
-    freetier_configure_credits(text, interval, text, bigint, int, interval),
-    freetier_verify_account_ledger(text)
-  TO freetier_test_operator;
-
+-- 0.2, credit accounts.
 SET ROLE freetier_test_nobody;
 SELECT * FROM freetier_spend_credits('acct', 1, 'api');
 \echo :LAST_ERROR_SQLSTATE
@@ -164,22 +169,7 @@ SELECT subject, ok FROM freetier_verify_account_ledger('acct');
 RESET ROLE;
 DROP TABLE app_r;
 
-REVOKE ALL ON FUNCTION freetier_open_account(text), freetier_account_status(text),
-    freetier_route(text, text[], bigint), freetier_reserve_credits(text, bigint, text),
-    freetier_settle_credits(uuid, bigint), freetier_spend_credits(text, bigint, text),
-    freetier_mint_trial(inet), freetier_claim_trial(text, text) FROM freetier_test_app;
-REVOKE ALL ON FUNCTION freetier_open_account(text, text),
-    freetier_add_credits(text, bigint, text, text), freetier_set_plan(text, text),
-    freetier_define_plan(text, text, bigint, jsonb),
-    freetier_configure_credits(text, interval, text, bigint, int, interval),
-    freetier_verify_account_ledger(text) FROM freetier_test_operator;
-REVOKE ALL ON FUNCTION freetier_decide(text, bigint, text), freetier_estimate(text, bigint, text),
-    freetier_record_grant(uuid, bigint, text), freetier_release(uuid, text) FROM freetier_test_app;
-REVOKE ALL ON FUNCTION freetier_credit(bigint, text, text), freetier_set_tier(text, text),
-    freetier_set_tier_budget(text, bigint), freetier_create_pool(text, bigint, numeric, interval, int),
-    freetier_configure_pool(text, numeric, interval, int), freetier_pool_status(text),
-    freetier_verify_ledger(text), freetier_expire_holds() FROM freetier_test_operator;
 DROP TABLE app_d, app_d2;
-DROP ROLE freetier_test_operator;
-DROP ROLE freetier_test_app;
-DROP ROLE freetier_test_nobody;
+DROP OWNED BY freetier_test_app, freetier_test_operator, freetier_test_monitor;
+DROP ROLE freetier_test_operator, freetier_test_app, freetier_test_nobody,
+          freetier_test_monitor, freetier_test_watcher;

@@ -27,7 +27,7 @@ SELECT p.oid::regprocedure AS function,
   FROM pg_proc p
   JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'freetier')
- ORDER BY p.proname;
+ ORDER BY p.proname, p.pronargs;
 
 -- Nothing in schema freetier is usable by PUBLIC.
 SELECT has_schema_privilege('public', 'freetier', 'USAGE') AS public_usage;

@@ -1,0 +1,171 @@
+/*
+ * freetier 0.3 -> 0.4: operating freetier.
+ *
+ * Roles: freetier_grant_app, freetier_grant_operator and
+ * freetier_grant_monitor give a role exactly the functions of its part, as
+ * the README lists them; rerun them after every ALTER EXTENSION UPDATE, each
+ * version's script replaces their lists.
+ *
+ * Metrics: freetier_pools() and freetier_accounts_summary(), every pool and
+ * the credit accounts in aggregate.  They and freetier_pool_status are
+ * executable by pg_monitor.
+ */
+\echo Use "ALTER EXTENSION freetier UPDATE TO '0.4'" to load this file. \quit
+
+-- Grant EXECUTE on the named freetier functions (name(argtype,...), as
+-- regprocedure prints them with search_path = pg_catalog) to `role`.  Every
+-- name must be one of the extension's functions: a name that is not stops
+-- the call, so a list cannot go stale silently.
+CREATE FUNCTION freetier.grant_functions(role regrole, functions text[])
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    signature text;
+    member regprocedure;
+BEGIN
+    FOREACH signature IN ARRAY functions LOOP
+        SELECT p.oid INTO member
+          FROM pg_depend d
+          JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'freetier'
+          JOIN pg_proc p ON p.oid = d.objid
+         WHERE d.classid = 'pg_proc'::regclass AND d.refclassid = 'pg_extension'::regclass
+           AND d.deptype = 'e'
+           AND p.proname || '(' || array_to_string(p.proargtypes::regtype[], ',') || ')'
+               = signature;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'freetier has no function %', signature
+                USING ERRCODE = 'undefined_function';
+        END IF;
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', member, role);
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION freetier.grant_functions(regrole, text[]) FROM PUBLIC;
+
+CREATE FUNCTION freetier_grant_app(role regrole)
+    RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT freetier.grant_functions(role, ARRAY[
+        'freetier_decide(text,bigint,text)',
+        'freetier_estimate(text,bigint,text)',
+        'freetier_record_grant(uuid,bigint,text)',
+        'freetier_release(uuid,text)',
+        'freetier_open_account(text)',
+        'freetier_account_status(text)',
+        'freetier_route(text,text[],bigint)',
+        'freetier_reserve_credits(text,bigint,text)',
+        'freetier_settle_credits(uuid,bigint)',
+        'freetier_spend_credits(text,bigint,text)',
+        'freetier_mint_trial(inet)',
+        'freetier_claim_trial(text,text)'])
+$$;
+COMMENT ON FUNCTION freetier_grant_app(regrole) IS
+    'let a role make requests: decide, estimate, settle, release, and the credit accounts'' calls';
+REVOKE ALL ON FUNCTION freetier_grant_app(regrole) FROM PUBLIC;
+
+CREATE FUNCTION freetier_grant_monitor(role regrole)
+    RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT freetier.grant_functions(role, ARRAY[
+        'freetier_pools()',
+        'freetier_accounts_summary()',
+        'freetier_pool_status(text)'])
+$$;
+COMMENT ON FUNCTION freetier_grant_monitor(regrole) IS
+    'let a role read freetier''s metrics and pool status (pg_monitor members may already)';
+REVOKE ALL ON FUNCTION freetier_grant_monitor(regrole) FROM PUBLIC;
+
+CREATE FUNCTION freetier_grant_operator(role regrole)
+    RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.freetier_grant_app(role);
+    SELECT @extschema@.freetier_grant_monitor(role);
+    SELECT freetier.grant_functions(role, ARRAY[
+        'freetier_credit(bigint,text,text)',
+        'freetier_set_tier(text,text)',
+        'freetier_set_tier_budget(text,bigint)',
+        'freetier_create_pool(text,bigint,numeric,interval,integer)',
+        'freetier_configure_pool(text,numeric,interval,integer)',
+        'freetier_verify_ledger(text)',
+        'freetier_expire_holds()',
+        'freetier_open_account(text,text)',
+        'freetier_add_credits(text,bigint,text,text)',
+        'freetier_set_plan(text,text)',
+        'freetier_define_plan(text,text,bigint,jsonb)',
+        'freetier_configure_credits(text,interval,text,bigint,integer,interval)',
+        'freetier_verify_account_ledger(text)'])
+$$;
+COMMENT ON FUNCTION freetier_grant_operator(regrole) IS
+    'let a role run freetier: everything an application and a monitor may, plus credits, tiers, pools, plans and checks';
+REVOKE ALL ON FUNCTION freetier_grant_operator(regrole) FROM PUBLIC;
+
+-- Every pool as a monitoring system reads it.
+CREATE FUNCTION freetier_pools()
+    RETURNS TABLE (pool text, balance_sats bigint, available_sats bigint, held_sats bigint,
+                   live_holds bigint, expired_holds bigint, expired_sats bigint,
+                   credit_pct numeric, hold_ttl interval, stripes int)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.pool,
+           LEAST(s.balance, 9223372036854775807)::bigint,
+           LEAST(s.balance + coalesce(h.expired_sats, 0), 9223372036854775807)::bigint,
+           coalesce(h.live_sats, 0)::bigint,
+           coalesce(h.live, 0),
+           coalesce(h.expired, 0),
+           coalesce(h.expired_sats, 0)::bigint,
+           p.credit_pct,
+           p.hold_ttl,
+           p.stripes
+      FROM freetier.pools p
+      CROSS JOIN freetier.clock() AS at
+      CROSS JOIN LATERAL (SELECT coalesce(sum(x.balance_sats), 0) AS balance
+                            FROM freetier.pool_stripes x WHERE x.pool = p.pool) s
+      LEFT JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE x.expires_at > at) AS live,
+                   sum(x.held_sats) FILTER (WHERE x.expires_at > at) AS live_sats,
+                   count(*) FILTER (WHERE x.expires_at <= at) AS expired,
+                   sum(x.held_sats) FILTER (WHERE x.expires_at <= at) AS expired_sats
+              FROM freetier.holds x
+             WHERE x.pool = p.pool AND x.state = 'held') h ON true
+     ORDER BY p.pool
+$$;
+COMMENT ON FUNCTION freetier_pools() IS
+    'every pool: its stripes'' balance, what decide sees (with holds past their TTL returned), live holds, holds past their TTL not yet swept, settings';
+REVOKE ALL ON FUNCTION freetier_pools() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION freetier_pools() TO pg_monitor;
+
+-- The credit accounts in aggregate, one row per plan.
+CREATE FUNCTION freetier_accounts_summary()
+    RETURNS TABLE (plan text, accounts bigint, purchased_balance bigint,
+                   held_credits bigint, held_holds bigint)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.plan,
+           count(*),
+           LEAST(sum(a.purchased_balance), 9223372036854775807)::bigint,
+           LEAST(coalesce(sum(h.credits), 0), 9223372036854775807)::bigint,
+           coalesce(sum(h.holds), 0)::bigint
+      FROM freetier.accounts a
+      CROSS JOIN freetier.clock() AS at
+      LEFT JOIN LATERAL (
+            SELECT sum(c.allowance_credits + c.purchased_credits) AS credits, count(*) AS holds
+              FROM freetier.credit_holds c
+             WHERE c.subject = a.subject AND c.state = 'held' AND c.expires_at > at) h ON true
+     GROUP BY a.plan
+     ORDER BY a.plan
+$$;
+COMMENT ON FUNCTION freetier_accounts_summary() IS
+    'credit accounts per plan: how many, their purchased balance, the credits on live holds';
+REVOKE ALL ON FUNCTION freetier_accounts_summary() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION freetier_accounts_summary() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION freetier_pool_status(text) TO pg_monitor;
