@@ -7,8 +7,11 @@
  * version's script replaces their lists.
  *
  * Metrics: freetier_pools() and freetier_accounts_summary(), every pool and
- * the credit accounts in aggregate.  They and freetier_pool_status are
- * executable by pg_monitor.
+ * the credit accounts in aggregate; freetier_pool_counters() and
+ * freetier_account_counters(), the outcomes counted in shared memory since
+ * server start or freetier_reset_counters() (freetier in
+ * shared_preload_libraries).  They and freetier_pool_status are executable
+ * by pg_monitor.
  */
 \echo Use "ALTER EXTENSION freetier UPDATE TO '0.4'" to load this file. \quit
 
@@ -75,6 +78,8 @@ AS $$
     SELECT freetier.grant_functions(role, ARRAY[
         'freetier_pools()',
         'freetier_accounts_summary()',
+        'freetier_pool_counters()',
+        'freetier_account_counters()',
         'freetier_pool_status(text)'])
 $$;
 COMMENT ON FUNCTION freetier_grant_monitor(regrole) IS
@@ -101,7 +106,8 @@ AS $$
         'freetier_set_plan(text,text)',
         'freetier_define_plan(text,text,bigint,jsonb)',
         'freetier_configure_credits(text,interval,text,bigint,integer,interval)',
-        'freetier_verify_account_ledger(text)'])
+        'freetier_verify_account_ledger(text)',
+        'freetier_reset_counters()'])
 $$;
 COMMENT ON FUNCTION freetier_grant_operator(regrole) IS
     'let a role run freetier: everything an application and a monitor may, plus credits, tiers, pools, plans and checks';
@@ -169,3 +175,41 @@ COMMENT ON FUNCTION freetier_accounts_summary() IS
 REVOKE ALL ON FUNCTION freetier_accounts_summary() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION freetier_accounts_summary() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION freetier_pool_status(text) TO pg_monitor;
+
+-- The outcome counters (src/counters.c).
+CREATE FUNCTION freetier_pool_counters()
+    RETURNS TABLE (pool text, decides_free bigint, decides_partial bigint,
+                   gated_anonymous bigint, gated_zero_cost bigint,
+                   gated_unknown_subject bigint, gated_no_budget bigint,
+                   gated_daily_budget_exhausted bigint, gated_pool_empty bigint,
+                   sats_held bigint, sats_absorbed bigint, sats_charged bigint,
+                   sats_returned bigint, sats_released bigint, sats_expired bigint,
+                   holds_expired bigint, credits bigint, sats_credited bigint,
+                   since timestamptz)
+    AS 'MODULE_PATHNAME', 'freetier_pool_counters'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_pool_counters() IS
+    'per pool, since server start or the last reset: decides by answer and gate reason, and the sats held, absorbed, charged, returned, released, expired and credited, by committed transactions';
+REVOKE ALL ON FUNCTION freetier_pool_counters() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION freetier_pool_counters() TO pg_monitor;
+
+CREATE FUNCTION freetier_account_counters()
+    RETURNS TABLE (call text, outcome text, calls bigint, allowance_credits bigint,
+                   purchased_credits bigint, since timestamptz)
+    AS 'MODULE_PATHNAME', 'freetier_account_counters'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_account_counters() IS
+    'credit account calls by outcome since server start or the last reset, with the credits they moved, by committed transactions';
+REVOKE ALL ON FUNCTION freetier_account_counters() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION freetier_account_counters() TO pg_monitor;
+
+CREATE FUNCTION freetier_reset_counters()
+    RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'freetier_reset_counters'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_reset_counters() IS
+    'set every outcome counter to zero; returns the instant they count from';
+REVOKE ALL ON FUNCTION freetier_reset_counters() FROM PUBLIC;

@@ -57,8 +57,10 @@ static FtStatement expire_credit_holds = {
 	" UPDATE freetier.credit_holds h SET state = 'expired', ended_at = $1, end_reason = 'ttl'"
 	" FROM (SELECT hold_id FROM freetier.credit_holds WHERE " FT_EXPIRED_HOLD("", "$1")
 	"       FOR NO KEY UPDATE SKIP LOCKED) x"
-	" WHERE h.hold_id OPERATOR(pg_catalog.=) x.hold_id RETURNING 1)"
-	" SELECT pg_catalog.count(*) FROM expired",
+	" WHERE h.hold_id OPERATOR(pg_catalog.=) x.hold_id"
+	" RETURNING h.allowance_credits, h.purchased_credits)"
+	" SELECT pg_catalog.count(*), " FT_SATURATED("pg_catalog.sum(allowance_credits)") ","
+	" " FT_SATURATED("pg_catalog.sum(purchased_credits)") " FROM expired",
 	1, {TIMESTAMPTZOID}, NULL
 };
 
@@ -213,6 +215,7 @@ freetier_settle_credits(PG_FUNCTION_ARGS)
 		args[1] = TimestampTzGetDatum(now);
 		args[2] = Int64GetDatum(actual);
 		ft_execute(&settle_credit_hold, args, NULL);
+		ft_count_account(FT_CALL_SETTLE, NULL, 1, from_allowance, actual - from_allowance);
 	}
 	SPI_finish();
 
@@ -249,6 +252,7 @@ ft_credit_hold_release(const pg_uuid_t *id, const char *reason, TimestampTz now,
 		char		nulls[3] = {' ', ' ', reason ? ' ' : 'n'};
 
 		*released = h.allowance_credits + h.purchased_credits;
+		ft_count_account(FT_CALL_RELEASE, NULL, 1, h.allowance_credits, h.purchased_credits);
 		args[0] = UUIDPGetDatum(id);
 		args[1] = TimestampTzGetDatum(now);
 		args[2] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
@@ -267,6 +271,12 @@ ft_credit_holds_expire(TimestampTz now)
 {
 	Datum		args[1] = {TimestampTzGetDatum(now)};
 
+	int64		expired;
+
 	ft_execute(&expire_credit_holds, args, NULL);
-	return ft_column_int64(0, 1);
+	expired = ft_column_int64(0, 1);
+	if (expired > 0)
+		ft_count_account(FT_CALL_EXPIRE, NULL, expired, ft_column_int64(0, 2),
+						 ft_column_int64(0, 3));
+	return expired;
 }

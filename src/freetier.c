@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * freetier.c
- *	  Module initialisation: libsodium and the freetier.* settings.
+ *	  Module initialisation: libsodium, the freetier.* settings, and (when
+ *	  preloaded) the counters' shared memory.
  *
  * The map (test/run checks that it names every file in src/):
  *
@@ -31,6 +32,7 @@
  *	   spi.c          prepared statements; which snapshot a call reads
  *	   args.c         argument checks, messages, result rows
  *	   clock.c        the instant freetier decides at (freetier.test_now)
+ *	   counters.c     outcome counters in shared memory (when preloaded)
  *	   compat.h       every difference between PostgreSQL versions
  *	   freetier.h     the declarations the files share, by file
  *
@@ -55,5 +57,6 @@ _PG_init(void)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("freetier: libsodium could not be initialised")));
 	ft_define_clock_guc();
+	ft_counters_init();
 	MarkGUCPrefixReserved("freetier");
 }

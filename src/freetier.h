@@ -146,6 +146,49 @@ extern void ft_check_credit_pct(Datum pct);
 extern void ft_check_stripes(int stripes);
 extern char *ft_uuid_string(const pg_uuid_t *id);
 
+/* ---- counters.c: outcome counters in shared memory ---- */
+
+/* A pool's counters, in the order freetier_pool_counters shows them. */
+typedef enum FtPoolCounter
+{
+	FT_DECIDES_FREE,
+	FT_DECIDES_PARTIAL,
+	FT_GATED_ANONYMOUS,			/* the gate reasons, as ft_count_decision lists them */
+	FT_GATED_ZERO_COST,
+	FT_GATED_UNKNOWN_SUBJECT,
+	FT_GATED_NO_BUDGET,
+	FT_GATED_DAILY_BUDGET_EXHAUSTED,
+	FT_GATED_POOL_EMPTY,
+	FT_SATS_HELD,				/* by decides */
+	FT_SATS_ABSORBED,			/* by settles (record_grant) */
+	FT_SATS_CHARGED,
+	FT_SATS_RETURNED,
+	FT_SATS_RELEASED,
+	FT_SATS_EXPIRED,
+	FT_HOLDS_EXPIRED,
+	FT_CREDITS,
+	FT_SATS_CREDITED,
+	FT_POOL_COUNTERS
+} FtPoolCounter;
+
+/* The credit account calls counted, in the order their names are listed. */
+typedef enum FtAccountCall
+{
+	FT_CALL_SPEND,
+	FT_CALL_RESERVE,
+	FT_CALL_SETTLE,
+	FT_CALL_RELEASE,
+	FT_CALL_EXPIRE,
+	FT_CALL_MINT_TRIAL,
+	FT_ACCOUNT_CALLS
+} FtAccountCall;
+
+extern void ft_counters_init(void);
+extern void ft_count(const char *pool, FtPoolCounter c, int64 n);
+extern void ft_count_decision(const char *pool, const FtDecision *d);
+extern void ft_count_account(FtAccountCall call, const char *reason, int64 calls,
+							 int64 allowance_credits, int64 purchased_credits);
+
 /* ---- clock.c ---- */
 
 extern TimestampTz ft_now(void);

@@ -258,6 +258,7 @@ decide(FunctionCallInfo fcinfo, FtLayout layout)
 			hold_id = decide_against_pool(&r, &s, remaining, layout, now, &d);
 	}
 
+	ft_count_decision(r.pool, &d);
 	SPI_finish();
 	emit_row(fcinfo, &d, hold_id, true);
 }

@@ -463,6 +463,9 @@ record_grant(FunctionCallInfo fcinfo, FtLayout layout)
 							   timestamptz_to_str(h.expires_at))));
 		write_settle(&h, actual, absorbed, returned, charge, request_hash, layout, now,
 					 &grant_id, &balance_after);
+		ft_count(h.pool, FT_SATS_ABSORBED, absorbed);
+		ft_count(h.pool, FT_SATS_CHARGED, charge);
+		ft_count(h.pool, FT_SATS_RETURNED, returned);
 	}
 
 	SPI_finish();
@@ -519,6 +522,7 @@ ft_gate_hold_release(const pg_uuid_t *id, const char *reason, FtLayout layout,
 		ft_stripe_lock(h.pool, h.stripe, layout, &stripe);
 		ft_stripe_append(&stripe, layout, "release", h.held_sats, id, NULL, now);
 		end_hold_row(&h, "released", now, reason);
+		ft_count(h.pool, FT_SATS_RELEASED, h.held_sats);
 		*returned = h.held_sats;
 	}
 	return true;
@@ -569,6 +573,8 @@ ft_gate_holds_expire(FtStripe *stripes, int n, bool all, FtLayout layout,
 			elog(ERROR, "freetier: a hold of pool \"%s\" names stripe %d, which is not locked",
 				 stripes[0].pool, on[i]);
 		ft_stripe_append(&stripes[k], layout, "expiry", sats[i], &ids[i], NULL, now);
+		ft_count(stripes[0].pool, FT_HOLDS_EXPIRED, 1);
+		ft_count(stripes[0].pool, FT_SATS_EXPIRED, sats[i]);
 	}
 	return expired;
 }

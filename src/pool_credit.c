@@ -144,6 +144,8 @@ credit(FunctionCallInfo fcinfo, FtLayout layout)
 			return credited;
 		}
 	}
+	ft_count(pool_name, FT_CREDITS, 1);
+	ft_count(pool_name, FT_SATS_CREDITED, credited);
 	if (credited > 0)
 	{
 		/* the stripe must still fit when every hold that returns to it comes back */

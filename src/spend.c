@@ -102,6 +102,8 @@ reserve_or_spend(FunctionCallInfo fcinfo, bool two_phase)
 							 split.purchased_credits, NULL);
 		ft_account_save(&a);
 	}
+	ft_count_account(two_phase ? FT_CALL_RESERVE : FT_CALL_SPEND, split.reason, 1,
+					 split.allowance_credits, split.purchased_credits);
 	SPI_finish();
 
 	if (two_phase)

@@ -159,6 +159,8 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 		args[3] = TimestampTzGetDatum(now);
 		ft_execute(&record_trial, args, NULL);
 	}
+	ft_count_account(FT_CALL_MINT_TRIAL, subject ? NULL : "trial_limit", 1,
+					 0, subject ? credits : 0);
 	SPI_finish();
 
 	values[0] = subject ? CStringGetTextDatum(subject) : (Datum) 0;

@@ -66,10 +66,10 @@ SELECT freetier_credit(:n * 10, CASE WHEN :p = 1 THEN 'default' ELSE 'striped' E
 SELECT hold_id FROM freetier_decide('u' || :s, :n, CASE WHEN :p = 1 THEN 'default' ELSE 'striped' END) \gset
 \set a :n / 2 + :r
 \if :r <= 6
-SELECT count(g.grant_id) FROM (SELECT nullif(:'hold_id', '')::uuid AS h) x,
+SELECT count(g.grant_id) FROM (SELECT nullif(':hold_id', '')::uuid AS h) x,
        LATERAL freetier_record_grant(x.h, :a) g WHERE x.h IS NOT NULL;
 \elif :r <= 8
-SELECT count(freetier_release(x.h)) FROM (SELECT nullif(:'hold_id', '')::uuid AS h) x
+SELECT count(freetier_release(x.h)) FROM (SELECT nullif(':hold_id', '')::uuid AS h) x
  WHERE x.h IS NOT NULL;
 \endif
 \endif
@@ -150,6 +150,13 @@ for my $round (1 .. 10)
 	}
 	$committed_before = sql(q{SELECT count(*) FROM freetier.holds});
 }
+
+# the load did every kind of request (a client that errs stops, so a broken
+# script would leave only decides)
+is( sql(q{SELECT (SELECT count(*) FROM freetier.grants) > 100
+             AND (SELECT count(*) FROM freetier.holds WHERE state = 'released') > 20
+             AND (SELECT count(*) FROM freetier.credits) > 20}),
+	't', 'the load settled, released and credited');
 
 # after the last crash: the request path and the sweep still work
 my $hold = sql(q{SELECT hold_id FROM freetier_decide('u1', 10, 'striped')});
