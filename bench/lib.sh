@@ -48,17 +48,32 @@ cleanup() {
     rm -rf "$tmp"
 }
 
-# CPU time (clock ticks) the server has used so far: "backends total".
-# backends: processes that have exited and been reaped by the postmaster
-# (its cutime + cstime), i.e. the connections of finished pgbench runs (and
-# any autovacuum worker); total: that plus the postmaster and its live
-# children (WAL writer, checkpointer, background writer, ...).
+# CPU time (clock ticks) the server has used so far.  First line: "reaped
+# total", where reaped is what the processes the postmaster has reaped used
+# (its cutime + cstime) and total adds the postmaster and its live children
+# (WAL writer, checkpointer, ...); then "pid ticks" for each live child.
 cpu_ticks() {
     local pm kids
     pm=$(head -1 "$tmp/data/postmaster.pid")
     kids=$(cat /proc/"$pm"/task/*/children 2>/dev/null || true)
-    { cat /proc/"$pm"/stat; for k in $kids; do cat /proc/"$k"/stat 2>/dev/null || true; done; } |
-        sed 's/^.*) //' | awk 'NR == 1 { b = $14 + $15 } { t += $12 + $13 + $14 + $15 } END { print b, t }'
+    { cat /proc/"$pm"/stat; for k in $kids; do printf '%s ' "$k"; cat /proc/"$k"/stat 2>/dev/null || echo; done; } |
+        awk 'NR == 1 { sub(/^.*\) /, ""); r = $14 + $15; t = r + $12 + $13; next }
+             NF > 2 { pid = $1; sub(/^.*\) /, ""); c = $12 + $13 + $14 + $15; t += c; line[pid] = c }
+             END { print r, t; for (p in line) print p, line[p] }'
+}
+
+# cpu_used BEFORE AFTER: "backends total" ticks between two cpu_ticks: the
+# processes reaped in between (less what those already alive before had
+# used by then: the VACUUM's connection, say), and all of the server.
+cpu_used() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        n = split(a, A, "\n"); split(A[1], x, " ")
+        for (i = 2; i <= n; i++) { split(A[i], y, " "); before[y[1]] = y[2] }
+        m = split(b, B, "\n"); split(B[1], z, " ")
+        for (i = 2; i <= m; i++) { split(B[i], y, " "); alive[y[1]] = 1 }
+        early = 0
+        for (p in before) if (!(p in alive)) early += before[p]
+        print z[1] - x[1] - early, z[2] - x[2] }'
 }
 
 # prepare_run [DB]: what every pgbench run starts from.
