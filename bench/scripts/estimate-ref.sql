@@ -1,3 +1,4 @@
--- Read-only estimate for a random known subject.
-\set s random(1, 10000)
-SELECT serve FROM ref.estimate('u' || :s, 10, 'bench');
+-- Read-only estimate for a fresh known subject: one statement.
+\set n :n + 1
+\set s 1 + permute(:start + :n * :clients + :client_id, :subjects)
+SELECT serve FROM ref.estimate('u' || :s, 30, 'bench');

@@ -1,7 +1,8 @@
--- One request: decide holds 10 sats for subject u<s>, record_grant settles it at 7
--- (7 absorbed, 3 back to the pool), one transaction.  -D lo/hi pick the subjects.
-\set s random(:lo, :hi)
-BEGIN;
-SELECT hold_id FROM freetier_decide('u' || :s, 10, 'bench') \gset
-SELECT grant_id FROM freetier_record_grant(:hold_id, 7);
-COMMIT;
+-- One request as a new user would make it: decide 30 sats, then (after the
+-- work) record_grant 25 of them, two autocommit transactions, on a fresh
+-- subject u<s> out of :subjects (see bench/README.md, "Subjects").
+\set n :n + 1
+\set s 1 + permute(:start + :n * :clients + :client_id, :subjects)
+SELECT hold_id FROM freetier_decide('u' || :s, 30, 'bench') \gset
+-- ... the work ...
+SELECT grant_id FROM freetier_record_grant(:hold_id, 25);

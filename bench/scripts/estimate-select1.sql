@@ -1,0 +1,2 @@
+-- Limit: the cheapest statement a client can send.
+SELECT 1;
