@@ -107,7 +107,9 @@ AS $$
         'freetier_define_plan(text,text,bigint,jsonb)',
         'freetier_configure_credits(text,interval,text,bigint,integer,interval)',
         'freetier_verify_account_ledger(text)',
-        'freetier_reset_counters()'])
+        'freetier_reset_counters()',
+        'freetier_list_subjects(text,integer)',
+        'freetier_list_accounts(text,integer)'])
 $$;
 COMMENT ON FUNCTION freetier_grant_operator(regrole) IS
     'let a role run freetier: everything an application and a monitor may, plus credits, tiers, pools, plans and checks';
@@ -175,6 +177,77 @@ COMMENT ON FUNCTION freetier_accounts_summary() IS
 REVOKE ALL ON FUNCTION freetier_accounts_summary() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION freetier_accounts_summary() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION freetier_pool_status(text) TO pg_monitor;
+
+-- Operator listings, a page at a time in subject order: `after` is the last
+-- subject of the previous page (NULL for the first), `page_size` at most
+-- 10,000.  Each row as the next call would see it: a window that has ended
+-- counts nothing, a hold past its TTL holds nothing.
+CREATE FUNCTION freetier.check_page_size(page_size int)
+    RETURNS int
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF page_size IS NULL OR page_size < 1 OR page_size > 10000 THEN
+        RAISE EXCEPTION 'page_size must be between 1 and 10000'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN page_size;
+END
+$$;
+REVOKE ALL ON FUNCTION freetier.check_page_size(int) FROM PUBLIC;
+
+CREATE FUNCTION freetier_list_subjects(after text DEFAULT NULL, page_size int DEFAULT 100)
+    RETURNS TABLE (subject text, tier text, daily_budget_sats bigint,
+                   window_start timestamptz, window_settled_sats bigint,
+                   window_held_sats bigint, live_holds bigint, left_sats bigint)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.subject, s.tier, t.daily_budget_sats, w.start, w.settled, w.held, h.holds,
+           GREATEST(t.daily_budget_sats - w.settled - w.held, 0)
+      FROM (SELECT x.* FROM freetier.subjects x
+             WHERE after IS NULL OR x.subject > after
+             ORDER BY x.subject
+             LIMIT freetier.check_page_size(page_size)) s
+      CROSS JOIN freetier.clock() AS at
+      JOIN freetier.tiers t ON t.tier = s.tier
+      CROSS JOIN LATERAL (
+            SELECT count(*) AS holds,
+                   coalesce(sum(x.held_sats) FILTER (WHERE x.window_start = s.window_start), 0)
+                       AS window_held
+              FROM freetier.holds x
+             WHERE x.subject = s.subject AND x.state = 'held' AND x.expires_at > at) h
+      CROSS JOIN LATERAL (
+            SELECT CASE WHEN open THEN s.window_start END AS start,
+                   CASE WHEN open THEN s.window_settled_sats ELSE 0 END AS settled,
+                   CASE WHEN open THEN h.window_held ELSE 0 END::bigint AS held
+              FROM (SELECT s.window_start + interval '24 hours' > at AS open) o) w
+     ORDER BY s.subject
+$$;
+COMMENT ON FUNCTION freetier_list_subjects(text, int) IS
+    'a page of subjects after `after`: tier, budget, the open window''s settled and held sats, live holds, what decide would still absorb';
+REVOKE ALL ON FUNCTION freetier_list_subjects(text, int) FROM PUBLIC;
+
+CREATE FUNCTION freetier_list_accounts(after text DEFAULT NULL, page_size int DEFAULT 100)
+    RETURNS TABLE (subject text, plan text, period text, period_start timestamptz,
+                   period_end timestamptz, allowance_left bigint, backend_left jsonb,
+                   purchased_balance bigint, reserved_credits bigint,
+                   lifetime_spent bigint, lifetime_added bigint)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT st.*
+      FROM (SELECT a.subject FROM freetier.accounts a
+             WHERE after IS NULL OR a.subject > after
+             ORDER BY a.subject
+             LIMIT freetier.check_page_size(page_size)) a
+      CROSS JOIN LATERAL @extschema@.freetier_account_status(a.subject) st
+     ORDER BY a.subject
+$$;
+COMMENT ON FUNCTION freetier_list_accounts(text, int) IS
+    'a page of credit accounts after `after`, each as freetier_account_status shows it';
+REVOKE ALL ON FUNCTION freetier_list_accounts(text, int) FROM PUBLIC;
 
 -- The outcome counters (src/counters.c).
 CREATE FUNCTION freetier_pool_counters()
