@@ -249,6 +249,24 @@ COMMENT ON FUNCTION freetier_list_accounts(text, int) IS
     'a page of credit accounts after `after`, each as freetier_account_status shows it';
 REVOKE ALL ON FUNCTION freetier_list_accounts(text, int) FROM PUBLIC;
 
+-- Parallel restore.  pg_restore -j loads the extension's tables in any
+-- order, so a foreign key between two of them fails the load.  The
+-- functions check every reference before they write (an unknown tier, plan,
+-- pool or account is 42704) and nothing deletes a referenced row, so the
+-- keys go; test/invariants.sql keeps their rules, checked by the tests.
+ALTER TABLE freetier.subjects DROP CONSTRAINT subjects_tier_fkey;
+ALTER TABLE freetier.pool_stripes DROP CONSTRAINT pool_stripes_pool_fkey;
+ALTER TABLE freetier.credits DROP CONSTRAINT credits_pool_fkey;
+ALTER TABLE freetier.credit_settings DROP CONSTRAINT credit_settings_default_plan_fkey;
+ALTER TABLE freetier.credit_settings DROP CONSTRAINT credit_settings_trial_plan_fkey;
+ALTER TABLE freetier.accounts DROP CONSTRAINT accounts_plan_fkey;
+ALTER TABLE freetier.account_backend_use DROP CONSTRAINT account_backend_use_subject_fkey;
+ALTER TABLE freetier.credit_holds DROP CONSTRAINT credit_holds_subject_fkey;
+ALTER TABLE freetier.credit_additions DROP CONSTRAINT credit_additions_subject_fkey;
+ALTER TABLE freetier.account_ledger DROP CONSTRAINT account_ledger_subject_fkey;
+ALTER TABLE freetier.trials DROP CONSTRAINT trials_subject_fkey;
+ALTER TABLE freetier.trials DROP CONSTRAINT trials_claimed_by_fkey;
+
 -- The outcome counters (src/counters.c).
 CREATE FUNCTION freetier_pool_counters()
     RETURNS TABLE (pool text, decides_free bigint, decides_partial bigint,
