@@ -9,6 +9,7 @@ OBJS = \
 	src/args.o \
 	src/chain.o \
 	src/clock.o \
+	src/correction.o \
 	src/counters.o \
 	src/credit_hold.o \
 	src/decision.o \
@@ -48,7 +49,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
 # pg_regress: test/sql/*.sql against test/expected/*.out
-REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants counters upgrade
+REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants counters corrections upgrade
 # $(srcdir): the source tree, also in an out-of-tree build
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 
