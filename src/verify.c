@@ -83,11 +83,11 @@ static FtStatement pool_entries[2] = {
 
 /*
  * From 0.4 on a pool's stripes also keep what it owes (only stripe 0 owes
- * anything): entries of kind 'owed' and 'repay' move that, bucket 1.
+ * anything; on any other, the owed entries are none and their sum 0):
+ * entries of kind 'owed' and 'repay' move that, bucket 1.
  */
 static FtStatement pool_owners_owed = {
-	"SELECT pool, stripe, head_seq, head_hash, balance_sats, owed_sats, 0::bigint, 0::bigint,"
-	" stripe OPERATOR(pg_catalog.=) 0 OR owed_sats OPERATOR(pg_catalog.=) 0"
+	"SELECT pool, stripe, head_seq, head_hash, balance_sats, owed_sats, 0::bigint, 0::bigint, true"
 	" FROM freetier.pool_stripes"
 	" WHERE $1 IS NULL OR pool OPERATOR(pg_catalog.=) $1 ORDER BY pool, stripe",
 	1, {TEXTOID}, NULL
