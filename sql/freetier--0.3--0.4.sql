@@ -231,6 +231,32 @@ REVOKE ALL ON FUNCTION freetier_reset_counters() FROM PUBLIC;
 -- ---------------------------------------------------------------------------
 ALTER TABLE freetier.pool_stripes ADD COLUMN owed_sats bigint NOT NULL DEFAULT 0;
 
+-- A restore replaces a stripe the install made, owed sats too.
+CREATE OR REPLACE FUNCTION freetier.restore_pool_stripe() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.head_seq > 0 THEN
+        UPDATE freetier.pool_stripes s
+           SET balance_sats = NEW.balance_sats, owed_sats = NEW.owed_sats,
+               head_seq = NEW.head_seq, head_hash = NEW.head_hash
+         WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe
+           AND (s.head_seq = 0
+                OR s.head_seq = 1 AND EXISTS (SELECT FROM freetier.ledger l
+                                               WHERE l.pool = s.pool AND l.stripe = s.stripe
+                                                 AND l.seq = 1 AND l.created_at = '-infinity'));
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    ELSIF EXISTS (SELECT FROM freetier.pool_stripes s
+                   WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe) THEN
+        RETURN NULL;                -- an empty stripe adds nothing to one that exists
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 ALTER TABLE freetier.account_ledger
     DROP CONSTRAINT account_ledger_kind_check,
     ADD CONSTRAINT account_ledger_kind_check
