@@ -233,14 +233,14 @@ freetier_adjust_pool(PG_FUNCTION_ARGS)
 		PG_RETURN_INT64(result);
 	}
 
-	args[0] = CStringGetTextDatum(c.target);
-	ft_execute(&pool_balance, args, NULL);
 	if (delta < 0 && total < -delta)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pool \"%s\" holds " INT64_FORMAT " sats, less than the write-down of "
 						INT64_FORMAT, c.target, total, -delta),
 				 errdetail("A pool's balance never goes below zero; sats on holds are not part of it.")));
+	args[0] = CStringGetTextDatum(c.target);
+	ft_execute(&pool_balance, args, NULL);
 	result = ft_add_sats(ft_column_int64(0, 1), delta, "pool balance");
 	if (claimed(&c, &result))
 	{

@@ -5,9 +5,9 @@
  *	  payment reference.
  *
  * A stripe of the pool is locked first (the active one with the fewest sats
- * that nobody has locked, else stripe 0, waiting; stripe 0 when the pool
- * owes sats, from 0.4 on), then the payment
- * reference is claimed with INSERT ... ON CONFLICT DO NOTHING.  Two sessions
+ * that nobody has locked, else stripe 0, waiting; from 0.4 on stripe 0 when
+ * the pool owes sats), then the payment reference is claimed with
+ * INSERT ... ON CONFLICT DO NOTHING.  Two sessions
  * crediting one reference at once queue on the reference's index entry (or
  * on the stripe); the second then finds the first's committed row and
  * returns its result.  If the first rolls back, the second credits.
