@@ -109,7 +109,12 @@ AS $$
         'freetier_verify_account_ledger(text)',
         'freetier_reset_counters()',
         'freetier_list_subjects(text,integer)',
-        'freetier_list_accounts(text,integer)'])
+        'freetier_list_accounts(text,integer)',
+        'freetier_adjust_pool(text,bigint,text,text)',
+        'freetier_reverse_credit(text,text)',
+        'freetier_refund_credits(text,text,text)',
+        'freetier_balance_at(text,timestamp with time zone)',
+        'freetier_account_balance_at(text,timestamp with time zone)'])
 $$;
 COMMENT ON FUNCTION freetier_grant_operator(regrole) IS
     'let a role run freetier: everything an application and a monitor may, plus credits, tiers, pools, plans and checks';
@@ -304,3 +309,158 @@ CREATE FUNCTION freetier_reset_counters()
 COMMENT ON FUNCTION freetier_reset_counters() IS
     'set every outcome counter to zero; returns the instant they count from';
 REVOKE ALL ON FUNCTION freetier_reset_counters() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Corrections (issue 9).  freetier_adjust_pool, freetier_reverse_credit and
+-- freetier_refund_credits, operator-only, each applied once per ref and
+-- recorded in freetier.corrections; ledger kinds 'adjust', 'reversal',
+-- 'owed' and 'repay' (pools) and 'refund' (accounts).  What a pool owes
+-- after a reversal it could not cover is kept on its stripe 0
+-- (pool_stripes.owed_sats, chained by the 'owed' and 'repay' entries), and
+-- freetier_credit repays it first.  freetier_balance_at and
+-- freetier_account_balance_at read a balance at an instant off the ledgers.
+-- ---------------------------------------------------------------------------
+ALTER TABLE freetier.pool_stripes ADD COLUMN owed_sats bigint NOT NULL DEFAULT 0;
+
+-- A restore replaces a stripe the install made, owed sats too.
+CREATE OR REPLACE FUNCTION freetier.restore_pool_stripe() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.head_seq > 0 THEN
+        UPDATE freetier.pool_stripes s
+           SET balance_sats = NEW.balance_sats, owed_sats = NEW.owed_sats,
+               head_seq = NEW.head_seq, head_hash = NEW.head_hash
+         WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe
+           AND (s.head_seq = 0
+                OR s.head_seq = 1 AND EXISTS (SELECT FROM freetier.ledger l
+                                               WHERE l.pool = s.pool AND l.stripe = s.stripe
+                                                 AND l.seq = 1 AND l.created_at = '-infinity'));
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    ELSIF EXISTS (SELECT FROM freetier.pool_stripes s
+                   WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe) THEN
+        RETURN NULL;                -- an empty stripe adds nothing to one that exists
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+ALTER TABLE freetier.account_ledger
+    DROP CONSTRAINT account_ledger_kind_check,
+    ADD CONSTRAINT account_ledger_kind_check
+        CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change', 'purchase', 'grant',
+                        'trial', 'carry_in', 'carry_out', 'refund'));
+
+-- One row per correction applied: its arguments and its result, so that a
+-- repeated ref returns the first result.  Append-only, like the ledgers.
+CREATE TABLE freetier.corrections (
+    kind       text NOT NULL CHECK (kind IN ('adjust', 'reversal', 'refund')),
+    ref        text NOT NULL CHECK (octet_length(ref) BETWEEN 1 AND 256),
+    target     text NOT NULL,
+    amount     bigint,
+    reason     text NOT NULL CHECK (octet_length(reason) BETWEEN 1 AND 256),
+    result     bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (kind, ref)
+);
+CREATE TRIGGER corrections_append_only BEFORE UPDATE OR DELETE ON freetier.corrections
+    FOR EACH ROW EXECUTE FUNCTION freetier.refuse_change();
+CREATE TRIGGER corrections_no_truncate BEFORE TRUNCATE ON freetier.corrections
+    FOR EACH STATEMENT EXECUTE FUNCTION freetier.refuse_change();
+ALTER TABLE freetier.corrections ENABLE ALWAYS TRIGGER corrections_append_only;
+ALTER TABLE freetier.corrections ENABLE ALWAYS TRIGGER corrections_no_truncate;
+SELECT pg_catalog.pg_extension_config_dump('freetier.corrections', '');
+
+CREATE OR REPLACE FUNCTION freetier_credit(paid_sats bigint, pool text DEFAULT 'default', payment_ref text DEFAULT NULL)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_credit_v4'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_credit(bigint, text, text) IS
+    'add floor(paid_sats * credit_pct / 100) to a pool (its emptiest stripe), what it owes repaid first, once per payment_ref; returns the sats credited';
+
+CREATE OR REPLACE FUNCTION freetier_verify_ledger(pool text DEFAULT NULL)
+    RETURNS TABLE (pool text, entries bigint, ok boolean, first_bad_entry bigint)
+    AS 'MODULE_PATHNAME', 'freetier_verify_ledger_v4'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_verify_ledger(text) IS
+    'recompute the hash chain and balances (and what the pool owes) of every stripe of each pool; first_bad_entry is the seq of the first entry that does not match, on the pool''s first bad stripe';
+
+CREATE FUNCTION freetier_adjust_pool(pool text, delta_sats bigint, reason text, ref text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_adjust_pool'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_adjust_pool(text, bigint, text, text) IS
+    'top a pool up (delta_sats > 0) or write it down (< 0, never past its balance), once per ref; returns the balance after';
+REVOKE ALL ON FUNCTION freetier_adjust_pool(text, bigint, text, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_reverse_credit(payment_ref text, reason text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_reverse_credit'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_reverse_credit(text, text) IS
+    'take back what a payment_ref credited to its pool, once; what the pool cannot give now it owes, repaid by its next credits; returns the sats taken now';
+REVOKE ALL ON FUNCTION freetier_reverse_credit(text, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_refund_credits(subject text, ref text, reason text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_refund_credits'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_refund_credits(text, text, text) IS
+    'take the credits freetier_add_credits added with ref back out of the purchased balance, never below what is on hold, once; returns the credits taken';
+REVOKE ALL ON FUNCTION freetier_refund_credits(text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_balance_at(pool text, at timestamptz)
+    RETURNS bigint
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN $1 IS NULL THEN 'pool' ELSE 'at' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM freetier.pools p WHERE p.pool = $1) THEN
+        RAISE EXCEPTION 'pool "%" does not exist', $1
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Pools are created with freetier_create_pool.';
+    END IF;
+    RETURN (SELECT LEAST(coalesce(sum(l.delta_sats), 0), 9223372036854775807)::bigint
+              FROM freetier.ledger l
+             WHERE l.pool = $1 AND l.created_at <= $2 AND l.kind <> ALL ('{owed,repay}'));
+END
+$$;
+COMMENT ON FUNCTION freetier_balance_at(text, timestamptz) IS
+    'a pool''s balance at an instant: the sum of its ledger entries up to then (what it owes not counted)';
+REVOKE ALL ON FUNCTION freetier_balance_at(text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION freetier_account_balance_at(subject text, at timestamptz)
+    RETURNS bigint
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN $1 IS NULL THEN 'subject' ELSE 'at' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM freetier.accounts a WHERE a.subject = $1) THEN
+        RAISE EXCEPTION 'account "%" does not exist', $1
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Accounts are opened with freetier_open_account.';
+    END IF;
+    RETURN (SELECT coalesce(sum(l.delta), 0)::bigint
+              FROM freetier.account_ledger l
+             WHERE l.subject = $1 AND l.bucket = 'purchased' AND l.created_at <= $2);
+END
+$$;
+COMMENT ON FUNCTION freetier_account_balance_at(text, timestamptz) IS
+    'an account''s purchased balance at an instant: the sum of its purchased entries up to then';
+REVOKE ALL ON FUNCTION freetier_account_balance_at(text, timestamptz) FROM PUBLIC;

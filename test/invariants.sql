@@ -42,16 +42,19 @@ SELECT rule FROM (VALUES
                                  AND h.held_sats = g.absorbed_sats + g.returned_sats))),
   ('ledger: seq >= 1',
    EXISTS (SELECT FROM freetier.ledger WHERE NOT seq >= 1)),
-  ('ledger: kind is seed, hold, return, release, expiry, credit or move',
+  ('ledger: kind is seed, hold, return, release, expiry, credit, move, adjust, reversal, owed or repay',
    EXISTS (SELECT FROM freetier.ledger
             WHERE kind <> ALL (ARRAY['seed', 'hold', 'return', 'release',
-                                                   'expiry', 'credit', 'move']))),
+                                                   'expiry', 'credit', 'move', 'adjust',
+                                                   'reversal', 'owed', 'repay']))),
   ('ledger: balance_after >= 0',
    EXISTS (SELECT FROM freetier.ledger WHERE NOT balance_after >= 0)),
   ('ledger: its stripe exists',
    EXISTS (SELECT FROM freetier.ledger l
             WHERE NOT EXISTS (SELECT FROM freetier.pool_stripes s
                                WHERE s.pool = l.pool AND s.stripe = l.stripe))),
+  ('pool_stripes: owed_sats >= 0, and only stripe 0 owes',
+   EXISTS (SELECT FROM freetier.pool_stripes WHERE owed_sats < 0 OR stripe <> 0 AND owed_sats <> 0)),
   ('subjects: subject is 1 to 256 bytes',
    EXISTS (SELECT FROM freetier.subjects WHERE octet_length(subject) NOT BETWEEN 1 AND 256)),
   ('subjects: window_settled_sats >= 0',

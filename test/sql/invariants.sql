@@ -27,6 +27,8 @@ BEGIN
 END $$;
 SELECT serve, absorb_sats FROM freetier_decide('inv21', 2500, 'inv');
 SELECT freetier_credit(500, 'inv', 'invariants-1');
+SELECT freetier_adjust_pool('inv', 100, 'invariants', 'inv-adj');
+SELECT freetier_reverse_credit('invariants-1', 'invariants');
 -- and on a credit account: a purchase, a spend through a capped backend,
 -- a hold, and a trial claimed into it
 SELECT opened FROM freetier_open_account('inv-acct', 'core');
@@ -95,6 +97,8 @@ SELECT row_number() OVER () AS n, c.what, format(c.sql, c.w) AS corruption
         UNION ALL SELECT 'entry: unknown kind', 'UPDATE freetier.ledger SET kind = ''gift'' WHERE %s', w FROM one_entry
         UNION ALL SELECT 'entry: below zero', 'UPDATE freetier.ledger SET balance_after = -1 WHERE %s', w FROM one_entry
         UNION ALL SELECT 'entry: no stripe', 'UPDATE freetier.ledger SET stripe = 63 WHERE %s', w FROM one_entry
+        UNION ALL SELECT 'stripe: negative owed', 'UPDATE freetier.pool_stripes SET owed_sats = -1 WHERE pool = ''inv'' AND stripe = 0', NULL
+        UNION ALL SELECT 'stripe: owed off stripe 0', 'UPDATE freetier.pool_stripes SET owed_sats = 1 WHERE pool = ''inv'' AND stripe = 1', NULL
         UNION ALL SELECT 'subject: empty name', 'UPDATE freetier.subjects SET subject = '''' WHERE %s', w FROM one_subject
         UNION ALL SELECT 'subject: negative window', 'UPDATE freetier.subjects SET window_settled_sats = -1 WHERE %s', w FROM one_subject
         UNION ALL SELECT 'subject: no tier', 'UPDATE freetier.subjects SET tier = ''gone'' WHERE %s', w FROM one_subject
