@@ -19,7 +19,9 @@
  *	                  account_status, add_credits
  *	   trial.c        freetier_mint_trial, freetier_claim_trial
  *	 shared by both
- *	   holds.c        freetier_release, freetier_expire_holds: both kinds
+ *	   holds.c        freetier_release, freetier_expire_holds,
+ *	                  freetier_extend_hold: both kinds
+ *	   request_key.c  idempotency keys: a keyed call done once, replayed
  *	   chain.c        the hash chains, write side: hashing, appending
  *	   verify.c       the hash chains, read side: verify_ledger,
  *	                  verify_account_ledger

@@ -202,6 +202,9 @@ BEGIN
                             WHEN r.relname = 'ledger' THEN
                                 'pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at, prev_hash, hash'
                                 ' FROM freetier.ledger' || CASE WHEN striped THEN ' WHERE stripe = 0' ELSE '' END
+                            WHEN r.relname = 'credit_settings' THEN
+                                'default_plan, hold_ttl, trial_plan, trial_credits, trials_per_network,'
+                                ' trial_window FROM freetier.credit_settings'
                             WHEN r.relname = 'holds' THEN
                                 'hold_id, subject, pool, estimated_sats, held_sats, window_start, created_at,'
                                 ' expires_at, state, ended_at, end_reason FROM freetier.holds'

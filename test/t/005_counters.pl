@@ -6,7 +6,8 @@
 # freetier is preloaded (shared_preload_libraries), the counters are reset,
 # and four pgbench clients run a mix of every call that counts: decides
 # settled, released, left to expire, rolled back, or rolled back to a
-# savepoint; credits (some references repeated); spends, reserves settled,
+# savepoint, or repeated with a request_key (a replay counts nothing);
+# credits (some references repeated); spends, reserves settled,
 # released or left to expire; trial mints (some refused).  Then a sweep, and
 # the counters are compared with what the committed rows say:
 #   - per pool, the sats held, returned, released, expired and credited
@@ -70,7 +71,8 @@ SELECT hold_id FROM freetier_decide('u' || :s, :n, 'counted') \gset
 SELECT count(freetier_release(x.h)) FROM (SELECT nullif(':hold_id', '')::uuid AS h) x
  WHERE x.h IS NOT NULL;
 \elif :r = 8
-SELECT serve FROM freetier_decide('u' || :s, :n, 'counted');
+SELECT serve FROM freetier_decide('u' || :s, :n, 'counted', 'key-' || :s || '-' || :n);
+SELECT serve FROM freetier_decide('u' || :s, :n, 'counted', 'key-' || :s || '-' || :n);
 \elif :r = 9
 BEGIN;
 SELECT serve FROM freetier_decide('u' || :s, :n, 'counted');

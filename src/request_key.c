@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ *
+ * request_key.c
+ *	  Idempotency keys: a call made with a request_key is done once; a
+ *	  repeat with the same arguments gets the first call's result and moves
+ *	  nothing, a repeat with other arguments is 55000.
+ *
+ * freetier.request_keys holds one row per key that did something: the call,
+ * a BLAKE2b fingerprint of its arguments, and what it made (the hold).  A
+ * call that only answers (a gate answer) records nothing, so its key is
+ * free to be used again.
+ *
+ * Concurrency: the caller looks its key up (ft_request_key_find) after it
+ * has locked the row its effect depends on (decide: the subject), so a
+ * second call with the same arguments waits for the first and then, in a
+ * new statement (FT_LOCKING), finds its key.  A call with the same key and
+ * other arguments may lock another row; it then waits on the key's unique
+ * index in ft_request_key_record, and is 55000 once the first commits.
+ *
+ * Nothing here runs when a call has no key: the unkeyed path is unchanged.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+/* The key's row, with what its hold was (decide). */
+static FtStatement find_key = {
+	"SELECT k.call, k.fingerprint, k.hold_id, h.estimated_sats, h.held_sats"
+	" FROM freetier.request_keys k"
+	" LEFT JOIN freetier.holds h ON h.hold_id OPERATOR(pg_catalog.=) k.hold_id"
+	" WHERE k.request_key OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement record_key = {
+	"INSERT INTO freetier.request_keys (request_key, call, fingerprint, hold_id, created_at)"
+	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_key) DO NOTHING RETURNING 1",
+	5, {TEXTOID, TEXTOID, BYTEAOID, UUIDOID, TIMESTAMPTZOID}, NULL
+};
+
+/* The request_key argument: NULL (no key), else 1 to 256 bytes. */
+char *
+ft_request_key_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *key;
+
+	if (PG_NARGS() <= argno)
+		return NULL;
+	key = ft_text_arg(fcinfo, argno, "request_key", false);
+	if (key && key[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_key must not be empty"),
+				 errhint("Give NULL for a call without a key.")));
+	return key;
+}
+
+/* The fingerprint of `call` with these arguments. */
+void
+ft_request_key_fingerprint(const char *call, const FtField *args, int nargs,
+						   uint8 *fingerprint)
+{
+	static const uint8 none[FT_HASH_BYTES] = {0};
+	char	   *domain = psprintf("freetier request key v1 %s", call);
+
+	ft_chain_hash(domain, args, nargs, none, fingerprint);
+}
+
+/* 55000: the key was used by another call or with other arguments. */
+static void
+report_key_reused(const char *key, const char *first_call)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("request_key %s was already used with other arguments",
+					quote_literal_cstr(key)),
+			 first_call ?
+			 errdetail("It was used by freetier_%s.", first_call) :
+			 errdetail("A concurrent call with it committed first."),
+			 errhint("A request_key names one request; give a new key for a new request.")));
+}
+
+/*
+ * Look key up.  False when no call has recorded it; true when `call` did,
+ * with these arguments: *replay is what it made.  55000 otherwise.
+ */
+bool
+ft_request_key_find(const char *key, const char *call, const uint8 *fingerprint,
+					FtKeyedResult *replay)
+{
+	Datum		args[1] = {CStringGetTextDatum(key)};
+	bool		isnull;
+	char	   *first_call;
+	bytea	   *first_fingerprint;
+	Datum		hold_id;
+
+	if (ft_execute(&find_key, args, NULL) == 0)
+		return false;
+	first_call = ft_column_text(0, 1);
+	first_fingerprint = DatumGetByteaPP(ft_column(0, 2, &isnull));
+	if (strcmp(first_call, call) != 0 ||
+		VARSIZE_ANY_EXHDR(first_fingerprint) != FT_HASH_BYTES ||
+		memcmp(VARDATA_ANY(first_fingerprint), fingerprint, FT_HASH_BYTES) != 0)
+		report_key_reused(key, first_call);
+
+	memset(replay, 0, sizeof(*replay));
+	hold_id = ft_column(0, 3, &isnull);
+	if (!isnull)
+	{
+		replay->has_hold = true;
+		memcpy(&replay->hold, DatumGetUUIDP(hold_id), sizeof(pg_uuid_t));
+		replay->estimated = ft_column_int64(0, 4);
+		replay->held = ft_column_int64(0, 5);
+	}
+	return true;
+}
+
+/*
+ * Record that `call` with this fingerprint made hold_id under key.  A
+ * concurrent call that recorded the key first (and committed) makes this
+ * one 55000.
+ */
+void
+ft_request_key_record(const char *key, const char *call, const uint8 *fingerprint,
+					  const pg_uuid_t *hold_id, TimestampTz now)
+{
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', hold_id ? ' ' : 'n', ' '};
+	bytea	   *fp = palloc(VARHDRSZ + FT_HASH_BYTES);
+
+	SET_VARSIZE(fp, VARHDRSZ + FT_HASH_BYTES);
+	memcpy(VARDATA(fp), fingerprint, FT_HASH_BYTES);
+	args[0] = CStringGetTextDatum(key);
+	args[1] = CStringGetTextDatum(call);
+	args[2] = PointerGetDatum(fp);
+	args[3] = hold_id ? UUIDPGetDatum(hold_id) : (Datum) 0;
+	args[4] = TimestampTzGetDatum(now);
+	if (ft_execute(&record_key, args, nulls) == 0)
+		report_key_reused(key, NULL);
+}

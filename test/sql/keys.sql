@@ -1,0 +1,210 @@
+-- Money-safe retries and long payment windows (issue 9): decide with a
+-- request_key and a hold_ttl, the pools' and the credit settings'
+-- max_hold_ttl, freetier_extend_hold.
+SET timezone = 'UTC';
+\set SHOW_CONTEXT never
+DROP EXTENSION freetier;
+CREATE EXTENSION freetier;
+SELECT freetier_configure_pool('default', stripes => 1);
+SET freetier.test_now = '2026-05-01 12:00:00+00';
+SELECT freetier_set_tier('kim', 'trusted');            -- 200 a day
+
+-- What a call moved: holds, ledger entries, the pool, kim's window, keys.
+CREATE FUNCTION pg_temp.moved() RETURNS TABLE (holds bigint, entries bigint, balance bigint,
+                                               settled bigint, last_hold_at timestamptz,
+                                               keys bigint)
+    LANGUAGE sql AS $$
+    SELECT (SELECT count(*) FROM freetier.holds), (SELECT count(*) FROM freetier.ledger),
+           (SELECT sum(balance_sats)::bigint FROM freetier.pool_stripes),
+           s.window_settled_sats, s.last_hold_at, (SELECT count(*) FROM freetier.request_keys)
+      FROM freetier.subjects s WHERE s.subject = 'kim'
+$$;
+-- freetier_extend_hold's answer, or its error with the hold's uuid as <hold>.
+CREATE FUNCTION pg_temp.try_extend(id uuid, ttl interval) RETURNS text
+    LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN freetier_extend_hold(id, ttl)::text;
+EXCEPTION WHEN others THEN
+    RETURN SQLSTATE || ': ' || replace(SQLERRM, id::text, '<hold>');
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Request keys.
+------------------------------------------------------------------------------
+
+-- The first call places a hold and records its key.
+CREATE TEMP TABLE d AS SELECT * FROM freetier_decide('kim', 120, request_key => 'job-1');
+SELECT serve, absorb_sats, charge_sats, reason FROM d;
+SELECT request_key, call, hold_id = (SELECT hold_id FROM d) AS its_hold FROM freetier.request_keys;
+SELECT * FROM pg_temp.moved();
+
+-- Repeated after it committed (the acknowledgement was lost): the same
+-- answer and hold, and nothing moves; in every call form.
+SET freetier.test_now = '2026-05-01 12:01:00+00';
+CREATE TEMP TABLE snap AS SELECT * FROM pg_temp.moved();
+SELECT serve, absorb_sats, charge_sats, hold_id = (SELECT hold_id FROM d) AS same_hold, reason
+  FROM freetier_decide('kim', 120, request_key => 'job-1');
+SELECT hold_id = (SELECT hold_id FROM d) AS same_hold FROM freetier_decide('kim', 120, 'default', 'job-1');
+SELECT hold_id = (SELECT hold_id FROM d) AS same_hold
+  FROM freetier_decide(subject => 'kim', estimated_sats => 120, pool => 'default',
+                       request_key => 'job-1', hold_ttl => NULL);
+SELECT (SELECT row(m.*)::text FROM pg_temp.moved() m) = (SELECT row(s.*)::text FROM snap s) AS nothing_moved;
+
+-- A partial answer comes back partial: a 150-sat request with 80 left.
+SELECT serve, absorb_sats, charge_sats FROM freetier_decide('kim', 150, request_key => 'job-2');
+SELECT serve, absorb_sats, charge_sats FROM freetier_decide('kim', 150, request_key => 'job-2');
+
+-- After the hold was settled, the repeat still answers as first, and the
+-- settle is not undone or repeated.
+SELECT absorbed_sats FROM freetier_record_grant((SELECT hold_id FROM d), 100);
+SELECT serve, absorb_sats, hold_id = (SELECT hold_id FROM d) AS same_hold
+  FROM freetier_decide('kim', 120, request_key => 'job-1');
+SELECT count(*) AS grants FROM freetier.grants;
+
+-- The same key with other arguments, or from another caller's request: 55000,
+-- and nothing moves.
+DROP TABLE snap;
+CREATE TEMP TABLE snap AS SELECT * FROM pg_temp.moved();
+SELECT * FROM freetier_decide('kim', 121, request_key => 'job-1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_decide('kim', 120, 'default', 'job-1', interval '1 hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_create_pool('other', 1000);
+SELECT * FROM freetier_decide('kim', 120, 'other', 'job-1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_set_tier('lee', 'trusted');
+DROP TABLE snap;
+CREATE TEMP TABLE snap AS SELECT * FROM pg_temp.moved();
+SELECT * FROM freetier_decide('lee', 120, request_key => 'job-1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_decide(NULL, 120, request_key => 'job-1');      -- anonymous
+\echo :LAST_ERROR_SQLSTATE
+SELECT (SELECT row(m.*)::text FROM pg_temp.moved() m) = (SELECT row(s.*)::text FROM snap s) AS nothing_moved,
+       (SELECT count(*) FROM freetier.holds WHERE subject = 'lee') AS lee_holds;
+
+-- In one transaction, a second call with the key sees the first's hold.
+BEGIN;
+SELECT serve, absorb_sats FROM freetier_decide('lee', 10, request_key => 'job-3');
+SELECT serve, absorb_sats FROM freetier_decide('lee', 10, request_key => 'job-3');
+SELECT count(*) AS lee_holds FROM freetier.holds WHERE subject = 'lee';
+-- and a rolled-back call leaves its key free
+ROLLBACK;
+SELECT count(*) AS job_3_keys FROM freetier.request_keys WHERE request_key = 'job-3';
+
+-- A gate answer records nothing: the key decides afresh next time.
+SELECT serve, reason FROM freetier_decide('max', 10, request_key => 'job-4');   -- unknown
+SELECT count(*) AS job_4_keys FROM freetier.request_keys WHERE request_key = 'job-4';
+SELECT freetier_set_tier('max', 'trusted');
+SELECT serve, absorb_sats FROM freetier_decide('max', 10, request_key => 'job-4');
+SELECT serve, absorb_sats FROM freetier_decide('max', 10, request_key => 'job-4');
+SELECT count(*) AS max_holds FROM freetier.holds WHERE subject = 'max';
+
+-- A key is 1 to 256 bytes (22023); NULL is no key.
+SELECT * FROM freetier_decide('kim', 1, request_key => '');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_decide('kim', 1, request_key => repeat('k', 257));
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS keys FROM freetier.request_keys;
+
+------------------------------------------------------------------------------
+-- A hold's TTL, and max_hold_ttl.
+------------------------------------------------------------------------------
+
+-- Default: the pool's hold_ttl.  hold_ttl sets this hold's.
+SELECT expires_at - created_at AS ttl FROM freetier.holds WHERE hold_id = (SELECT hold_id FROM d);
+CREATE TEMP TABLE h1 AS SELECT * FROM freetier_decide('lee', 5, hold_ttl => interval '2 hours');
+SELECT expires_at - created_at AS ttl FROM freetier.holds WHERE hold_id = (SELECT hold_id FROM h1);
+
+-- max_hold_ttl: 30 days by default, per pool.
+SELECT pool, hold_ttl, max_hold_ttl FROM freetier.pools ORDER BY pool;
+SELECT freetier_configure_pool('default', max_hold_ttl => interval '3 hours');
+SELECT freetier_create_pool('short', 100, max_hold_ttl => interval '1 hour');
+SELECT pool, hold_ttl, max_hold_ttl FROM freetier.pools ORDER BY pool;
+
+-- Past it, past 30 days or not a duration: 22023, and nothing moves.
+DROP TABLE snap;
+CREATE TEMP TABLE snap AS SELECT * FROM pg_temp.moved();
+SELECT * FROM freetier_decide('kim', 5, hold_ttl => interval '3 hours 1 second');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_decide('kim', 5, 'short', 'job-5', interval '2 hours');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_decide('kim', 5, hold_ttl => interval '31 days');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_decide('kim', 5, hold_ttl => interval '1 month');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_decide('kim', 5, hold_ttl => interval '-1 hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_decide('kim', 5, 'nowhere', hold_ttl => interval '1 hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_configure_pool('default', max_hold_ttl => interval '31 days');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_configure_pool('default', max_hold_ttl => interval '0');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_create_pool('long', 100, max_hold_ttl => interval '1 year');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_create_pool('long', 100, max_hold_ttl => NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT (SELECT row(m.*)::text FROM pg_temp.moved() m) = (SELECT row(s.*)::text FROM snap s) AS nothing_moved,
+       (SELECT max_hold_ttl FROM freetier.pools WHERE pool = 'default') AS max_hold_ttl,
+       (SELECT count(*) FROM freetier.pools WHERE pool = 'long') AS long_pools;
+
+------------------------------------------------------------------------------
+-- freetier_extend_hold: a long payment window.
+------------------------------------------------------------------------------
+
+-- A 15-minute hold for an invoice that is paid after 50 minutes: extended
+-- to now + ttl, it can still be settled.
+CREATE TEMP TABLE inv AS SELECT * FROM freetier_decide('lee', 20);
+SET freetier.test_now = '2026-05-01 12:10:00+00';
+SELECT freetier_extend_hold((SELECT hold_id FROM inv), interval '1 hour') AS expires_at;
+SET freetier.test_now = '2026-05-01 13:00:00+00';
+SELECT absorbed_sats, returned_sats FROM freetier_record_grant((SELECT hold_id FROM inv), 20);
+
+-- Past the pool's max_hold_ttl (3 hours now), past 30 days, not a duration
+-- or NULL: 22023.
+CREATE TEMP TABLE h2 AS SELECT * FROM freetier_decide('lee', 5);
+SELECT freetier_extend_hold((SELECT hold_id FROM h2), interval '4 hours');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_extend_hold((SELECT hold_id FROM h2), interval '40 days');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_extend_hold((SELECT hold_id FROM h2), interval '-1 minute');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_extend_hold((SELECT hold_id FROM h2), NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_extend_hold(NULL, interval '1 hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT expires_at FROM freetier.holds WHERE hold_id = (SELECT hold_id FROM h2);   -- unchanged
+
+-- No such hold: 42704.  Settled, released, or past its TTL: 55000, unchanged.
+SELECT freetier_extend_hold('00000000-0000-0000-0000-000000000000', interval '1 hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_temp.try_extend((SELECT hold_id FROM inv), interval '1 hour');
+SELECT freetier_release((SELECT hold_id FROM h1));
+SELECT pg_temp.try_extend((SELECT hold_id FROM h1), interval '1 hour');
+SET freetier.test_now = '2026-05-01 13:15:00+00';     -- h2's 15 minutes are over
+SELECT pg_temp.try_extend((SELECT hold_id FROM h2), interval '1 hour');
+SELECT state, expires_at FROM freetier.holds WHERE hold_id IN (SELECT hold_id FROM h1 UNION ALL SELECT hold_id FROM h2)
+ ORDER BY expires_at;
+
+-- Credit holds alike, bounded by the credit settings' max_hold_ttl.
+SELECT subject FROM freetier_open_account('acct');
+SELECT freetier_add_credits('acct', 50, 'buy-1');
+CREATE TEMP TABLE ch AS SELECT * FROM freetier_reserve_credits('acct', 10, 'api');
+SELECT max_hold_ttl FROM freetier.credit_settings;
+SELECT freetier_extend_hold((SELECT hold_id FROM ch), interval '2 days') AS expires_at;
+SELECT freetier_configure_credits(max_hold_ttl => interval '1 day');
+SELECT freetier_extend_hold((SELECT hold_id FROM ch), interval '2 days');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_configure_credits(max_hold_ttl => interval '31 days');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_configure_credits(max_hold_ttl => interval '-1 day');
+\echo :LAST_ERROR_SQLSTATE
+SELECT max_hold_ttl FROM freetier.credit_settings;
+SELECT expires_at FROM freetier.credit_holds WHERE hold_id = (SELECT hold_id FROM ch);
+SELECT * FROM freetier_settle_credits((SELECT hold_id FROM ch), 10);
+SELECT pg_temp.try_extend((SELECT hold_id FROM ch), interval '1 hour');
+
+-- The chains still verify.
+SELECT pool, ok FROM freetier_verify_ledger() ORDER BY pool;
+SELECT subject, ok FROM freetier_verify_account_ledger();
