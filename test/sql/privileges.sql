@@ -75,6 +75,12 @@ SELECT serve, absorb_sats FROM app_d;
 SELECT absorbed_sats FROM freetier_record_grant((SELECT hold_id FROM app_d), 10);
 CREATE TEMP TABLE app_d2 AS SELECT * FROM freetier_decide('pat', 10);
 SELECT freetier_release((SELECT hold_id FROM app_d2));
+-- ... with a request_key and a hold_ttl, and extends its holds ...
+CREATE TEMP TABLE app_d3 AS SELECT * FROM freetier_decide('pat', 5, 'default', 'app-1', interval '1 hour');
+SELECT hold_id = (SELECT hold_id FROM app_d3) AS replayed FROM freetier_decide('pat', 5, 'default', 'app-1', interval '1 hour');
+SELECT freetier_extend_hold((SELECT hold_id FROM app_d3), interval '2 hours') IS NOT NULL AS extended;
+SELECT * FROM freetier.request_keys;
+\echo :LAST_ERROR_SQLSTATE
 -- ... but cannot credit, configure, or touch the tables.
 SELECT freetier_credit(100);
 \echo :LAST_ERROR_SQLSTATE
