@@ -61,10 +61,10 @@ AS $$
         'freetier_open_account(text)',
         'freetier_account_status(text)',
         'freetier_route(text,text[],bigint)',
-        'freetier_reserve_credits(text,bigint,text)',
+        'freetier_reserve_credits(text,bigint,text,text)',
         'freetier_settle_credits(uuid,bigint)',
-        'freetier_spend_credits(text,bigint,text)',
-        'freetier_mint_trial(inet)',
+        'freetier_spend_credits(text,bigint,text,text)',
+        'freetier_mint_trial(inet,text)',
         'freetier_claim_trial(text,text)'])
 $$;
 COMMENT ON FUNCTION freetier_grant_app(regrole) IS
@@ -232,13 +232,18 @@ ALTER TABLE freetier.credit_settings
         CHECK (freetier.is_duration(max_hold_ttl) AND max_hold_ttl <= interval '30 days');
 
 -- A key that did something: the call, a BLAKE2b fingerprint of its
--- arguments, and what it made (src/request_key.c).
+-- arguments, and what it made (src/request_key.c): a hold (decide,
+-- reserve), credits (reserve, spend; a trial's in purchased_credits), a
+-- trial's subject.
 CREATE TABLE freetier.request_keys (
-    request_key text PRIMARY KEY,
-    call        text NOT NULL,
-    fingerprint bytea NOT NULL,
-    hold_id     uuid,
-    created_at  timestamptz NOT NULL
+    request_key       text PRIMARY KEY,
+    call              text NOT NULL,
+    fingerprint       bytea NOT NULL,
+    hold_id           uuid,
+    subject           text,
+    allowance_credits bigint,
+    purchased_credits bigint,
+    created_at        timestamptz NOT NULL
 );
 COMMENT ON TABLE freetier.request_keys IS
     'request keys that placed a hold, spent or minted: a repeat with the same arguments gets that result back';
@@ -264,8 +269,10 @@ BEGIN
 END
 $$;
 
--- New arguments, last and with defaults: new signatures, so the GRANTs of
--- the old ones must be given again (freetier_grant_app, _operator).  The C
+-- New arguments, last and with defaults (decide, create_pool,
+-- configure_pool, configure_credits; below reserve_credits, spend_credits,
+-- mint_trial): new signatures, so the GRANTs of the old ones must be given
+-- again (freetier_grant_app, _operator).  The C
 -- symbols stay: they read the new arguments only when they are passed.
 DROP FUNCTION freetier_decide(text, bigint, text);
 CREATE FUNCTION freetier_decide(subject text, estimated_sats bigint, pool text DEFAULT 'default',
@@ -374,6 +381,38 @@ $$;
 COMMENT ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) IS
     'change the account and trial settings (NULL keeps a value)';
 REVOKE ALL ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) FROM PUBLIC;
+
+DROP FUNCTION freetier_reserve_credits(text, bigint, text);
+CREATE FUNCTION freetier_reserve_credits(subject text, credits bigint, backend text,
+                                         request_key text DEFAULT NULL)
+    RETURNS TABLE (hold_id uuid, allowance_credits bigint, purchased_credits bigint, reason text)
+    AS 'MODULE_PATHNAME', 'freetier_reserve_credits'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_reserve_credits(text, bigint, text, text) IS
+    'reserve credits (allowance first, then purchased), all or nothing; settle or release the hold later; a request_key makes a repeat return the first hold';
+REVOKE ALL ON FUNCTION freetier_reserve_credits(text, bigint, text, text) FROM PUBLIC;
+
+DROP FUNCTION freetier_spend_credits(text, bigint, text);
+CREATE FUNCTION freetier_spend_credits(subject text, credits bigint, backend text,
+                                       request_key text DEFAULT NULL)
+    RETURNS TABLE (ok boolean, allowance_credits bigint, purchased_credits bigint, reason text)
+    AS 'MODULE_PATHNAME', 'freetier_spend_credits'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_spend_credits(text, bigint, text, text) IS
+    'one-shot debit: allowance first, then purchased, all or nothing; a request_key makes a repeat return the first spend';
+REVOKE ALL ON FUNCTION freetier_spend_credits(text, bigint, text, text) FROM PUBLIC;
+
+DROP FUNCTION freetier_mint_trial(inet);
+CREATE FUNCTION freetier_mint_trial(client_ip inet, request_key text DEFAULT NULL)
+    RETURNS TABLE (subject text, credits bigint, reason text)
+    AS 'MODULE_PATHNAME', 'freetier_mint_trial'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_mint_trial(inet, text) IS
+    'mint an anonymous trial account, at most trials_per_network per IPv4 address or IPv6 /64 per trial_window; a request_key makes a repeat return the first trial';
+REVOKE ALL ON FUNCTION freetier_mint_trial(inet, text) FROM PUBLIC;
 
 CREATE FUNCTION freetier_extend_hold(hold_id uuid, ttl interval)
     RETURNS timestamptz

@@ -392,10 +392,13 @@ extern void ft_report_hold_not_extendable(const pg_uuid_t *id, const char *state
 /* What the call that recorded a key made. */
 typedef struct FtKeyedResult
 {
-	bool		has_hold;
+	bool		has_hold;		/* decide, reserve */
 	pg_uuid_t	hold;
-	int64		estimated;		/* the hold's estimated_sats and held_sats */
+	int64		estimated;		/* decide: the hold's estimated_sats and held_sats */
 	int64		held;
+	char	   *subject;		/* a trial's subject, or NULL */
+	int64		allowance_credits;	/* reserve, spend */
+	int64		purchased_credits;	/* reserve, spend; a trial's credits */
 } FtKeyedResult;
 
 extern char *ft_request_key_arg(FunctionCallInfo fcinfo, int argno);
@@ -404,8 +407,8 @@ extern void ft_request_key_fingerprint(const char *call, const FtField *args, in
 extern bool ft_request_key_find(const char *key, const char *call,
 								const uint8 *fingerprint, FtKeyedResult *replay);
 extern void ft_request_key_record(const char *key, const char *call,
-								  const uint8 *fingerprint, const pg_uuid_t *hold_id,
-								  TimestampTz now);
+								  const uint8 *fingerprint, const FtKeyedResult *made,
+								  bool with_credits, TimestampTz now);
 
 /* ---- account.c: the only code that writes a credit account ---- */
 

@@ -330,7 +330,11 @@ decide(FunctionCallInfo fcinfo, FtLayout layout)
 		{
 			hold_id = decide_against_pool(&r, &s, remaining, layout, now, &d);
 			if (hold_id && r.request_key)
-				ft_request_key_record(r.request_key, "decide", fingerprint, hold_id, now);
+			{
+				FtKeyedResult made = {.has_hold = true, .hold = *hold_id};
+
+				ft_request_key_record(r.request_key, "decide", fingerprint, &made, false, now);
+			}
 		}
 	}
 

@@ -6,12 +6,13 @@
  *	  nothing, a repeat with other arguments is 55000.
  *
  * freetier.request_keys holds one row per key that did something: the call,
- * a BLAKE2b fingerprint of its arguments, and what it made (the hold).  A
- * call that only answers (a gate answer) records nothing, so its key is
- * free to be used again.
+ * a BLAKE2b fingerprint of its arguments, and what it made (a hold, a spend,
+ * a trial).  A call that only answers (a gate answer, a refused spend or
+ * trial) records nothing, so its key is free to be used again.
  *
  * Concurrency: the caller looks its key up (ft_request_key_find) after it
- * has locked the row its effect depends on (decide: the subject), so a
+ * has locked the row its effect depends on (decide: the subject; reserve
+ * and spend: the account; a trial: the client's network), so a
  * second call with the same arguments waits for the first and then, in a
  * new statement (FT_LOCKING), finds its key.  A call with the same key and
  * other arguments may lock another row; it then waits on the key's unique
@@ -27,9 +28,10 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-/* The key's row, with what its hold was (decide). */
+/* The key's row, with what its gate hold was (decide). */
 static FtStatement find_key = {
-	"SELECT k.call, k.fingerprint, k.hold_id, h.estimated_sats, h.held_sats"
+	"SELECT k.call, k.fingerprint, k.hold_id, h.estimated_sats, h.held_sats,"
+	" k.subject, k.allowance_credits, k.purchased_credits"
 	" FROM freetier.request_keys k"
 	" LEFT JOIN freetier.holds h ON h.hold_id OPERATOR(pg_catalog.=) k.hold_id"
 	" WHERE k.request_key OPERATOR(pg_catalog.=) $1",
@@ -37,9 +39,10 @@ static FtStatement find_key = {
 };
 
 static FtStatement record_key = {
-	"INSERT INTO freetier.request_keys (request_key, call, fingerprint, hold_id, created_at)"
-	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_key) DO NOTHING RETURNING 1",
-	5, {TEXTOID, TEXTOID, BYTEAOID, UUIDOID, TIMESTAMPTZOID}, NULL
+	"INSERT INTO freetier.request_keys (request_key, call, fingerprint, hold_id, subject,"
+	" allowance_credits, purchased_credits, created_at)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (request_key) DO NOTHING RETURNING 1",
+	8, {TEXTOID, TEXTOID, BYTEAOID, UUIDOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 /* The request_key argument: NULL (no key), else 1 to 256 bytes. */
@@ -113,23 +116,36 @@ ft_request_key_find(const char *key, const char *call, const uint8 *fingerprint,
 	{
 		replay->has_hold = true;
 		memcpy(&replay->hold, DatumGetUUIDP(hold_id), sizeof(pg_uuid_t));
+	}
+	(void) ft_column(0, 4, &isnull);
+	if (!isnull)
+	{
 		replay->estimated = ft_column_int64(0, 4);
 		replay->held = ft_column_int64(0, 5);
+	}
+	replay->subject = ft_column_text(0, 6);
+	(void) ft_column(0, 7, &isnull);
+	if (!isnull)
+	{
+		replay->allowance_credits = ft_column_int64(0, 7);
+		replay->purchased_credits = ft_column_int64(0, 8);
 	}
 	return true;
 }
 
 /*
- * Record that `call` with this fingerprint made hold_id under key.  A
- * concurrent call that recorded the key first (and committed) makes this
- * one 55000.
+ * Record that `call` with this fingerprint made `made` under key: a hold
+ * (decide, reserve), credits (reserve, spend: allowance and purchased; a
+ * trial: purchased), a subject (a trial).  A concurrent call that recorded
+ * the key first (and committed) makes this one 55000.
  */
 void
 ft_request_key_record(const char *key, const char *call, const uint8 *fingerprint,
-					  const pg_uuid_t *hold_id, TimestampTz now)
+					  const FtKeyedResult *made, bool with_credits, TimestampTz now)
 {
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', hold_id ? ' ' : 'n', ' '};
+	Datum		args[8];
+	char		nulls[8] = {' ', ' ', ' ', made->has_hold ? ' ' : 'n',
+	made->subject ? ' ' : 'n', with_credits ? ' ' : 'n', with_credits ? ' ' : 'n', ' '};
 	bytea	   *fp = palloc(VARHDRSZ + FT_HASH_BYTES);
 
 	SET_VARSIZE(fp, VARHDRSZ + FT_HASH_BYTES);
@@ -137,8 +153,11 @@ ft_request_key_record(const char *key, const char *call, const uint8 *fingerprin
 	args[0] = CStringGetTextDatum(key);
 	args[1] = CStringGetTextDatum(call);
 	args[2] = PointerGetDatum(fp);
-	args[3] = hold_id ? UUIDPGetDatum(hold_id) : (Datum) 0;
-	args[4] = TimestampTzGetDatum(now);
+	args[3] = made->has_hold ? UUIDPGetDatum(&made->hold) : (Datum) 0;
+	args[4] = made->subject ? CStringGetTextDatum(made->subject) : (Datum) 0;
+	args[5] = Int64GetDatum(made->allowance_credits);
+	args[6] = Int64GetDatum(made->purchased_credits);
+	args[7] = TimestampTzGetDatum(now);
 	if (ft_execute(&record_key, args, nulls) == 0)
 		report_key_reused(key, NULL);
 }

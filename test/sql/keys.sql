@@ -108,6 +108,89 @@ SELECT * FROM freetier_decide('kim', 1, request_key => repeat('k', 257));
 SELECT count(*) AS keys FROM freetier.request_keys;
 
 ------------------------------------------------------------------------------
+-- Request keys on credit accounts: reserve, spend, mint a trial.
+------------------------------------------------------------------------------
+
+SELECT subject FROM freetier_open_account('ann');               -- core: 100, 25 on gemini
+SELECT freetier_add_credits('ann', 50, 'ann-buy-1');
+-- What a call moved on ann's account.
+CREATE FUNCTION pg_temp.ann() RETURNS TABLE (holds bigint, entries bigint, status text, keys bigint)
+    LANGUAGE sql AS $$
+    SELECT (SELECT count(*) FROM freetier.credit_holds WHERE subject = 'ann'),
+           (SELECT count(*) FROM freetier.account_ledger WHERE subject = 'ann'),
+           (SELECT row(a.allowance_left, a.backend_left, a.purchased_balance, a.reserved_credits,
+                       a.lifetime_spent)::text FROM freetier_account_status('ann') a),
+           (SELECT count(*) FROM freetier.request_keys)
+$$;
+
+-- A reserve, then its repeat: the same hold and split, nothing moves.
+CREATE TEMP TABLE r1 AS SELECT * FROM freetier_reserve_credits('ann', 30, 'gemini', 'res-1');
+SELECT allowance_credits, purchased_credits, reason FROM r1;
+CREATE TEMP TABLE snap_ann AS SELECT * FROM pg_temp.ann();
+SELECT hold_id = (SELECT hold_id FROM r1) AS same_hold, allowance_credits, purchased_credits, reason
+  FROM freetier_reserve_credits('ann', 30, 'gemini', 'res-1');
+SELECT hold_id = (SELECT hold_id FROM r1) AS same_hold
+  FROM freetier_reserve_credits(subject => 'ann', credits => 30, backend => 'gemini', request_key => 'res-1');
+SELECT (SELECT row(a.*)::text FROM pg_temp.ann() a) = (SELECT row(s.*)::text FROM snap_ann s) AS nothing_moved;
+-- still the same after the hold was settled
+SELECT * FROM freetier_settle_credits((SELECT hold_id FROM r1), 30);
+SELECT hold_id = (SELECT hold_id FROM r1) AS same_hold, allowance_credits, purchased_credits
+  FROM freetier_reserve_credits('ann', 30, 'gemini', 'res-1');
+
+-- A spend, then its repeat: the same split, spent once.
+SELECT * FROM freetier_spend_credits('ann', 40, 'api', 'spend-1');
+DROP TABLE snap_ann;
+CREATE TEMP TABLE snap_ann AS SELECT * FROM pg_temp.ann();
+SELECT * FROM freetier_spend_credits('ann', 40, 'api', 'spend-1');
+SELECT (SELECT row(a.*)::text FROM pg_temp.ann() a) = (SELECT row(s.*)::text FROM snap_ann s) AS nothing_moved;
+
+-- Other arguments, or another call's key: 55000, nothing moves.
+SELECT * FROM freetier_spend_credits('ann', 41, 'api', 'spend-1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_spend_credits('ann', 40, 'batch', 'spend-1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_spend_credits('ann', 30, 'gemini', 'res-1');      -- a reserve's key
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_reserve_credits('ann', 1, 'api', 'job-1');        -- a decide's key
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_decide('kim', 1, request_key => 'spend-1');       -- a spend's key
+\echo :LAST_ERROR_SQLSTATE
+SELECT (SELECT row(a.*)::text FROM pg_temp.ann() a) = (SELECT row(s.*)::text FROM snap_ann s) AS nothing_moved;
+
+-- A refusal records nothing: the key decides afresh.
+SELECT * FROM freetier_spend_credits('ann', 1000, 'api', 'spend-2');     -- out_of_credits
+SELECT count(*) AS spend_2_keys FROM freetier.request_keys WHERE request_key = 'spend-2';
+SELECT * FROM freetier_reserve_credits('nobody', 1, 'api', 'spend-2');   -- no_account
+SELECT freetier_add_credits('ann', 1000, 'ann-buy-2');
+SELECT * FROM freetier_spend_credits('ann', 1000, 'api', 'spend-2');
+SELECT * FROM freetier_spend_credits('ann', 1000, 'api', 'spend-2');
+SELECT purchased_balance FROM freetier_account_status('ann');
+
+-- Bad keys: 22023.
+SELECT * FROM freetier_spend_credits('ann', 1, 'api', '');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_reserve_credits('ann', 1, 'api', repeat('k', 257));
+\echo :LAST_ERROR_SQLSTATE
+
+-- A trial: the repeat gets the same trial subject and credits; no second
+-- trial is minted, and the network's count is not used up by it.
+SELECT freetier_configure_credits(trials_per_network => 2);
+CREATE TEMP TABLE t1 AS SELECT * FROM freetier_mint_trial('198.51.100.7', 'trial-1');
+SELECT subject LIKE 'trial:%' AS minted, credits, reason FROM t1;
+SELECT subject = (SELECT subject FROM t1) AS same_trial, credits, reason
+  FROM freetier_mint_trial('198.51.100.7', 'trial-1');
+SELECT subject = (SELECT subject FROM t1) AS same_trial
+  FROM freetier_mint_trial(client_ip => '198.51.100.7', request_key => 'trial-1');
+SELECT count(*) AS trials FROM freetier.trials;
+SELECT subject IS NOT NULL AS minted, reason FROM freetier_mint_trial('198.51.100.7', 'trial-2');
+SELECT subject IS NOT NULL AS minted, reason FROM freetier_mint_trial('198.51.100.7', 'trial-3');
+SELECT count(*) AS trial_3_keys FROM freetier.request_keys WHERE request_key = 'trial-3';
+-- the same key from another address: 55000
+SELECT * FROM freetier_mint_trial('198.51.100.8', 'trial-1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS trials FROM freetier.trials;
+
+------------------------------------------------------------------------------
 -- A hold's TTL, and max_hold_ttl.
 ------------------------------------------------------------------------------
 
@@ -207,4 +290,4 @@ SELECT pg_temp.try_extend((SELECT hold_id FROM ch), interval '1 hour');
 
 -- The chains still verify.
 SELECT pool, ok FROM freetier_verify_ledger() ORDER BY pool;
-SELECT subject, ok FROM freetier_verify_account_ledger();
+SELECT count(*) AS accounts, bool_and(ok) AS ok FROM freetier_verify_account_ledger();

@@ -89,8 +89,11 @@ COMMIT;
 \elif :r = 11
 SELECT freetier_credit(:s * 10, CASE WHEN :p = 1 THEN 'default' ELSE 'counted' END,
                        'pay-' || :p || '-' || :s);
-\elif :r <= 14
+\elif :r <= 13
 SELECT * FROM freetier_spend_credits('c' || :c, :p, CASE WHEN :p = 3 THEN 'batch' ELSE 'api' END);
+\elif :r = 14
+SELECT * FROM freetier_spend_credits('c' || :c, :p, 'api', 'spend-' || :c || '-' || :p);
+SELECT * FROM freetier_spend_credits('c' || :c, :p, 'api', 'spend-' || :c || '-' || :p);
 \elif :r <= 16
 SELECT hold_id AS credit_hold FROM freetier_reserve_credits('c' || :c, :p, 'api') \gset
 SELECT count(*) FROM (SELECT nullif(':credit_hold', '')::uuid AS h) x,
@@ -103,6 +106,8 @@ SELECT count(freetier_release(x.h)) FROM (SELECT nullif(':credit_hold', '')::uui
 SELECT * FROM freetier_reserve_credits('c' || :c, :p, 'api');
 \else
 SELECT * FROM freetier_mint_trial(('10.0.' || :p || '.' || :s)::inet);
+SELECT * FROM freetier_mint_trial(('10.9.' || :p || '.' || :s)::inet, 'mint-' || :p || '-' || :s);
+SELECT * FROM freetier_mint_trial(('10.9.' || :p || '.' || :s)::inet, 'mint-' || :p || '-' || :s);
 \endif
 EOF
 close($fh);
