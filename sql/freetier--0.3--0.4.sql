@@ -102,6 +102,7 @@ AS $$
         'freetier_configure_pool(text,numeric,interval,integer,interval)',
         'freetier_verify_ledger(text)',
         'freetier_expire_holds()',
+        'freetier_prune_request_keys()',
         'freetier_open_account(text,text)',
         'freetier_add_credits(text,bigint,text,text)',
         'freetier_set_plan(text,text)',
@@ -245,6 +246,7 @@ CREATE TABLE freetier.request_keys (
     purchased_credits bigint,
     created_at        timestamptz NOT NULL
 );
+CREATE INDEX request_keys_by_age ON freetier.request_keys (created_at);
 COMMENT ON TABLE freetier.request_keys IS
     'request keys that placed a hold, spent or minted: a repeat with the same arguments gets that result back';
 SELECT pg_catalog.pg_extension_config_dump('freetier.request_keys', '');
@@ -413,6 +415,15 @@ CREATE FUNCTION freetier_mint_trial(client_ip inet, request_key text DEFAULT NUL
 COMMENT ON FUNCTION freetier_mint_trial(inet, text) IS
     'mint an anonymous trial account, at most trials_per_network per IPv4 address or IPv6 /64 per trial_window; a request_key makes a repeat return the first trial';
 REVOKE ALL ON FUNCTION freetier_mint_trial(inet, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_prune_request_keys()
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_prune_request_keys'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_prune_request_keys() IS
+    'delete the request keys older than freetier.request_key_retention (24 hours by default); returns how many';
+REVOKE ALL ON FUNCTION freetier_prune_request_keys() FROM PUBLIC;
 
 CREATE FUNCTION freetier_extend_hold(hold_id uuid, ttl interval)
     RETURNS timestamptz

@@ -59,6 +59,7 @@ _PG_init(void)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("freetier: libsodium could not be initialised")));
 	ft_define_clock_guc();
+	ft_define_request_key_guc();
 	ft_counters_init();
 	MarkGUCPrefixReserved("freetier");
 }

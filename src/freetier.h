@@ -401,6 +401,7 @@ typedef struct FtKeyedResult
 	int64		purchased_credits;	/* reserve, spend; a trial's credits */
 } FtKeyedResult;
 
+extern void ft_define_request_key_guc(void);
 extern char *ft_request_key_arg(FunctionCallInfo fcinfo, int argno);
 extern void ft_request_key_fingerprint(const char *call, const FtField *args, int nargs,
 									   uint8 *fingerprint);

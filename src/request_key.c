@@ -20,6 +20,11 @@
  *
  * Nothing here runs when a call has no key: the unkeyed path is unchanged.
  *
+ * Retention: freetier_prune_request_keys deletes the keys recorded more than
+ * freetier.request_key_retention (a superuser's setting, default 24 hours)
+ * before its clock, and nothing else deletes them, so a key repeats with
+ * the first call's result for at least that long after the first call.
+ *
  *-------------------------------------------------------------------------
  */
 #include "freetier.h"
@@ -27,6 +32,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 /* The key's row, with what its gate hold was (decide). */
 static FtStatement find_key = {
@@ -44,6 +50,45 @@ static FtStatement record_key = {
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (request_key) DO NOTHING RETURNING 1",
 	8, {TEXTOID, TEXTOID, BYTEAOID, UUIDOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
 };
+
+static FtStatement prune_keys = {
+	"DELETE FROM freetier.request_keys WHERE created_at OPERATOR(pg_catalog.<) $1",
+	1, {TIMESTAMPTZOID}, NULL
+};
+
+/* freetier.request_key_retention, in seconds. */
+static int	retention_secs = 24 * 60 * 60;
+
+void
+ft_define_request_key_guc(void)
+{
+	DefineCustomIntVariable("freetier.request_key_retention",
+							"How long request keys are kept: a retry within it gets the first call's result.",
+							"freetier_prune_request_keys deletes keys older than this. Only superusers can set it.",
+							&retention_secs, 24 * 60 * 60, 1, INT_MAX, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+}
+
+PG_FUNCTION_INFO_V1(freetier_prune_request_keys);
+
+/*
+ * freetier_prune_request_keys() RETURNS bigint
+ *
+ * Delete the request keys recorded more than freetier.request_key_retention
+ * before now (freetier's clock); returns how many.  A key recorded exactly
+ * that long ago is kept.
+ */
+Datum
+freetier_prune_request_keys(PG_FUNCTION_ARGS)
+{
+	Datum		args[1] = {TimestampTzGetDatum(ft_now() - retention_secs * USECS_PER_SEC)};
+	int64		pruned;
+
+	ft_connect(FT_LOCKING);
+	pruned = ft_execute(&prune_keys, args, NULL);
+	SPI_finish();
+	PG_RETURN_INT64(pruned);
+}
 
 /* The request_key argument: NULL (no key), else 1 to 256 bytes. */
 char *

@@ -291,3 +291,31 @@ SELECT pg_temp.try_extend((SELECT hold_id FROM ch), interval '1 hour');
 -- The chains still verify.
 SELECT pool, ok FROM freetier_verify_ledger() ORDER BY pool;
 SELECT count(*) AS accounts, bool_and(ok) AS ok FROM freetier_verify_account_ledger();
+
+------------------------------------------------------------------------------
+-- Retention: freetier_prune_request_keys deletes keys older than
+-- freetier.request_key_retention (24 hours by default), nothing younger.
+------------------------------------------------------------------------------
+
+SHOW freetier.request_key_retention;
+SET freetier.test_now = '2026-05-02 00:00:00+00';
+SELECT serve FROM freetier_decide('kim', 1, request_key => 'late-1');
+SELECT count(*) AS keys, min(created_at), max(created_at) FROM freetier.request_keys;
+-- exactly 24 hours after late-1: every older key goes, late-1 stays and replays
+SET freetier.test_now = '2026-05-03 00:00:00+00';
+SELECT freetier_prune_request_keys() AS pruned;
+SELECT request_key, created_at FROM freetier.request_keys;
+SELECT serve, absorb_sats FROM freetier_decide('kim', 1, request_key => 'late-1');
+SELECT count(*) AS kim_holds_at_1_sat FROM freetier.holds WHERE subject = 'kim' AND estimated_sats = 1;
+-- a second later it goes too, and the key is free for another request
+SET freetier.test_now = '2026-05-03 00:00:01+00';
+SELECT freetier_prune_request_keys() AS pruned;
+SELECT serve, absorb_sats FROM freetier_decide('kim', 2, request_key => 'late-1');
+-- the retention is a superuser's setting, in seconds or with a unit
+SET freetier.request_key_retention = '1h';
+SET freetier.test_now = '2026-05-03 01:00:02+00';
+SELECT freetier_prune_request_keys() AS pruned;
+SET freetier.request_key_retention = 0;
+\echo :LAST_ERROR_SQLSTATE
+RESET freetier.request_key_retention;
+RESET freetier.test_now;
