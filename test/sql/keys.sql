@@ -287,6 +287,11 @@ SELECT max_hold_ttl FROM freetier.credit_settings;
 SELECT expires_at FROM freetier.credit_holds WHERE hold_id = (SELECT hold_id FROM ch);
 SELECT * FROM freetier_settle_credits((SELECT hold_id FROM ch), 10);
 SELECT pg_temp.try_extend((SELECT hold_id FROM ch), interval '1 hour');
+-- a credit hold past its TTL: 55000, unchanged
+CREATE TEMP TABLE ch2 AS SELECT * FROM freetier_reserve_credits('acct', 5, 'api');
+SET freetier.test_now = '2026-05-01 13:30:00+00';     -- its 15 minutes are over
+SELECT pg_temp.try_extend((SELECT hold_id FROM ch2), interval '1 hour');
+SELECT state, expires_at FROM freetier.credit_holds WHERE hold_id = (SELECT hold_id FROM ch2);
 
 -- The chains still verify.
 SELECT pool, ok FROM freetier_verify_ledger() ORDER BY pool;
