@@ -2,8 +2,8 @@
  *
  * holds.c
  *	  The entry points both kinds of hold share: freetier_release,
- *	  freetier_expire_holds and freetier_extend_hold.  Each kind's own life is in gate_hold.c and
- *	  credit_hold.c.
+ *	  freetier_expire_holds and freetier_extend_hold.  Each kind's own life
+ *	  is in gate_hold.c and credit_hold.c.
  *
  * A hold id names a gate hold or a credit hold, never both (uuids).  From
  * 0.2 on (the _v2 symbols) release and expiry also end credit holds; the
