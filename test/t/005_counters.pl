@@ -105,7 +105,7 @@ SELECT count(freetier_release(x.h)) FROM (SELECT nullif(':credit_hold', '')::uui
 \elif :r = 18
 SELECT * FROM freetier_reserve_credits('c' || :c, :p, 'api');
 \else
-SELECT * FROM freetier_mint_trial(('10.0.' || :p || '.' || :s)::inet);
+SELECT * FROM freetier_mint_trial(('10.0.' || :p || '.' || :s % 20)::inet);
 SELECT * FROM freetier_mint_trial(('10.9.' || :p || '.' || :s)::inet, 'mint-' || :p || '-' || :s);
 SELECT * FROM freetier_mint_trial(('10.9.' || :p || '.' || :s)::inet, 'mint-' || :p || '-' || :s);
 \endif
