@@ -274,8 +274,8 @@ $$;
 -- New arguments, last and with defaults (decide, create_pool,
 -- configure_pool, configure_credits; below reserve_credits, spend_credits,
 -- mint_trial): new signatures, so the GRANTs of the old ones must be given
--- again (freetier_grant_app, _operator).  The C
--- symbols stay: they read the new arguments only when they are passed.
+-- again (freetier_grant_app, _operator).  The C symbols stay: they read
+-- the new arguments only when they are passed, so 0.3's SQL still works.
 DROP FUNCTION freetier_decide(text, bigint, text);
 CREATE FUNCTION freetier_decide(subject text, estimated_sats bigint, pool text DEFAULT 'default',
                                 request_key text DEFAULT NULL, hold_ttl interval DEFAULT NULL)

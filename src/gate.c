@@ -178,14 +178,19 @@ subject_from_row(FtSubjectState *s, int col)
 	return ft_column_text(0, col + 2);
 }
 
-/* 42704 unless the pool exists (a gated decide still names a real pool). */
+/*
+ * 42704 unless the pool exists (a gated decide still names a real pool);
+ * 22023 when the hold_ttl asked for is past its max_hold_ttl.
+ */
 static void
-require_pool(const char *pool)
+require_pool(const GateRequest *r)
 {
-	Datum		args[1] = {CStringGetTextDatum(pool)};
+	Datum		args[1] = {CStringGetTextDatum(r->pool)};
 
-	if (ft_execute(&pool_exists, args, NULL) == 0)
-		ft_report_unknown_pool(pool);
+	if (r->hold_ttl)
+		ft_pool_check_hold_ttl(r->pool, r->hold_ttl, "hold_ttl");
+	else if (ft_execute(&pool_exists, args, NULL) == 0)
+		ft_report_unknown_pool(r->pool);
 }
 
 /* decide's or estimate's row (estimate has no hold_id column). */
@@ -292,14 +297,12 @@ decide(FunctionCallInfo fcinfo, FtLayout layout)
 		decide_fingerprint(&r, fingerprint);
 	ft_result_begin(fcinfo);
 	ft_connect(FT_LOCKING);
-	if (r.hold_ttl)
-		ft_pool_check_hold_ttl(r.pool, r.hold_ttl, "hold_ttl");
 
 	if (ft_request_gate(r.subject, r.estimated_sats, &d))
 	{
 		replayed = decide_replayed(&r, fingerprint, &d, &hold_id);
 		if (!replayed)
-			require_pool(r.pool);
+			require_pool(&r);
 	}
 	else
 	{
@@ -325,9 +328,11 @@ decide(FunctionCallInfo fcinfo, FtLayout layout)
 		if (decide_replayed(&r, fingerprint, &d, &hold_id))
 			replayed = true;
 		else if (ft_subject_gate(&s, r.estimated_sats, now, &d, &remaining))
-			require_pool(r.pool);
+			require_pool(&r);
 		else
 		{
+			if (r.hold_ttl)
+				ft_pool_check_hold_ttl(r.pool, r.hold_ttl, "hold_ttl");
 			hold_id = decide_against_pool(&r, &s, remaining, layout, now, &d);
 			if (hold_id && r.request_key)
 			{

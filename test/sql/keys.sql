@@ -212,6 +212,8 @@ SELECT * FROM freetier_decide('kim', 5, hold_ttl => interval '3 hours 1 second')
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_decide('kim', 5, 'short', 'job-5', interval '2 hours');
 \echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_decide('nobody', 5, hold_ttl => interval '3 hours 1 second');  -- gated too
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_decide('kim', 5, hold_ttl => interval '31 days');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_decide('kim', 5, hold_ttl => interval '1 month');
@@ -243,6 +245,16 @@ SET freetier.test_now = '2026-05-01 12:10:00+00';
 SELECT freetier_extend_hold((SELECT hold_id FROM inv), interval '1 hour') AS expires_at;
 SET freetier.test_now = '2026-05-01 13:00:00+00';
 SELECT absorbed_sats, returned_sats FROM freetier_record_grant((SELECT hold_id FROM inv), 20);
+
+-- A repeat of a decide whose hold_ttl is now past the pool's max_hold_ttl
+-- still gets the first answer.
+CREATE TEMP TABLE h3 AS SELECT * FROM freetier_decide('lee', 1, request_key => 'job-6', hold_ttl => interval '3 hours');
+SELECT freetier_configure_pool('default', max_hold_ttl => interval '2 hours');
+SELECT hold_id = (SELECT hold_id FROM h3) AS same_hold
+  FROM freetier_decide('lee', 1, request_key => 'job-6', hold_ttl => interval '3 hours');
+SELECT * FROM freetier_decide('lee', 1, request_key => 'job-7', hold_ttl => interval '3 hours');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_configure_pool('default', max_hold_ttl => interval '3 hours');
 
 -- Past the pool's max_hold_ttl (3 hours now), past 30 days, not a duration
 -- or NULL: 22023.
