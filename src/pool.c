@@ -295,13 +295,22 @@ static FtStatement insert_pool[2] = {
 	{"INSERT INTO freetier.pools (pool, balance_sats, credit_pct, hold_ttl)"
 		" VALUES ($1, 0, $2, $3) ON CONFLICT (pool) DO NOTHING RETURNING 1",
 	3, {TEXTOID, NUMERICOID, INTERVALOID}, NULL},
-	{"WITH p AS (INSERT INTO freetier.pools (pool, credit_pct, hold_ttl, stripes, max_hold_ttl)"
-		" VALUES ($1, $2, $3, $4, coalesce($5, interval '30 days'))"
-		" ON CONFLICT (pool) DO NOTHING RETURNING pool)"
+	{"WITH p AS (INSERT INTO freetier.pools (pool, credit_pct, hold_ttl, stripes)"
+		" VALUES ($1, $2, $3, $4) ON CONFLICT (pool) DO NOTHING RETURNING pool)"
 		" INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
 		" SELECT p.pool, s, 0 FROM p, pg_catalog.generate_series(0, $4 OPERATOR(pg_catalog.-) 1) s"
 		" RETURNING 1",
-	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID}, NULL}
+	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL}
+};
+
+/* The same from 0.4 on, with max_hold_ttl ($5). */
+static FtStatement insert_pool_v4 = {
+	"WITH p AS (INSERT INTO freetier.pools (pool, credit_pct, hold_ttl, stripes, max_hold_ttl)"
+	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pool) DO NOTHING RETURNING pool)"
+	" INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
+	" SELECT p.pool, s, 0 FROM p, pg_catalog.generate_series(0, $4 OPERATOR(pg_catalog.-) 1) s"
+	" RETURNING 1",
+	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID}, NULL
 };
 
 /*
@@ -343,6 +352,7 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 		stripes = PG_GETARG_INT32(4);
 		ft_check_stripes(stripes);
 	}
+	/* 0.4's SQL passes max_hold_ttl; 0.3's pools have no such column */
 	if (PG_NARGS() > 5)
 	{
 		ft_check_not_null(fcinfo, 5, "max_hold_ttl");
@@ -363,7 +373,7 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 	args[2] = IntervalPGetDatum(ttl);
 	args[3] = Int32GetDatum(stripes);
 	args[4] = max_ttl ? IntervalPGetDatum(max_ttl) : (Datum) 0;
-	if (ft_execute(&insert_pool[layout], args, max_ttl ? NULL : "    n") == 0)
+	if (ft_execute(max_ttl ? &insert_pool_v4 : &insert_pool[layout], args, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("pool \"%s\" already exists", name)));
@@ -445,12 +455,17 @@ ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need, TimestampT
 	}
 }
 
-static FtStatement configure_pool = {
-	"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
-	" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes),"
-	" max_hold_ttl = coalesce($5, max_hold_ttl)"
-	" WHERE pool OPERATOR(pg_catalog.=) $1",
-	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID}, NULL
+/* 0.3's, and from 0.4 on with max_hold_ttl ($5). */
+static FtStatement configure_pool[2] = {
+	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
+		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
+		" WHERE pool OPERATOR(pg_catalog.=) $1",
+	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL},
+	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
+		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes),"
+		" max_hold_ttl = coalesce($5, max_hold_ttl)"
+		" WHERE pool OPERATOR(pg_catalog.=) $1",
+	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID}, NULL}
 };
 
 static FtStatement add_stripes = {
@@ -500,7 +515,8 @@ freetier_configure_pool(PG_FUNCTION_ARGS)
 	ft_connect(FT_LOCKING);
 	if (ft_stripes_lock_all(pool, FT_LAYOUT_STRIPES, &all) == 0)
 		ft_report_unknown_pool(pool);
-	ft_execute(&configure_pool, args, nulls);
+	/* 0.4's SQL passes max_hold_ttl; 0.3's pools have no such column */
+	ft_execute(&configure_pool[PG_NARGS() > 4], args, nulls);
 	if (!PG_ARGISNULL(3))
 		ft_execute(&add_stripes, (Datum[]) {args[0], args[3]}, NULL);
 	SPI_finish();
