@@ -12,9 +12,9 @@
  *
  * Concurrency: the caller looks its key up (ft_request_key_find) after it
  * has locked the row its effect depends on (decide: the subject; reserve
- * and spend: the account; a trial: the client's network), so a
- * second call with the same arguments waits for the first and then, in a
- * new statement (FT_LOCKING), finds its key.  A call with the same key and
+ * and spend: the account; a trial: the client's network), so a second call
+ * with the same arguments waits for the first and then, in a new statement
+ * (FT_LOCKING), finds its key.  A call with the same key and
  * other arguments may lock another row; it then waits on the key's unique
  * index in ft_request_key_record, and is 55000 once the first commits.
  *
