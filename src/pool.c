@@ -121,6 +121,29 @@ ft_pool_settings(const char *pool, FtLayout layout, FtPoolSettings *ps)
 	ps->hold_ttl = *DatumGetIntervalP(ft_column(0, 2, &isnull));
 }
 
+static FtStatement pool_max_hold_ttl = {
+	"SELECT max_hold_ttl FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * 22023 unless a hold of `pool` may live for ttl (checked argument
+ * `argname`): at most the pool's max_hold_ttl.  42704 when there is no such pool.
+ */
+void
+ft_pool_check_hold_ttl(const char *pool, const Interval *ttl, const char *argname)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+	bool		isnull;
+	Datum		max;
+
+	if (ft_execute(&pool_max_hold_ttl, args, NULL) == 0)
+		ft_report_unknown_pool(pool);
+	max = ft_column(0, 1, &isnull);
+	ft_check_hold_ttl_bound(ttl, argname, DatumGetIntervalP(max),
+							psprintf("pool \"%s\"", pool));
+}
+
 /* Row `row` of the last result (stripe, balance, head_seq, head_hash) into s. */
 static void
 stripe_from_row(const char *pool, int row, FtStripe *s)
@@ -370,10 +393,20 @@ static FtStatement insert_pool[2] = {
 	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL}
 };
 
+/* The same from 0.4 on, with max_hold_ttl ($5). */
+static FtStatement insert_pool_v4 = {
+	"WITH p AS (INSERT INTO freetier.pools (pool, credit_pct, hold_ttl, stripes, max_hold_ttl)"
+	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pool) DO NOTHING RETURNING pool)"
+	" INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
+	" SELECT p.pool, s, 0 FROM p, pg_catalog.generate_series(0, $4 OPERATOR(pg_catalog.-) 1) s"
+	" RETURNING 1",
+	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID}, NULL
+};
+
 /*
  * freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
  *		credit_pct numeric DEFAULT 10, hold_ttl interval DEFAULT '15 minutes'
- *		[, stripes int DEFAULT 16])
+ *		[, stripes int DEFAULT 16 [, max_hold_ttl interval DEFAULT '30 days']])
  *	 RETURNS void
  *
  * A new pool's stripes each start their chain with a 'seed' entry, the
@@ -390,7 +423,8 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 	Datum		pct;
 	Interval   *ttl;
 	int			stripes = 1;
-	Datum		args[4];
+	Interval   *max_ttl = NULL;
+	Datum		args[5];
 	FtStripe   *all;
 	int			n;
 	TimestampTz at = creating_extension ? DT_NOBEGIN : ft_now();
@@ -408,6 +442,13 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 		stripes = PG_GETARG_INT32(4);
 		ft_check_stripes(stripes);
 	}
+	/* 0.4's SQL passes max_hold_ttl; 0.3's pools have no such column */
+	if (PG_NARGS() > 5)
+	{
+		ft_check_not_null(fcinfo, 5, "max_hold_ttl");
+		max_ttl = PG_GETARG_INTERVAL_P(5);
+		ft_check_ttl_arg(max_ttl, "max_hold_ttl");
+	}
 
 	if (name[0] == '\0')
 		ereport(ERROR,
@@ -421,7 +462,8 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 	args[1] = pct;
 	args[2] = IntervalPGetDatum(ttl);
 	args[3] = Int32GetDatum(stripes);
-	if (ft_execute(&insert_pool[layout], args, NULL) == 0)
+	args[4] = max_ttl ? IntervalPGetDatum(max_ttl) : (Datum) 0;
+	if (ft_execute(max_ttl ? &insert_pool_v4 : &insert_pool[layout], args, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("pool \"%s\" already exists", name)));
@@ -503,11 +545,17 @@ ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need, TimestampT
 	}
 }
 
-static FtStatement configure_pool = {
-	"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
-	" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
-	" WHERE pool OPERATOR(pg_catalog.=) $1",
-	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL
+/* 0.3's, and from 0.4 on with max_hold_ttl ($5). */
+static FtStatement configure_pool[2] = {
+	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
+		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
+		" WHERE pool OPERATOR(pg_catalog.=) $1",
+	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL},
+	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
+		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes),"
+		" max_hold_ttl = coalesce($5, max_hold_ttl)"
+		" WHERE pool OPERATOR(pg_catalog.=) $1",
+	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID}, NULL}
 };
 
 static FtStatement add_stripes = {
@@ -521,7 +569,8 @@ PG_FUNCTION_INFO_V1(freetier_configure_pool);
 
 /*
  * freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
- *		hold_ttl interval DEFAULT NULL, stripes int DEFAULT NULL) RETURNS void
+ *		hold_ttl interval DEFAULT NULL, stripes int DEFAULT NULL
+ *		[, max_hold_ttl interval DEFAULT NULL]) RETURNS void
  *
  * Change a pool's settings; NULL keeps a value.  Every stripe is locked
  * first, in ascending order, so that a concurrent decide or credit waits
@@ -533,12 +582,13 @@ Datum
 freetier_configure_pool(PG_FUNCTION_ARGS)
 {
 	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', 'n'};
 	FtStripe   *all;
 
 	args[0] = CStringGetTextDatum(pool);
-	for (int i = 1; i < 4; i++)
+	args[4] = (Datum) 0;
+	for (int i = 1; i < Min(PG_NARGS(), 5); i++)
 	{
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
@@ -549,11 +599,14 @@ freetier_configure_pool(PG_FUNCTION_ARGS)
 		ft_check_hold_ttl(PG_GETARG_INTERVAL_P(2));
 	if (!PG_ARGISNULL(3))
 		ft_check_stripes(PG_GETARG_INT32(3));
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
+		ft_check_ttl_arg(PG_GETARG_INTERVAL_P(4), "max_hold_ttl");
 
 	ft_connect(FT_LOCKING);
 	if (ft_stripes_lock_all(pool, FT_LAYOUT_STRIPES, &all) == 0)
 		ft_report_unknown_pool(pool);
-	ft_execute(&configure_pool, args, nulls);
+	/* 0.4's SQL passes max_hold_ttl; 0.3's pools have no such column */
+	ft_execute(&configure_pool[PG_NARGS() > 4], args, nulls);
 	if (!PG_ARGISNULL(3))
 		ft_execute(&add_stripes, (Datum[]) {args[0], args[3]}, NULL);
 	SPI_finish();
