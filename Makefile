@@ -15,6 +15,7 @@ OBJS = \
 	src/gate.o \
 	src/gate_hold.o \
 	src/holds.o \
+	src/log_lines.o \
 	src/period.o \
 	src/pool.o \
 	src/pool_credit.o \
@@ -48,7 +49,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
 # pg_regress: test/sql/*.sql against test/expected/*.out
-REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants counters upgrade
+REGRESS = setup decide estimate settle credit ledger chains errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants counters low_water upgrade
 # $(srcdir): the source tree, also in an out-of-tree build
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 

@@ -33,6 +33,7 @@
  *	   args.c         argument checks, messages, result rows
  *	   clock.c        the instant freetier decides at (freetier.test_now)
  *	   counters.c     outcome counters in shared memory (when preloaded)
+ *	   log_lines.c    the lines an operator greps the server log for
  *	   compat.h       every difference between PostgreSQL versions
  *	   freetier.h     the declarations the files share, by file
  *
@@ -58,5 +59,6 @@ _PG_init(void)
 				 errmsg("freetier: libsodium could not be initialised")));
 	ft_define_clock_guc();
 	ft_counters_init();
+	ft_log_lines_init();
 	MarkGUCPrefixReserved("freetier");
 }

@@ -38,10 +38,17 @@
 #include "utils/builtins.h"
 
 static FtStatement pool_settings[2] = {
-	{"SELECT 1, hold_ttl FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	{"SELECT 1, hold_ttl, 0::bigint FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}, NULL},
-	{"SELECT stripes, hold_ttl FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	{"SELECT stripes, hold_ttl, 0::bigint FROM freetier.pools"
+		" WHERE pool OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}, NULL}
+};
+/* From 0.4 on, with the low-water mark. */
+static FtStatement pool_settings_marks = {
+	"SELECT stripes, hold_ttl, low_water_sats FROM freetier.pools"
+	" WHERE pool OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
 };
 
 /* Every stripe of pool $1, or stripe $2 alone: stripe, balance, head. */
@@ -72,18 +79,37 @@ static FtStatement try_lock_one[2] = {
  * starts at stripe $3 mod the active count, that has at least $2 sats and
  * that nobody else has locked; with the pool's settings, and whether the
  * stripe has holds past their TTL at $4.
+ *
+ * From 0.4 on (pick_stripe[1]) the stripe must keep at least one sat, so
+ * that only a decide that has locked every stripe can take a pool's last
+ * sat and knows that it ran dry; and when taking $2 leaves the stripe at
+ * or below the pool's low-water mark, the pick also reads the other
+ * stripes' sum, as last committed, for the mark's line (log_lines.c).
+ * Above the mark it reads nothing more.
  */
-static FtStatement pick_stripe = {
-	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash, p.hold_ttl, p.stripes,"
-	" EXISTS (SELECT 1 FROM freetier.holds h WHERE h.pool OPERATOR(pg_catalog.=) s.pool"
-	"   AND h.stripe OPERATOR(pg_catalog.=) s.stripe AND " FT_EXPIRED_HOLD("h.", "$4") ")"
-	" FROM freetier.pools p JOIN freetier.pool_stripes s ON s.pool OPERATOR(pg_catalog.=) p.pool"
-	" WHERE p.pool OPERATOR(pg_catalog.=) $1 AND s.stripe OPERATOR(pg_catalog.<) p.stripes"
-	"   AND s.balance_sats OPERATOR(pg_catalog.>=) $2"
-	" ORDER BY (s.stripe OPERATOR(pg_catalog.+) p.stripes OPERATOR(pg_catalog.-)"
-	"   $3 OPERATOR(pg_catalog.%) p.stripes) OPERATOR(pg_catalog.%) p.stripes"
-	" LIMIT 1 FOR NO KEY UPDATE OF s SKIP LOCKED",
-	4, {TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID}, NULL
+#define PICK_STRIPE(marks, enough) \
+	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash, p.hold_ttl, p.stripes," \
+	" EXISTS (SELECT 1 FROM freetier.holds h WHERE h.pool OPERATOR(pg_catalog.=) s.pool" \
+	"   AND h.stripe OPERATOR(pg_catalog.=) s.stripe AND " FT_EXPIRED_HOLD("h.", "$4") ")," \
+	marks \
+	" FROM freetier.pools p JOIN freetier.pool_stripes s ON s.pool OPERATOR(pg_catalog.=) p.pool" \
+	" WHERE p.pool OPERATOR(pg_catalog.=) $1 AND s.stripe OPERATOR(pg_catalog.<) p.stripes" \
+	"   AND s.balance_sats " enough " $2" \
+	" ORDER BY (s.stripe OPERATOR(pg_catalog.+) p.stripes OPERATOR(pg_catalog.-)" \
+	"   $3 OPERATOR(pg_catalog.%) p.stripes) OPERATOR(pg_catalog.%) p.stripes" \
+	" LIMIT 1 FOR NO KEY UPDATE OF s SKIP LOCKED"
+
+static FtStatement pick_stripe[2] = {
+	{PICK_STRIPE(" 0::bigint, NULL::bigint", "OPERATOR(pg_catalog.>=)"),
+	4, {TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID}, NULL},
+	{PICK_STRIPE(" p.low_water_sats,"
+				 " CASE WHEN s.balance_sats OPERATOR(pg_catalog.-) $2"
+				 "   OPERATOR(pg_catalog.<=) p.low_water_sats"
+				 " THEN (SELECT pg_catalog.sum(o.balance_sats)::bigint"
+				 "   FROM freetier.pool_stripes o WHERE o.pool OPERATOR(pg_catalog.=) s.pool"
+				 "   AND o.stripe OPERATOR(pg_catalog.<>) s.stripe) END",
+				 "OPERATOR(pg_catalog.>)"),
+	4, {TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID}, NULL}
 };
 
 static FtStatement append[2] = {
@@ -108,17 +134,18 @@ ft_report_unknown_pool(const char *pool)
 			 errdetail("Pools are created with freetier_create_pool.")));
 }
 
-/* A pool's settings, or 42704. */
+/* A pool's settings, or 42704; marks: the SQL is 0.4's, which has the low-water mark. */
 void
-ft_pool_settings(const char *pool, FtLayout layout, FtPoolSettings *ps)
+ft_pool_settings(const char *pool, FtLayout layout, bool marks, FtPoolSettings *ps)
 {
 	Datum		args[1] = {CStringGetTextDatum(pool)};
 	bool		isnull;
 
-	if (ft_execute(&pool_settings[layout], args, NULL) == 0)
+	if (ft_execute(marks ? &pool_settings_marks : &pool_settings[layout], args, NULL) == 0)
 		ft_report_unknown_pool(pool);
 	ps->stripes = DatumGetInt32(ft_column(0, 1, &isnull));
 	ps->hold_ttl = *DatumGetIntervalP(ft_column(0, 2, &isnull));
+	ps->low_water_sats = ft_column_int64(0, 3);
 }
 
 /* Row `row` of the last result (stripe, balance, head_seq, head_hash) into s. */
@@ -149,25 +176,32 @@ ft_stripe_start(const char *subject)
  * `need` sats, trying them from stripe `start` (mod the active number) on.  False when
  * there is none: every such stripe is locked by others, or none holds that
  * much (or the pool does not exist).  Sets *has_expired when the stripe has
- * holds past their TTL; ps gets the pool's settings.
+ * holds past their TTL; ps gets the pool's settings.  With marks (0.4's
+ * SQL) the stripe keeps at least one sat, and *others is the other
+ * stripes' sum as last committed when taking `need` would leave the stripe
+ * at or below the low-water mark, else -1.
  */
 bool
-ft_stripe_pick(const char *pool, int64 need, int start, TimestampTz now, FtStripe *s,
-			   FtPoolSettings *ps, bool *has_expired)
+ft_stripe_pick(const char *pool, int64 need, int start, TimestampTz now, bool marks,
+			   FtStripe *s, FtPoolSettings *ps, bool *has_expired, int64 *others)
 {
 	Datum		args[4];
 	bool		isnull;
+	Datum		sum;
 
 	args[0] = CStringGetTextDatum(pool);
 	args[1] = Int64GetDatum(need);
 	args[2] = Int32GetDatum(start);
 	args[3] = TimestampTzGetDatum(now);
-	if (ft_execute(&pick_stripe, args, NULL) == 0)
+	if (ft_execute(&pick_stripe[marks], args, NULL) == 0)
 		return false;
 	stripe_from_row(pool, 0, s);
 	ps->hold_ttl = *DatumGetIntervalP(ft_column(0, 5, &isnull));
 	ps->stripes = DatumGetInt32(ft_column(0, 6, &isnull));
 	*has_expired = DatumGetBool(ft_column(0, 7, &isnull));
+	ps->low_water_sats = ft_column_int64(0, 8);
+	sum = ft_column(0, 9, &isnull);
+	*others = isnull ? -1 : DatumGetInt64(sum);
 	return true;
 }
 
@@ -268,7 +302,7 @@ ft_stripe_append(FtStripe *s, FtLayout layout, const char *kind, int64 delta_sat
 	*s = after;
 }
 
-static FtStatement insert_pool[2] = {
+static FtStatement insert_pool[3] = {
 	{"INSERT INTO freetier.pools (pool, balance_sats, credit_pct, hold_ttl)"
 		" VALUES ($1, 0, $2, $3) ON CONFLICT (pool) DO NOTHING RETURNING 1",
 	3, {TEXTOID, NUMERICOID, INTERVALOID}, NULL},
@@ -277,13 +311,20 @@ static FtStatement insert_pool[2] = {
 		" INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
 		" SELECT p.pool, s, 0 FROM p, pg_catalog.generate_series(0, $4 OPERATOR(pg_catalog.-) 1) s"
 		" RETURNING 1",
-	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL}
+	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL},
+	/* 0.4: with the low-water mark */
+	{"WITH p AS (INSERT INTO freetier.pools (pool, credit_pct, hold_ttl, stripes, low_water_sats)"
+		" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pool) DO NOTHING RETURNING pool)"
+		" INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
+		" SELECT p.pool, s, 0 FROM p, pg_catalog.generate_series(0, $4 OPERATOR(pg_catalog.-) 1) s"
+		" RETURNING 1",
+	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INT8OID}, NULL}
 };
 
 /*
  * freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
  *		credit_pct numeric DEFAULT 10, hold_ttl interval DEFAULT '15 minutes'
- *		[, stripes int DEFAULT 16])
+ *		[, stripes int DEFAULT 16 [, low_water_sats bigint DEFAULT 0]])
  *	 RETURNS void
  *
  * A new pool's stripes each start their chain with a 'seed' entry, the
@@ -293,14 +334,15 @@ static FtStatement insert_pool[2] = {
  * restored chain continues from the ones CREATE EXTENSION makes again.
  */
 static void
-create_pool(FunctionCallInfo fcinfo, FtLayout layout)
+create_pool(FunctionCallInfo fcinfo, FtLayout layout, bool marks)
 {
 	char	   *name = ft_text_arg(fcinfo, 0, "pool", true);
 	int64		initial;
 	Datum		pct;
 	Interval   *ttl;
 	int			stripes = 1;
-	Datum		args[4];
+	int64		low_water = 0;
+	Datum		args[5];
 	FtStripe   *all;
 	int			n;
 	TimestampTz at = creating_extension ? DT_NOBEGIN : ft_now();
@@ -318,6 +360,12 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 		stripes = PG_GETARG_INT32(4);
 		ft_check_stripes(stripes);
 	}
+	if (marks)
+	{
+		ft_check_not_null(fcinfo, 5, "low_water_sats");
+		low_water = PG_GETARG_INT64(5);
+		ft_check_low_water(low_water);
+	}
 
 	if (name[0] == '\0')
 		ereport(ERROR,
@@ -331,7 +379,8 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 	args[1] = pct;
 	args[2] = IntervalPGetDatum(ttl);
 	args[3] = Int32GetDatum(stripes);
-	if (ft_execute(&insert_pool[layout], args, NULL) == 0)
+	args[4] = Int64GetDatum(low_water);
+	if (ft_execute(&insert_pool[marks ? 2 : layout], args, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("pool \"%s\" already exists", name)));
@@ -348,17 +397,27 @@ PG_FUNCTION_INFO_V1(freetier_create_pool);
 Datum
 freetier_create_pool(PG_FUNCTION_ARGS)
 {
-	create_pool(fcinfo, FT_LAYOUT_POOL_ROW);
+	create_pool(fcinfo, FT_LAYOUT_POOL_ROW, false);
 	PG_RETURN_VOID();
 }
 
 PG_FUNCTION_INFO_V1(freetier_create_pool_v3);
 
-/* freetier_create_pool from 0.3 on: striped. */
+/* freetier_create_pool of 0.3: striped. */
 Datum
 freetier_create_pool_v3(PG_FUNCTION_ARGS)
 {
-	create_pool(fcinfo, FT_LAYOUT_STRIPES);
+	create_pool(fcinfo, FT_LAYOUT_STRIPES, false);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(freetier_create_pool_v4);
+
+/* freetier_create_pool from 0.4 on: with a low-water mark. */
+Datum
+freetier_create_pool_v4(PG_FUNCTION_ARGS)
+{
+	create_pool(fcinfo, FT_LAYOUT_STRIPES, true);
 	PG_RETURN_VOID();
 }
 
@@ -413,11 +472,17 @@ ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need, TimestampT
 	}
 }
 
-static FtStatement configure_pool = {
-	"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
+#define CONFIGURE_POOL \
+	"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct)," \
 	" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
-	" WHERE pool OPERATOR(pg_catalog.=) $1",
-	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL
+
+/* 0.3's, and 0.4's with the low-water mark */
+static FtStatement configure_pool[2] = {
+	{CONFIGURE_POOL " WHERE pool OPERATOR(pg_catalog.=) $1",
+	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL},
+	{CONFIGURE_POOL ", low_water_sats = coalesce($5, low_water_sats)"
+		" WHERE pool OPERATOR(pg_catalog.=) $1",
+	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INT8OID}, NULL}
 };
 
 static FtStatement add_stripes = {
@@ -427,28 +492,29 @@ static FtStatement add_stripes = {
 	2, {TEXTOID, INT4OID}, NULL
 };
 
-PG_FUNCTION_INFO_V1(freetier_configure_pool);
-
 /*
  * freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
- *		hold_ttl interval DEFAULT NULL, stripes int DEFAULT NULL) RETURNS void
+ *		hold_ttl interval DEFAULT NULL, stripes int DEFAULT NULL
+ *		[, low_water_sats bigint DEFAULT NULL]) RETURNS void
  *
  * Change a pool's settings; NULL keeps a value.  Every stripe is locked
  * first, in ascending order, so that a concurrent decide or credit waits
  * and then works with the new settings.  More stripes start empty; fewer
  * leave the ones past the number inactive; the next decide that locks
- * every stripe evens them out.
+ * every stripe evens them out.  A new low-water mark logs nothing: only a
+ * decide that crosses it does.
  */
-Datum
-freetier_configure_pool(PG_FUNCTION_ARGS)
+static void
+configure(FunctionCallInfo fcinfo, bool marks)
 {
 	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	int			nargs = marks ? 5 : 4;
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	FtStripe   *all;
 
 	args[0] = CStringGetTextDatum(pool);
-	for (int i = 1; i < 4; i++)
+	for (int i = 1; i < nargs; i++)
 	{
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
@@ -459,13 +525,34 @@ freetier_configure_pool(PG_FUNCTION_ARGS)
 		ft_check_hold_ttl(PG_GETARG_INTERVAL_P(2));
 	if (!PG_ARGISNULL(3))
 		ft_check_stripes(PG_GETARG_INT32(3));
+	if (marks && !PG_ARGISNULL(4))
+		ft_check_low_water(PG_GETARG_INT64(4));
 
 	ft_connect(FT_LOCKING);
 	if (ft_stripes_lock_all(pool, FT_LAYOUT_STRIPES, &all) == 0)
 		ft_report_unknown_pool(pool);
-	ft_execute(&configure_pool, args, nulls);
+	ft_execute(&configure_pool[marks], args, nulls);
 	if (!PG_ARGISNULL(3))
 		ft_execute(&add_stripes, (Datum[]) {args[0], args[3]}, NULL);
 	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(freetier_configure_pool);
+
+/* freetier_configure_pool of 0.3. */
+Datum
+freetier_configure_pool(PG_FUNCTION_ARGS)
+{
+	configure(fcinfo, false);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(freetier_configure_pool_v4);
+
+/* freetier_configure_pool from 0.4 on: with the low-water mark. */
+Datum
+freetier_configure_pool_v4(PG_FUNCTION_ARGS)
+{
+	configure(fcinfo, true);
 	PG_RETURN_VOID();
 }
