@@ -107,7 +107,14 @@ AS $$
         'freetier_define_plan(text,text,bigint,jsonb)',
         'freetier_configure_credits(text,interval,text,bigint,integer,interval)',
         'freetier_verify_account_ledger(text)',
-        'freetier_reset_counters()'])
+        'freetier_reset_counters()',
+        'freetier_list_subjects(text,integer)',
+        'freetier_list_accounts(text,integer)',
+        'freetier_adjust_pool(text,bigint,text,text)',
+        'freetier_reverse_credit(text,text)',
+        'freetier_refund_credits(text,text,text)',
+        'freetier_balance_at(text,timestamp with time zone)',
+        'freetier_account_balance_at(text,timestamp with time zone)'])
 $$;
 COMMENT ON FUNCTION freetier_grant_operator(regrole) IS
     'let a role run freetier: everything an application and a monitor may, plus credits, tiers, pools, plans and checks';
@@ -139,6 +146,95 @@ COMMENT ON FUNCTION freetier_accounts_summary() IS
 REVOKE ALL ON FUNCTION freetier_accounts_summary() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION freetier_accounts_summary() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION freetier_pool_status(text) TO pg_monitor;
+
+-- Operator listings, a page at a time in subject order: `after` is the last
+-- subject of the previous page (NULL for the first), `page_size` at most
+-- 10,000.  Each row as the next call would see it: a window that has ended
+-- counts nothing, a hold past its TTL holds nothing.
+CREATE FUNCTION freetier.check_page_size(page_size int)
+    RETURNS int
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF page_size IS NULL OR page_size < 1 OR page_size > 10000 THEN
+        RAISE EXCEPTION 'page_size must be between 1 and 10000'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN page_size;
+END
+$$;
+REVOKE ALL ON FUNCTION freetier.check_page_size(int) FROM PUBLIC;
+
+CREATE FUNCTION freetier_list_subjects(after text DEFAULT NULL, page_size int DEFAULT 100)
+    RETURNS TABLE (subject text, tier text, daily_budget_sats bigint,
+                   window_start timestamptz, window_settled_sats bigint,
+                   window_held_sats bigint, live_holds bigint, left_sats bigint)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.subject, s.tier, t.daily_budget_sats, w.start, w.settled, w.held, h.holds,
+           GREATEST(t.daily_budget_sats - w.settled - w.held, 0)
+      FROM (SELECT x.* FROM freetier.subjects x
+             WHERE after IS NULL OR x.subject > after
+             ORDER BY x.subject
+             LIMIT freetier.check_page_size(page_size)) s
+      CROSS JOIN freetier.clock() AS at
+      JOIN freetier.tiers t ON t.tier = s.tier
+      CROSS JOIN LATERAL (
+            SELECT count(*) AS holds,
+                   coalesce(sum(x.held_sats) FILTER (WHERE x.window_start = s.window_start), 0)
+                       AS window_held
+              FROM freetier.holds x
+             WHERE x.subject = s.subject AND x.state = 'held' AND x.expires_at > at) h
+      CROSS JOIN LATERAL (
+            SELECT CASE WHEN open THEN s.window_start END AS start,
+                   CASE WHEN open THEN s.window_settled_sats ELSE 0 END AS settled,
+                   CASE WHEN open THEN h.window_held ELSE 0 END::bigint AS held
+              FROM (SELECT s.window_start + interval '24 hours' > at AS open) o) w
+     ORDER BY s.subject
+$$;
+COMMENT ON FUNCTION freetier_list_subjects(text, int) IS
+    'a page of subjects after `after`: tier, budget, the open window''s settled and held sats, live holds, what decide would still absorb';
+REVOKE ALL ON FUNCTION freetier_list_subjects(text, int) FROM PUBLIC;
+
+CREATE FUNCTION freetier_list_accounts(after text DEFAULT NULL, page_size int DEFAULT 100)
+    RETURNS TABLE (subject text, plan text, period text, period_start timestamptz,
+                   period_end timestamptz, allowance_left bigint, backend_left jsonb,
+                   purchased_balance bigint, reserved_credits bigint,
+                   lifetime_spent bigint, lifetime_added bigint)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT st.*
+      FROM (SELECT a.subject FROM freetier.accounts a
+             WHERE after IS NULL OR a.subject > after
+             ORDER BY a.subject
+             LIMIT freetier.check_page_size(page_size)) a
+      CROSS JOIN LATERAL @extschema@.freetier_account_status(a.subject) st
+     ORDER BY a.subject
+$$;
+COMMENT ON FUNCTION freetier_list_accounts(text, int) IS
+    'a page of credit accounts after `after`, each as freetier_account_status shows it';
+REVOKE ALL ON FUNCTION freetier_list_accounts(text, int) FROM PUBLIC;
+
+-- Parallel restore.  pg_restore -j loads the extension's tables in any
+-- order, so a foreign key between two of them fails the load.  The
+-- functions check every reference before they write (an unknown tier, plan,
+-- pool or account is 42704) and nothing deletes a referenced row, so the
+-- keys go; test/invariants.sql keeps their rules, checked by the tests.
+ALTER TABLE freetier.subjects DROP CONSTRAINT subjects_tier_fkey;
+ALTER TABLE freetier.pool_stripes DROP CONSTRAINT pool_stripes_pool_fkey;
+ALTER TABLE freetier.credits DROP CONSTRAINT credits_pool_fkey;
+ALTER TABLE freetier.credit_settings DROP CONSTRAINT credit_settings_default_plan_fkey;
+ALTER TABLE freetier.credit_settings DROP CONSTRAINT credit_settings_trial_plan_fkey;
+ALTER TABLE freetier.accounts DROP CONSTRAINT accounts_plan_fkey;
+ALTER TABLE freetier.account_backend_use DROP CONSTRAINT account_backend_use_subject_fkey;
+ALTER TABLE freetier.credit_holds DROP CONSTRAINT credit_holds_subject_fkey;
+ALTER TABLE freetier.credit_additions DROP CONSTRAINT credit_additions_subject_fkey;
+ALTER TABLE freetier.account_ledger DROP CONSTRAINT account_ledger_subject_fkey;
+ALTER TABLE freetier.trials DROP CONSTRAINT trials_subject_fkey;
+ALTER TABLE freetier.trials DROP CONSTRAINT trials_claimed_by_fkey;
 
 -- The outcome counters (src/counters.c).
 CREATE FUNCTION freetier_pool_counters()
@@ -177,6 +273,161 @@ CREATE FUNCTION freetier_reset_counters()
 COMMENT ON FUNCTION freetier_reset_counters() IS
     'set every outcome counter to zero; returns the instant they count from';
 REVOKE ALL ON FUNCTION freetier_reset_counters() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Corrections (issue 9).  freetier_adjust_pool, freetier_reverse_credit and
+-- freetier_refund_credits, operator-only, each applied once per ref and
+-- recorded in freetier.corrections; ledger kinds 'adjust', 'reversal',
+-- 'owed' and 'repay' (pools) and 'refund' (accounts).  What a pool owes
+-- after a reversal it could not cover is kept on its stripe 0
+-- (pool_stripes.owed_sats, chained by the 'owed' and 'repay' entries), and
+-- freetier_credit repays it first.  freetier_balance_at and
+-- freetier_account_balance_at read a balance at an instant off the ledgers.
+-- ---------------------------------------------------------------------------
+ALTER TABLE freetier.pool_stripes ADD COLUMN owed_sats bigint NOT NULL DEFAULT 0;
+
+-- A restore replaces a stripe the install made, owed sats too.
+CREATE OR REPLACE FUNCTION freetier.restore_pool_stripe() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.head_seq > 0 THEN
+        UPDATE freetier.pool_stripes s
+           SET balance_sats = NEW.balance_sats, owed_sats = NEW.owed_sats,
+               head_seq = NEW.head_seq, head_hash = NEW.head_hash
+         WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe
+           AND (s.head_seq = 0
+                OR s.head_seq = 1 AND EXISTS (SELECT FROM freetier.ledger l
+                                               WHERE l.pool = s.pool AND l.stripe = s.stripe
+                                                 AND l.seq = 1 AND l.created_at = '-infinity'));
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    ELSIF EXISTS (SELECT FROM freetier.pool_stripes s
+                   WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe) THEN
+        RETURN NULL;                -- an empty stripe adds nothing to one that exists
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+ALTER TABLE freetier.account_ledger
+    DROP CONSTRAINT account_ledger_kind_check,
+    ADD CONSTRAINT account_ledger_kind_check
+        CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change', 'purchase', 'grant',
+                        'trial', 'carry_in', 'carry_out', 'refund'));
+
+-- One row per correction applied: its arguments and its result, so that a
+-- repeated ref returns the first result.  Append-only, like the ledgers.
+CREATE TABLE freetier.corrections (
+    kind       text NOT NULL CHECK (kind IN ('adjust', 'reversal', 'refund')),
+    ref        text NOT NULL CHECK (octet_length(ref) BETWEEN 1 AND 256),
+    target     text NOT NULL,
+    amount     bigint,
+    reason     text NOT NULL CHECK (octet_length(reason) BETWEEN 1 AND 256),
+    result     bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (kind, ref)
+);
+CREATE TRIGGER corrections_append_only BEFORE UPDATE OR DELETE ON freetier.corrections
+    FOR EACH ROW EXECUTE FUNCTION freetier.refuse_change();
+CREATE TRIGGER corrections_no_truncate BEFORE TRUNCATE ON freetier.corrections
+    FOR EACH STATEMENT EXECUTE FUNCTION freetier.refuse_change();
+ALTER TABLE freetier.corrections ENABLE ALWAYS TRIGGER corrections_append_only;
+ALTER TABLE freetier.corrections ENABLE ALWAYS TRIGGER corrections_no_truncate;
+SELECT pg_catalog.pg_extension_config_dump('freetier.corrections', '');
+
+CREATE OR REPLACE FUNCTION freetier_credit(paid_sats bigint, pool text DEFAULT 'default', payment_ref text DEFAULT NULL)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_credit_v4'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_credit(bigint, text, text) IS
+    'add floor(paid_sats * credit_pct / 100) to a pool (its emptiest stripe), what it owes repaid first, once per payment_ref; returns the sats credited';
+
+CREATE OR REPLACE FUNCTION freetier_verify_ledger(pool text DEFAULT NULL)
+    RETURNS TABLE (pool text, entries bigint, ok boolean, first_bad_entry bigint)
+    AS 'MODULE_PATHNAME', 'freetier_verify_ledger_v4'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_verify_ledger(text) IS
+    'recompute the hash chain and balances (and what the pool owes) of every stripe of each pool; first_bad_entry is the seq of the first entry that does not match, on the pool''s first bad stripe';
+
+CREATE FUNCTION freetier_adjust_pool(pool text, delta_sats bigint, reason text, ref text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_adjust_pool'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_adjust_pool(text, bigint, text, text) IS
+    'top a pool up (delta_sats > 0) or write it down (< 0, never past its balance), once per ref; returns the balance after';
+REVOKE ALL ON FUNCTION freetier_adjust_pool(text, bigint, text, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_reverse_credit(payment_ref text, reason text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_reverse_credit'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_reverse_credit(text, text) IS
+    'take back what a payment_ref credited to its pool, once; what the pool cannot give now it owes, repaid by its next credits; returns the sats taken now';
+REVOKE ALL ON FUNCTION freetier_reverse_credit(text, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_refund_credits(subject text, ref text, reason text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_refund_credits'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_refund_credits(text, text, text) IS
+    'take the credits freetier_add_credits added with ref back out of the purchased balance, never below what is on hold, once; returns the credits taken';
+REVOKE ALL ON FUNCTION freetier_refund_credits(text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_balance_at(pool text, at timestamptz)
+    RETURNS bigint
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN $1 IS NULL THEN 'pool' ELSE 'at' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM freetier.pools p WHERE p.pool = $1) THEN
+        RAISE EXCEPTION 'pool "%" does not exist', $1
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Pools are created with freetier_create_pool.';
+    END IF;
+    RETURN (SELECT LEAST(coalesce(sum(l.delta_sats), 0), 9223372036854775807)::bigint
+              FROM freetier.ledger l
+             WHERE l.pool = $1 AND l.created_at <= $2 AND l.kind <> ALL ('{owed,repay}'));
+END
+$$;
+COMMENT ON FUNCTION freetier_balance_at(text, timestamptz) IS
+    'a pool''s balance at an instant: the sum of its ledger entries up to then (what it owes not counted)';
+REVOKE ALL ON FUNCTION freetier_balance_at(text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION freetier_account_balance_at(subject text, at timestamptz)
+    RETURNS bigint
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN $1 IS NULL THEN 'subject' ELSE 'at' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM freetier.accounts a WHERE a.subject = $1) THEN
+        RAISE EXCEPTION 'account "%" does not exist', $1
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Accounts are opened with freetier_open_account.';
+    END IF;
+    RETURN (SELECT coalesce(sum(l.delta), 0)::bigint
+              FROM freetier.account_ledger l
+             WHERE l.subject = $1 AND l.bucket = 'purchased' AND l.created_at <= $2);
+END
+$$;
+COMMENT ON FUNCTION freetier_account_balance_at(text, timestamptz) IS
+    'an account''s purchased balance at an instant: the sum of its purchased entries up to then';
+REVOKE ALL ON FUNCTION freetier_account_balance_at(text, timestamptz) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Log lines and the low-water mark (issue 8, "Logs"; src/log_lines.c).

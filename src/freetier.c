@@ -18,6 +18,9 @@
  *	   account.c      the only code that writes an account; open, set_plan,
  *	                  account_status, add_credits
  *	   trial.c        freetier_mint_trial, freetier_claim_trial
+ *	 corrections
+ *	   correction.c   freetier_adjust_pool, _reverse_credit, _refund_credits:
+ *	                  an operator's corrections, once per ref
  *	 shared by both
  *	   holds.c        freetier_release, freetier_expire_holds: both kinds
  *	   chain.c        the hash chains, write side: hashing, appending

@@ -376,6 +376,10 @@ extern void ft_stripe_append(FtStripe *s, FtLayout layout, const char *kind,
 							 int64 delta_sats, const pg_uuid_t *hold_id,
 							 const char *payment_ref, TimestampTz at);
 extern int	ft_stripe_start(const char *subject);
+extern void ft_stripe_lock_emptiest(const char *pool, FtStripe *s);
+extern int64 ft_pool_owed(const char *pool);
+extern void ft_pool_owed_append(FtStripe *s, const char *kind, int64 delta_sats,
+								const char *payment_ref, TimestampTz at);
 extern void ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need,
 								TimestampTz now);
 extern void ft_report_unknown_pool(const char *pool);
@@ -447,6 +451,8 @@ extern void ft_account_spend(FtAccount *a, const char *backend, TimestampTz scop
 							 const pg_uuid_t *hold_id);
 extern void ft_account_add_purchased(FtAccount *a, const char *kind, int64 credits,
 									 const char *ref);
+extern void ft_account_take_purchased(FtAccount *a, const char *kind, int64 credits,
+									  const char *ref);
 extern void ft_account_save(FtAccount *a);
 
 /* ---- credit_hold.c: a credit hold's life ---- */

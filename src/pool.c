@@ -246,24 +246,26 @@ ft_stripe_try_lock(const char *pool, int stripe, FtLayout layout, FtStripe *s)
 }
 
 /*
- * The ledger entry that moves locked stripe s by delta_sats, as the
- * parameters of FT_STRIPE_APPEND_CTES; *after is s once it is written.  A
- * balance below zero is a bug in the caller, never a user error.  Stripe 0
- * hashes as a pool's one chain always has; other stripes hash their number
- * too, under their own domain tag.
+ * The ledger entry of locked stripe s that moves one of its balances from
+ * `before` by delta_sats, as the parameters of FT_STRIPE_APPEND_CTES; *head
+ * the stripe's chain head once it is written.  A balance below zero is a
+ * bug in the caller, never a user error.  Stripe 0 hashes as a pool's one
+ * chain always has; other stripes hash their number too, under their own
+ * domain tag.
  */
-void
-ft_stripe_entry_args(const FtStripe *s, const char *kind, int64 delta_sats,
-					 const pg_uuid_t *hold_id, const char *payment_ref, TimestampTz at,
-					 Datum *args, char *nulls, FtStripe *after)
+static int64
+entry_args(const FtStripe *s, int64 before, const char *what, const char *kind,
+		   int64 delta_sats, const pg_uuid_t *hold_id, const char *payment_ref,
+		   TimestampTz at, Datum *args, char *nulls, FtChainHead *head)
 {
-	int64		balance_after = ft_add_sats(s->balance_sats, delta_sats, "pool balance");
+	int64		balance_after = ft_add_sats(before, delta_sats, what);
 	FtField		fields[9];
 	int			nfields = s->stripe == 0 ? 8 : 9;
 
 	if (balance_after < 0)
-		elog(ERROR, "freetier: stripe %d of pool \"%s\" would go negative (" INT64_FORMAT
-			 " + " INT64_FORMAT ")", s->stripe, s->pool, s->balance_sats, delta_sats);
+		elog(ERROR, "freetier: %s of stripe %d of pool \"%s\" would go negative ("
+			 INT64_FORMAT " + " INT64_FORMAT ")", what, s->stripe, s->pool, before,
+			 delta_sats);
 
 	fields[0] = ft_text_field(s->pool);
 	/* fields[1], the seq, is set by ft_chain_next */
@@ -274,17 +276,30 @@ ft_stripe_entry_args(const FtStripe *s, const char *kind, int64 delta_sats,
 	fields[6] = ft_text_field(payment_ref);
 	fields[7] = ft_int64_field(at);
 	fields[8] = ft_int64_field(s->stripe);
-	*after = *s;
-	after->balance_sats = balance_after;
 	ft_chain_next(&s->head, nfields == 8 ? FT_POOL_CHAIN : FT_STRIPE_CHAIN,
-				  fields, nfields, &after->head);
+				  fields, nfields, head);
 
 	for (int i = 0; i < 8; i++)
 		ft_field_arg(&fields[i], &args[i], &nulls[i]);
 	args[8] = Int32GetDatum(s->stripe);
 	args[9] = ft_hash_datum(s->head.hash);
-	args[10] = ft_hash_datum(after->head.hash);
+	args[10] = ft_hash_datum(head->hash);
 	nulls[8] = nulls[9] = nulls[10] = ' ';
+	return balance_after;
+}
+
+/*
+ * The ledger entry that moves locked stripe s's balance by delta_sats, as
+ * the parameters of FT_STRIPE_APPEND_CTES; *after is s once it is written.
+ */
+void
+ft_stripe_entry_args(const FtStripe *s, const char *kind, int64 delta_sats,
+					 const pg_uuid_t *hold_id, const char *payment_ref, TimestampTz at,
+					 Datum *args, char *nulls, FtStripe *after)
+{
+	*after = *s;
+	after->balance_sats = entry_args(s, s->balance_sats, "pool balance", kind, delta_sats,
+									 hold_id, payment_ref, at, args, nulls, &after->head);
 }
 
 /* Move locked stripe s by delta_sats and append the ledger entry. */
@@ -300,6 +315,81 @@ ft_stripe_append(FtStripe *s, FtLayout layout, const char *kind, int64 delta_sat
 						 &after);
 	ft_execute(&append[layout], args, nulls);
 	*s = after;
+}
+
+/*
+ * What a pool owes (0.4): sats that reversed credits could not take back,
+ * kept on its stripe 0 in pool_stripes.owed_sats and moved by entries of
+ * kind 'owed' (more owed) and 'repay' (less), whose balance_after is the
+ * sats owed after them.  Later credits repay it first (pool_credit.c).
+ */
+static FtStatement read_owed = {
+	"SELECT owed_sats FROM freetier.pool_stripes"
+	" WHERE pool OPERATOR(pg_catalog.=) $1 AND stripe OPERATOR(pg_catalog.=) 0",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement append_owed = {
+	"WITH entry AS (INSERT INTO freetier.ledger (pool, seq, kind, delta_sats, balance_after,"
+	"  hold_id, payment_ref, created_at, stripe, prev_hash, hash)"
+	"  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))"
+	" UPDATE freetier.pool_stripes SET owed_sats = $5, head_seq = $2, head_hash = $11"
+	" WHERE pool OPERATOR(pg_catalog.=) $1 AND stripe OPERATOR(pg_catalog.=) $9",
+	FT_STRIPE_APPEND_ARGS, {FT_STRIPE_APPEND_TYPES}, NULL
+};
+
+/*
+ * The sats pool owes, as committed (or as this transaction wrote them);
+ * exact only while its stripe 0 is locked.  0 for a pool that does not
+ * exist.
+ */
+int64
+ft_pool_owed(const char *pool)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+
+	return ft_execute(&read_owed, args, NULL) == 0 ? 0 : ft_column_int64(0, 1);
+}
+
+/* Move what the pool of locked stripe 0 s owes by delta_sats: an entry of `kind`. */
+void
+ft_pool_owed_append(FtStripe *s, const char *kind, int64 delta_sats,
+					const char *payment_ref, TimestampTz at)
+{
+	Datum		args[FT_STRIPE_APPEND_ARGS];
+	char		nulls[FT_STRIPE_APPEND_ARGS];
+	FtChainHead head;
+
+	Assert(s->stripe == 0);
+	(void) entry_args(s, ft_pool_owed(s->pool), "sats owed", kind, delta_sats, NULL,
+					  payment_ref, at, args, nulls, &head);
+	ft_execute(&append_owed, args, nulls);
+	s->head = head;
+}
+
+/* The active stripe with the fewest sats that nobody else has locked. */
+static FtStatement pick_emptiest = {
+	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash"
+	" FROM freetier.pools p JOIN freetier.pool_stripes s ON s.pool OPERATOR(pg_catalog.=) p.pool"
+	" WHERE p.pool OPERATOR(pg_catalog.=) $1 AND s.stripe OPERATOR(pg_catalog.<) p.stripes"
+	" ORDER BY s.balance_sats, s.stripe LIMIT 1 FOR NO KEY UPDATE OF s SKIP LOCKED",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * Lock the stripe of `pool` that money coming in goes to: the active one
+ * with the fewest sats that nobody else has locked, else stripe 0, waiting
+ * (42704 when there is no such pool).
+ */
+void
+ft_stripe_lock_emptiest(const char *pool, FtStripe *s)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+
+	if (ft_execute(&pick_emptiest, args, NULL) == 1)
+		stripe_from_row(pool, 0, s);
+	else
+		ft_stripe_lock(pool, 0, FT_LAYOUT_STRIPES, s);
 }
 
 static FtStatement insert_pool[3] = {

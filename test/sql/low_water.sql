@@ -1,7 +1,7 @@
 -- A pool's low-water mark (0.4): set by freetier_create_pool and
 -- freetier_configure_pool, shown by freetier_pools, 0 (none) by default,
 -- bounded (0 to 10^18, else 22023, changing nothing).  The lines it makes
--- in the server log are checked by test/t/006_log_lines.pl.
+-- in the server log are checked by test/t/007_log_lines.pl.
 SET timezone = 'UTC';
 \set SHOW_CONTEXT never
 DROP EXTENSION freetier;
@@ -39,7 +39,7 @@ SELECT (SELECT count(*) FROM (SELECT * FROM freetier.pools EXCEPT SELECT * FROM 
 -- A decide that locks one stripe leaves it a sat: only a decide that
 -- locks every stripe takes a pool's last sat (and knows it ran dry).  Two
 -- stripes of 50: a request for 50 takes one of them whole, the next the
--- other; the pool is then empty (006_log_lines.pl shows which decide
+-- other; the pool is then empty (007_log_lines.pl shows which decide
 -- logs it).
 SELECT freetier_create_pool('two', 100, 10, '15 minutes', 2);
 SELECT freetier_set_tier('dee', 'elite');

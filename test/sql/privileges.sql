@@ -97,6 +97,15 @@ INSERT INTO freetier.ledger (pool, seq, kind, delta_sats, balance_after, created
 \echo :LAST_ERROR_SQLSTATE
 SELECT freetier.clock();
 \echo :LAST_ERROR_SQLSTATE
+-- ... nor make any correction (issue 9).
+SELECT freetier_adjust_pool('default', 1000, 'gift', 'app-adj');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_reverse_credit('op-1', 'chargeback');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_refund_credits('pat', 'app-buy', 'refund');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_balance_at('default', now());
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- The operator role does the operator's work, and still no table writes.
@@ -110,6 +119,9 @@ SELECT pool, balance_sats, credit_pct, hold_ttl FROM freetier_pool_status('ops')
 SELECT pool, ok FROM freetier_verify_ledger();
 SELECT freetier_expire_holds();
 SELECT serve, absorb_sats FROM freetier_decide('quinn', 60, 'ops');   -- it has the app's rights too
+SELECT freetier_adjust_pool('ops', 100, 'gift', 'op-adj');         -- and makes corrections
+SELECT freetier_reverse_credit('op-1', 'chargeback');
+SELECT freetier_balance_at('ops', now());
 UPDATE freetier.tiers SET daily_budget_sats = 99999;
 \echo :LAST_ERROR_SQLSTATE
 DELETE FROM freetier.ledger;

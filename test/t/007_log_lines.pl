@@ -1,7 +1,7 @@
 
 # Copyright: freetier authors.
 #
-# 006_log_lines.pl: the lines freetier writes to the server log
+# 007_log_lines.pl: the lines freetier writes to the server log
 # (src/log_lines.c, README "Operations"), read back from the log file.
 #
 #   - a busy run of ordinary requests (decides settled, released and left

@@ -1,7 +1,7 @@
 
 # Copyright: freetier authors.
 #
-# 007_pg_cron.pl: the README's pg_cron recipe sweeps.
+# 008_pg_cron.pl: the README's pg_cron recipe sweeps.
 #
 # A throw-away cluster with pg_cron preloaded, set up as README
 # "Operations" says; a hold placed an hour ago, past its TTL; the operator

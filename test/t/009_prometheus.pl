@@ -1,7 +1,7 @@
 
 # Copyright: freetier authors.
 #
-# 008_prometheus.pl: Debian 12's prometheus-postgres-exporter, given
+# 009_prometheus.pl: Debian 12's prometheus-postgres-exporter, given
 # ops/prometheus-postgres-exporter.yaml, exposes freetier's metrics.
 #
 # A throw-away cluster with freetier preloaded (the counters); known
