@@ -100,7 +100,7 @@ SELECT count(freetier_release(x.h)) FROM (SELECT nullif(':credit_hold', '')::uui
 \elif :r = 18
 SELECT * FROM freetier_reserve_credits('c' || :c, :p, 'api');
 \else
-SELECT * FROM freetier_mint_trial(('10.0.' || :p || '.' || :s)::inet);
+SELECT * FROM freetier_mint_trial(('10.0.' || :p || '.' || :s % 20)::inet);
 \endif
 EOF
 close($fh);
