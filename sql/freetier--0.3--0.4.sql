@@ -53,17 +53,18 @@ CREATE FUNCTION freetier_grant_app(role regrole)
     SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT freetier.grant_functions(role, ARRAY[
-        'freetier_decide(text,bigint,text)',
+        'freetier_decide(text,bigint,text,text,interval)',
+        'freetier_extend_hold(uuid,interval)',
         'freetier_estimate(text,bigint,text)',
         'freetier_record_grant(uuid,bigint,text)',
         'freetier_release(uuid,text)',
         'freetier_open_account(text)',
         'freetier_account_status(text)',
         'freetier_route(text,text[],bigint)',
-        'freetier_reserve_credits(text,bigint,text)',
+        'freetier_reserve_credits(text,bigint,text,text)',
         'freetier_settle_credits(uuid,bigint)',
-        'freetier_spend_credits(text,bigint,text)',
-        'freetier_mint_trial(inet)',
+        'freetier_spend_credits(text,bigint,text,text)',
+        'freetier_mint_trial(inet,text)',
         'freetier_claim_trial(text,text)'])
 $$;
 COMMENT ON FUNCTION freetier_grant_app(regrole) IS
@@ -97,15 +98,16 @@ AS $$
         'freetier_credit(bigint,text,text)',
         'freetier_set_tier(text,text)',
         'freetier_set_tier_budget(text,bigint)',
-        'freetier_create_pool(text,bigint,numeric,interval,integer,bigint)',
-        'freetier_configure_pool(text,numeric,interval,integer,bigint)',
+        'freetier_create_pool(text,bigint,numeric,interval,integer,interval,bigint)',
+        'freetier_configure_pool(text,numeric,interval,integer,interval,bigint)',
         'freetier_verify_ledger(text)',
         'freetier_expire_holds()',
+        'freetier_prune_request_keys()',
         'freetier_open_account(text,text)',
         'freetier_add_credits(text,bigint,text,text)',
         'freetier_set_plan(text,text)',
         'freetier_define_plan(text,text,bigint,jsonb)',
-        'freetier_configure_credits(text,interval,text,bigint,integer,interval)',
+        'freetier_configure_credits(text,interval,text,bigint,integer,interval,interval)',
         'freetier_verify_account_ledger(text)',
         'freetier_reset_counters()',
         'freetier_list_subjects(text,integer)',
@@ -430,14 +432,233 @@ COMMENT ON FUNCTION freetier_account_balance_at(text, timestamptz) IS
 REVOKE ALL ON FUNCTION freetier_account_balance_at(text, timestamptz) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
+-- Money-safe retries and long payment windows (issue 9): request keys, a
+-- TTL per decide, freetier_extend_hold, and the max_hold_ttl that bounds
+-- both, per pool and for credit holds.
+------------------------------------------------------------------------------
+
+-- The longest TTL a decide may ask for, or an extension give, on a pool's
+-- holds; the credit settings' bounds extensions of credit holds.  30 days
+-- is the bound every hold_ttl had already: nothing that worked stops.
+ALTER TABLE freetier.pools
+    ADD COLUMN max_hold_ttl interval NOT NULL DEFAULT interval '30 days'
+        CHECK (freetier.is_duration(max_hold_ttl) AND max_hold_ttl <= interval '30 days');
+ALTER TABLE freetier.credit_settings
+    ADD COLUMN max_hold_ttl interval NOT NULL DEFAULT interval '30 days'
+        CHECK (freetier.is_duration(max_hold_ttl) AND max_hold_ttl <= interval '30 days');
+
+-- A key that did something: the call, a BLAKE2b fingerprint of its
+-- arguments, and what it made (src/request_key.c): a hold (decide,
+-- reserve), credits (reserve, spend; a trial's in purchased_credits), a
+-- trial's subject.
+CREATE TABLE freetier.request_keys (
+    request_key       text PRIMARY KEY,
+    call              text NOT NULL,
+    fingerprint       bytea NOT NULL,
+    hold_id           uuid,
+    subject           text,
+    allowance_credits bigint,
+    purchased_credits bigint,
+    created_at        timestamptz NOT NULL
+);
+CREATE INDEX request_keys_by_age ON freetier.request_keys (created_at);
+COMMENT ON TABLE freetier.request_keys IS
+    'request keys that placed a hold, spent or minted: a repeat with the same arguments gets that result back';
+SELECT pg_catalog.pg_extension_config_dump('freetier.request_keys', '');
+REVOKE ALL ON freetier.request_keys FROM PUBLIC;
+
+-- A restore also brings the default pool's max_hold_ttl back.
+CREATE OR REPLACE FUNCTION freetier.restore_pool() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE freetier.pools p
+       SET credit_pct = NEW.credit_pct, hold_ttl = NEW.hold_ttl,
+           stripes = NEW.stripes, max_hold_ttl = NEW.max_hold_ttl, created_at = NEW.created_at
+     WHERE p.pool = NEW.pool
+       AND (p.pool, p.credit_pct, p.hold_ttl, p.stripes, p.max_hold_ttl)
+           = ('default', 10, interval '15 minutes', 16, interval '30 days');
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- New arguments, last and with defaults (decide, create_pool,
+-- configure_pool, configure_credits; below reserve_credits, spend_credits,
+-- mint_trial): new signatures, so the GRANTs of the old ones must be given
+-- again (freetier_grant_app, _operator).  The C symbols stay: they read
+-- the new arguments only when they are passed, so 0.3's SQL still works.
+DROP FUNCTION freetier_decide(text, bigint, text);
+CREATE FUNCTION freetier_decide(subject text, estimated_sats bigint, pool text DEFAULT 'default',
+                                request_key text DEFAULT NULL, hold_ttl interval DEFAULT NULL)
+    RETURNS TABLE (serve text, absorb_sats bigint, charge_sats bigint, hold_id uuid, reason text)
+    AS 'MODULE_PATHNAME', 'freetier_decide_v3'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_decide(text, bigint, text, text, interval) IS
+    'decide free, partial or gate for a request and hold the subsidy until it is settled, released or expires (after hold_ttl, default the pool''s); a request_key makes a repeat return the first hold';
+REVOKE ALL ON FUNCTION freetier_decide(text, bigint, text, text, interval) FROM PUBLIC;
+
+DROP FUNCTION freetier_create_pool(text, bigint, numeric, interval, int);
+CREATE FUNCTION freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
+                                     credit_pct numeric DEFAULT 10,
+                                     hold_ttl interval DEFAULT interval '15 minutes',
+                                     stripes int DEFAULT 16,
+                                     max_hold_ttl interval DEFAULT interval '30 days')
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_create_pool_v3'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval) IS
+    'create a pool over `stripes` stripes, each with a seed ledger entry of its share of initial_sats';
+REVOKE ALL ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval) FROM PUBLIC;
+
+DROP FUNCTION freetier_configure_pool(text, numeric, interval, int);
+CREATE FUNCTION freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
+                                        hold_ttl interval DEFAULT NULL,
+                                        stripes int DEFAULT NULL,
+                                        max_hold_ttl interval DEFAULT NULL)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_configure_pool'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval) IS
+    'change a pool''s credit_pct, hold_ttl (new holds only), number of active stripes or max_hold_ttl; NULL keeps a value';
+REVOKE ALL ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval) FROM PUBLIC;
+
+DROP FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval);
+CREATE FUNCTION freetier_configure_credits(default_plan text DEFAULT NULL,
+                                           hold_ttl interval DEFAULT NULL,
+                                           trial_plan text DEFAULT NULL,
+                                           trial_credits bigint DEFAULT NULL,
+                                           trials_per_network int DEFAULT NULL,
+                                           trial_window interval DEFAULT NULL,
+                                           max_hold_ttl interval DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF default_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = default_plan) THEN
+        RAISE EXCEPTION 'plan "%" does not exist', default_plan
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Plans are created with freetier_define_plan.';
+    END IF;
+    IF trial_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = trial_plan) THEN
+        RAISE EXCEPTION 'plan "%" does not exist', trial_plan
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Plans are created with freetier_define_plan.';
+    END IF;
+    IF NOT freetier.is_duration(hold_ttl) OR trial_window <= interval '0' OR trial_credits < 0
+       OR trials_per_network < 0 THEN
+        RAISE EXCEPTION 'invalid credit setting'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'hold_ttl must be a positive duration (days, hours, minutes or seconds) and trial_window positive; trial_credits and trials_per_network zero or more.';
+    END IF;
+    IF hold_ttl > interval '30 days' THEN
+        RAISE EXCEPTION 'hold_ttl must be at most 30 days'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('hold_ttl was %s.', hold_ttl);
+    END IF;
+    IF NOT freetier.is_duration(max_hold_ttl) OR max_hold_ttl > interval '30 days' THEN
+        RAISE EXCEPTION 'max_hold_ttl must be a positive duration of at most 30 days'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('max_hold_ttl was %s.', max_hold_ttl),
+                  HINT = 'Give days, hours, minutes or seconds, none negative.';
+    END IF;
+    IF NOT freetier.is_duration(trial_window) THEN
+        RAISE EXCEPTION 'trial_window must be a positive duration'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('trial_window was %s.', trial_window),
+                  HINT = 'Give days, hours, minutes or seconds, none negative.';
+    END IF;
+    IF trial_credits > 1000000000000000000 THEN
+        RAISE EXCEPTION 'trial_credits must be at most 1000000000000000000'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('trial_credits was %s; no credit counter of an account may pass 10^18.', trial_credits);
+    END IF;
+    IF trial_window > interval '366 days' THEN
+        RAISE EXCEPTION 'trial_window must be at most 366 days'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('trial_window was %s.', trial_window);
+    END IF;
+    UPDATE freetier.credit_settings s
+       SET default_plan = coalesce(freetier_configure_credits.default_plan, s.default_plan),
+           hold_ttl = coalesce(freetier_configure_credits.hold_ttl, s.hold_ttl),
+           trial_plan = coalesce(freetier_configure_credits.trial_plan, s.trial_plan),
+           trial_credits = coalesce(freetier_configure_credits.trial_credits, s.trial_credits),
+           trials_per_network = coalesce(freetier_configure_credits.trials_per_network, s.trials_per_network),
+           trial_window = coalesce(freetier_configure_credits.trial_window, s.trial_window),
+           max_hold_ttl = coalesce(freetier_configure_credits.max_hold_ttl, s.max_hold_ttl);
+END
+$$;
+COMMENT ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) IS
+    'change the account and trial settings (NULL keeps a value)';
+REVOKE ALL ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) FROM PUBLIC;
+
+DROP FUNCTION freetier_reserve_credits(text, bigint, text);
+CREATE FUNCTION freetier_reserve_credits(subject text, credits bigint, backend text,
+                                         request_key text DEFAULT NULL)
+    RETURNS TABLE (hold_id uuid, allowance_credits bigint, purchased_credits bigint, reason text)
+    AS 'MODULE_PATHNAME', 'freetier_reserve_credits'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_reserve_credits(text, bigint, text, text) IS
+    'reserve credits (allowance first, then purchased), all or nothing; settle or release the hold later; a request_key makes a repeat return the first hold';
+REVOKE ALL ON FUNCTION freetier_reserve_credits(text, bigint, text, text) FROM PUBLIC;
+
+DROP FUNCTION freetier_spend_credits(text, bigint, text);
+CREATE FUNCTION freetier_spend_credits(subject text, credits bigint, backend text,
+                                       request_key text DEFAULT NULL)
+    RETURNS TABLE (ok boolean, allowance_credits bigint, purchased_credits bigint, reason text)
+    AS 'MODULE_PATHNAME', 'freetier_spend_credits'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_spend_credits(text, bigint, text, text) IS
+    'one-shot debit: allowance first, then purchased, all or nothing; a request_key makes a repeat return the first spend';
+REVOKE ALL ON FUNCTION freetier_spend_credits(text, bigint, text, text) FROM PUBLIC;
+
+DROP FUNCTION freetier_mint_trial(inet);
+CREATE FUNCTION freetier_mint_trial(client_ip inet, request_key text DEFAULT NULL)
+    RETURNS TABLE (subject text, credits bigint, reason text)
+    AS 'MODULE_PATHNAME', 'freetier_mint_trial'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_mint_trial(inet, text) IS
+    'mint an anonymous trial account, at most trials_per_network per IPv4 address or IPv6 /64 per trial_window; a request_key makes a repeat return the first trial';
+REVOKE ALL ON FUNCTION freetier_mint_trial(inet, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_prune_request_keys()
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_prune_request_keys'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_prune_request_keys() IS
+    'delete the request keys older than freetier.request_key_retention (24 hours by default); returns how many';
+REVOKE ALL ON FUNCTION freetier_prune_request_keys() FROM PUBLIC;
+
+CREATE FUNCTION freetier_extend_hold(hold_id uuid, ttl interval)
+    RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'freetier_extend_hold'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_extend_hold(uuid, interval) IS
+    'move a live hold''s expiry (a gate or a credit hold) to now + ttl, at most its max_hold_ttl; returns the new expiry';
+REVOKE ALL ON FUNCTION freetier_extend_hold(uuid, interval) FROM PUBLIC;
+
+------------------------------------------------------------------------------
 -- Log lines and the low-water mark (issue 8, "Logs"; src/log_lines.c).
 -- freetier writes a line to the server log when a decide runs a pool dry
 -- or takes it to or below its low-water mark, when a sweep expires holds,
 -- and when a ledger fails verification.  The mark is a new pool setting:
 -- 0 (the default, as before: no such line) up to 10^18 sats.  create_pool
--- and configure_pool take it: new signatures, so their GRANTs are given
--- again by freetier_grant_operator.  decide keeps its signature and binds
--- the 0.4 C function, which reads the mark.
+-- and configure_pool take it, after max_hold_ttl: new signatures again, so
+-- their GRANTs are given again by freetier_grant_operator.  The C symbols
+-- stay: decide, create_pool and configure_pool read the mark only when
+-- 0.4's SQL passes their new arguments.
 ------------------------------------------------------------------------------
 
 ALTER TABLE freetier.pools
@@ -483,7 +704,7 @@ COMMENT ON FUNCTION freetier_pools() IS
 REVOKE ALL ON FUNCTION freetier_pools() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION freetier_pools() TO pg_monitor;
 
--- A dumped pool row also carries its mark (see 0.3's restore_pool).
+-- A dumped pool row also carries its mark (see restore_pool above).
 CREATE OR REPLACE FUNCTION freetier.restore_pool() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -491,11 +712,11 @@ AS $$
 BEGIN
     UPDATE freetier.pools p
        SET credit_pct = NEW.credit_pct, hold_ttl = NEW.hold_ttl,
-           stripes = NEW.stripes, low_water_sats = NEW.low_water_sats,
-           created_at = NEW.created_at
+           stripes = NEW.stripes, max_hold_ttl = NEW.max_hold_ttl,
+           low_water_sats = NEW.low_water_sats, created_at = NEW.created_at
      WHERE p.pool = NEW.pool
-       AND (p.pool, p.credit_pct, p.hold_ttl, p.stripes, p.low_water_sats)
-           = ('default', 10, interval '15 minutes', 16, 0);
+       AND (p.pool, p.credit_pct, p.hold_ttl, p.stripes, p.max_hold_ttl, p.low_water_sats)
+           = ('default', 10, interval '15 minutes', 16, interval '30 days', 0);
     IF FOUND THEN
         RETURN NULL;
     END IF;
@@ -503,35 +724,31 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION freetier_decide(subject text, estimated_sats bigint, pool text DEFAULT 'default')
-    RETURNS TABLE (serve text, absorb_sats bigint, charge_sats bigint, hold_id uuid, reason text)
-    AS 'MODULE_PATHNAME', 'freetier_decide_v4'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp;
-
-DROP FUNCTION freetier_create_pool(text, bigint, numeric, interval, int);
+DROP FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval);
 CREATE FUNCTION freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
                                      credit_pct numeric DEFAULT 10,
                                      hold_ttl interval DEFAULT interval '15 minutes',
                                      stripes int DEFAULT 16,
+                                     max_hold_ttl interval DEFAULT interval '30 days',
                                      low_water_sats bigint DEFAULT 0)
     RETURNS void
-    AS 'MODULE_PATHNAME', 'freetier_create_pool_v4'
+    AS 'MODULE_PATHNAME', 'freetier_create_pool_v3'
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, bigint) IS
+COMMENT ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval, bigint) IS
     'create a pool over `stripes` stripes, each with a seed ledger entry of its share of initial_sats, with a low-water mark (0: none)';
-REVOKE ALL ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval, bigint) FROM PUBLIC;
 
-DROP FUNCTION freetier_configure_pool(text, numeric, interval, int);
+DROP FUNCTION freetier_configure_pool(text, numeric, interval, int, interval);
 CREATE FUNCTION freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
                                         hold_ttl interval DEFAULT NULL,
                                         stripes int DEFAULT NULL,
+                                        max_hold_ttl interval DEFAULT NULL,
                                         low_water_sats bigint DEFAULT NULL)
     RETURNS void
-    AS 'MODULE_PATHNAME', 'freetier_configure_pool_v4'
+    AS 'MODULE_PATHNAME', 'freetier_configure_pool'
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION freetier_configure_pool(text, numeric, interval, int, bigint) IS
-    'change a pool''s credit_pct, hold_ttl (new holds only), number of active stripes or low-water mark; NULL keeps a value';
-REVOKE ALL ON FUNCTION freetier_configure_pool(text, numeric, interval, int, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval, bigint) IS
+    'change a pool''s credit_pct, hold_ttl (new holds only), number of active stripes, max_hold_ttl or low-water mark; NULL keeps a value';
+REVOKE ALL ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval, bigint) FROM PUBLIC;

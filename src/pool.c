@@ -148,6 +148,29 @@ ft_pool_settings(const char *pool, FtLayout layout, bool marks, FtPoolSettings *
 	ps->low_water_sats = ft_column_int64(0, 3);
 }
 
+static FtStatement pool_max_hold_ttl = {
+	"SELECT max_hold_ttl FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * 22023 unless a hold of `pool` may live for ttl (checked argument
+ * `argname`): at most the pool's max_hold_ttl.  42704 when there is no such pool.
+ */
+void
+ft_pool_check_hold_ttl(const char *pool, const Interval *ttl, const char *argname)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+	bool		isnull;
+	Datum		max;
+
+	if (ft_execute(&pool_max_hold_ttl, args, NULL) == 0)
+		ft_report_unknown_pool(pool);
+	max = ft_column(0, 1, &isnull);
+	ft_check_hold_ttl_bound(ttl, argname, DatumGetIntervalP(max),
+							psprintf("pool \"%s\"", pool));
+}
+
 /* Row `row` of the last result (stripe, balance, head_seq, head_hash) into s. */
 static void
 stripe_from_row(const char *pool, int row, FtStripe *s)
@@ -392,7 +415,7 @@ ft_stripe_lock_emptiest(const char *pool, FtStripe *s)
 		ft_stripe_lock(pool, 0, FT_LAYOUT_STRIPES, s);
 }
 
-static FtStatement insert_pool[3] = {
+static FtStatement insert_pool[2] = {
 	{"INSERT INTO freetier.pools (pool, balance_sats, credit_pct, hold_ttl)"
 		" VALUES ($1, 0, $2, $3) ON CONFLICT (pool) DO NOTHING RETURNING 1",
 	3, {TEXTOID, NUMERICOID, INTERVALOID}, NULL},
@@ -401,20 +424,25 @@ static FtStatement insert_pool[3] = {
 		" INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
 		" SELECT p.pool, s, 0 FROM p, pg_catalog.generate_series(0, $4 OPERATOR(pg_catalog.-) 1) s"
 		" RETURNING 1",
-	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL},
-	/* 0.4: with the low-water mark */
-	{"WITH p AS (INSERT INTO freetier.pools (pool, credit_pct, hold_ttl, stripes, low_water_sats)"
-		" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pool) DO NOTHING RETURNING pool)"
-		" INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
-		" SELECT p.pool, s, 0 FROM p, pg_catalog.generate_series(0, $4 OPERATOR(pg_catalog.-) 1) s"
-		" RETURNING 1",
-	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INT8OID}, NULL}
+	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL}
+};
+
+/* The same from 0.4 on, with max_hold_ttl ($5) and low_water_sats ($6). */
+static FtStatement insert_pool_v4 = {
+	"WITH p AS (INSERT INTO freetier.pools (pool, credit_pct, hold_ttl, stripes, max_hold_ttl,"
+	"  low_water_sats)"
+	" VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (pool) DO NOTHING RETURNING pool)"
+	" INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
+	" SELECT p.pool, s, 0 FROM p, pg_catalog.generate_series(0, $4 OPERATOR(pg_catalog.-) 1) s"
+	" RETURNING 1",
+	6, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID, INT8OID}, NULL
 };
 
 /*
  * freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
  *		credit_pct numeric DEFAULT 10, hold_ttl interval DEFAULT '15 minutes'
- *		[, stripes int DEFAULT 16 [, low_water_sats bigint DEFAULT 0]])
+ *		[, stripes int DEFAULT 16 [, max_hold_ttl interval DEFAULT '30 days',
+ *		low_water_sats bigint DEFAULT 0]])
  *	 RETURNS void
  *
  * A new pool's stripes each start their chain with a 'seed' entry, the
@@ -424,15 +452,16 @@ static FtStatement insert_pool[3] = {
  * restored chain continues from the ones CREATE EXTENSION makes again.
  */
 static void
-create_pool(FunctionCallInfo fcinfo, FtLayout layout, bool marks)
+create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 {
 	char	   *name = ft_text_arg(fcinfo, 0, "pool", true);
 	int64		initial;
 	Datum		pct;
 	Interval   *ttl;
 	int			stripes = 1;
+	Interval   *max_ttl = NULL;
 	int64		low_water = 0;
-	Datum		args[5];
+	Datum		args[6];
 	FtStripe   *all;
 	int			n;
 	TimestampTz at = creating_extension ? DT_NOBEGIN : ft_now();
@@ -450,10 +479,14 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout, bool marks)
 		stripes = PG_GETARG_INT32(4);
 		ft_check_stripes(stripes);
 	}
-	if (marks)
+	/* 0.4's SQL passes max_hold_ttl; 0.3's pools have no such column */
+	if (PG_NARGS() > 5)
 	{
-		ft_check_not_null(fcinfo, 5, "low_water_sats");
-		low_water = PG_GETARG_INT64(5);
+		ft_check_not_null(fcinfo, 5, "max_hold_ttl");
+		max_ttl = PG_GETARG_INTERVAL_P(5);
+		ft_check_ttl_arg(max_ttl, "max_hold_ttl");
+		ft_check_not_null(fcinfo, 6, "low_water_sats");
+		low_water = PG_GETARG_INT64(6);
 		ft_check_low_water(low_water);
 	}
 
@@ -469,8 +502,9 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout, bool marks)
 	args[1] = pct;
 	args[2] = IntervalPGetDatum(ttl);
 	args[3] = Int32GetDatum(stripes);
-	args[4] = Int64GetDatum(low_water);
-	if (ft_execute(&insert_pool[marks ? 2 : layout], args, NULL) == 0)
+	args[4] = max_ttl ? IntervalPGetDatum(max_ttl) : (Datum) 0;
+	args[5] = Int64GetDatum(low_water);
+	if (ft_execute(max_ttl ? &insert_pool_v4 : &insert_pool[layout], args, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("pool \"%s\" already exists", name)));
@@ -487,27 +521,17 @@ PG_FUNCTION_INFO_V1(freetier_create_pool);
 Datum
 freetier_create_pool(PG_FUNCTION_ARGS)
 {
-	create_pool(fcinfo, FT_LAYOUT_POOL_ROW, false);
+	create_pool(fcinfo, FT_LAYOUT_POOL_ROW);
 	PG_RETURN_VOID();
 }
 
 PG_FUNCTION_INFO_V1(freetier_create_pool_v3);
 
-/* freetier_create_pool of 0.3: striped. */
+/* freetier_create_pool from 0.3 on: striped. */
 Datum
 freetier_create_pool_v3(PG_FUNCTION_ARGS)
 {
-	create_pool(fcinfo, FT_LAYOUT_STRIPES, false);
-	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(freetier_create_pool_v4);
-
-/* freetier_create_pool from 0.4 on: with a low-water mark. */
-Datum
-freetier_create_pool_v4(PG_FUNCTION_ARGS)
-{
-	create_pool(fcinfo, FT_LAYOUT_STRIPES, true);
+	create_pool(fcinfo, FT_LAYOUT_STRIPES);
 	PG_RETURN_VOID();
 }
 
@@ -562,17 +586,18 @@ ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need, TimestampT
 	}
 }
 
-#define CONFIGURE_POOL \
-	"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct)," \
-	" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
-
-/* 0.3's, and 0.4's with the low-water mark */
+/* 0.3's, and from 0.4 on with max_hold_ttl ($5) and low_water_sats ($6). */
 static FtStatement configure_pool[2] = {
-	{CONFIGURE_POOL " WHERE pool OPERATOR(pg_catalog.=) $1",
-	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL},
-	{CONFIGURE_POOL ", low_water_sats = coalesce($5, low_water_sats)"
+	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
+		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
 		" WHERE pool OPERATOR(pg_catalog.=) $1",
-	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INT8OID}, NULL}
+	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL},
+	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
+		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes),"
+		" max_hold_ttl = coalesce($5, max_hold_ttl),"
+		" low_water_sats = coalesce($6, low_water_sats)"
+		" WHERE pool OPERATOR(pg_catalog.=) $1",
+	6, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID, INT8OID}, NULL}
 };
 
 static FtStatement add_stripes = {
@@ -582,10 +607,13 @@ static FtStatement add_stripes = {
 	2, {TEXTOID, INT4OID}, NULL
 };
 
+PG_FUNCTION_INFO_V1(freetier_configure_pool);
+
 /*
  * freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
  *		hold_ttl interval DEFAULT NULL, stripes int DEFAULT NULL
- *		[, low_water_sats bigint DEFAULT NULL]) RETURNS void
+ *		[, max_hold_ttl interval DEFAULT NULL, low_water_sats bigint DEFAULT NULL])
+ *	 RETURNS void
  *
  * Change a pool's settings; NULL keeps a value.  Every stripe is locked
  * first, in ascending order, so that a concurrent decide or credit waits
@@ -594,17 +622,17 @@ static FtStatement add_stripes = {
  * every stripe evens them out.  A new low-water mark logs nothing: only a
  * decide that crosses it does.
  */
-static void
-configure(FunctionCallInfo fcinfo, bool marks)
+Datum
+freetier_configure_pool(PG_FUNCTION_ARGS)
 {
 	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
-	int			nargs = marks ? 5 : 4;
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', 'n', 'n'};
 	FtStripe   *all;
 
 	args[0] = CStringGetTextDatum(pool);
-	for (int i = 1; i < nargs; i++)
+	args[4] = args[5] = (Datum) 0;
+	for (int i = 1; i < Min(PG_NARGS(), 6); i++)
 	{
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
@@ -615,34 +643,18 @@ configure(FunctionCallInfo fcinfo, bool marks)
 		ft_check_hold_ttl(PG_GETARG_INTERVAL_P(2));
 	if (!PG_ARGISNULL(3))
 		ft_check_stripes(PG_GETARG_INT32(3));
-	if (marks && !PG_ARGISNULL(4))
-		ft_check_low_water(PG_GETARG_INT64(4));
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
+		ft_check_ttl_arg(PG_GETARG_INTERVAL_P(4), "max_hold_ttl");
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
+		ft_check_low_water(PG_GETARG_INT64(5));
 
 	ft_connect(FT_LOCKING);
 	if (ft_stripes_lock_all(pool, FT_LAYOUT_STRIPES, &all) == 0)
 		ft_report_unknown_pool(pool);
-	ft_execute(&configure_pool[marks], args, nulls);
+	/* 0.4's SQL passes max_hold_ttl and low_water_sats; 0.3's pools have neither */
+	ft_execute(&configure_pool[PG_NARGS() > 4], args, nulls);
 	if (!PG_ARGISNULL(3))
 		ft_execute(&add_stripes, (Datum[]) {args[0], args[3]}, NULL);
 	SPI_finish();
-}
-
-PG_FUNCTION_INFO_V1(freetier_configure_pool);
-
-/* freetier_configure_pool of 0.3. */
-Datum
-freetier_configure_pool(PG_FUNCTION_ARGS)
-{
-	configure(fcinfo, false);
-	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(freetier_configure_pool_v4);
-
-/* freetier_configure_pool from 0.4 on: with the low-water mark. */
-Datum
-freetier_configure_pool_v4(PG_FUNCTION_ARGS)
-{
-	configure(fcinfo, true);
 	PG_RETURN_VOID();
 }

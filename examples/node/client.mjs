@@ -47,13 +47,22 @@ async function withRetry(fn, { isolation = "READ COMMITTED", attempts = 5, onRet
   }
 }
 
+// The request's own key: a retry of the same request, after a lost
+// acknowledgement or a failover, passes the same key and gets the first
+// decision back instead of a second hold.
+const requestKey = (pubkey, request) =>
+  createHash("sha256").update(`${pubkey}\n${request}`).digest("hex");
+
 // decide runs in the same short transaction as the application's own
-// write (a job row), so both commit or neither does.
-async function startJob(pubkey, request, estimatedSats) {
+// write (a job row), so both commit or neither does.  holdTtl: how long
+// the hold may wait for its settle (a partial decision's invoice lives an
+// hour); null keeps the pool's hold_ttl.
+async function startJob(pubkey, request, estimatedSats, holdTtl = null) {
   return withRetry(async (client) => {
     const { rows: [d] } = await client.query(
-      "SELECT serve, absorb_sats, charge_sats, hold_id, reason FROM freetier_decide($1, $2)",
-      [pubkey, estimatedSats]);
+      `SELECT serve, absorb_sats, charge_sats, hold_id, reason
+         FROM freetier_decide($1, $2, request_key => $3, hold_ttl => $4)`,
+      [pubkey, estimatedSats, requestKey(pubkey, request), holdTtl]);
     await client.query(
       "INSERT INTO jobs (pubkey, request, estimated_sats, hold_id, charge_sats) VALUES ($1, $2, $3, $4, $5)",
       [pubkey, request, estimatedSats, d.hold_id, d.charge_sats]);
@@ -88,8 +97,14 @@ await db.query(`CREATE TABLE IF NOT EXISTS jobs (
   assert.deepEqual([g.absorbed_sats, g.returned_sats, g.charge_sats], ["18", "12", "0"]);
   const again = await settle(d.hold_id, "summarise this", actualSats);
   assert.deepEqual(again, g);
+  // The decide's acknowledgement was lost and the request is retried with
+  // its key: the same hold comes back, and nothing more is held.
+  const { rows: [retried] } = await db.query(
+    "SELECT hold_id, absorb_sats FROM freetier_decide($1, $2, request_key => $3)",
+    ["npub1alice", 30, requestKey("npub1alice", "summarise this")]);
+  assert.deepEqual([retried.hold_id, retried.absorb_sats], [d.hold_id, "30"]);
   log("decide, work, settle:", d.serve, "absorbed", g.absorbed_sats, "returned", g.returned_sats,
-      "grant", g.grant_id, "(a retried settle gave the same grant)");
+      "grant", g.grant_id, "(a retried settle gave the same grant, a retried decide the same hold)");
 }
 
 // 2. A partial decision: freetier absorbs what the subject's budget has
@@ -99,9 +114,15 @@ await db.query(`CREATE TABLE IF NOT EXISTS jobs (
   // a) The invoice is paid: settle at the full cost; the payment webhook
   //    credits the pool, and the payment provider's retry of the webhook
   //    credits nothing more.
-  const d = await startJob("npub1bob", "render a video", 80);
+  const d = await startJob("npub1bob", "render a video", 80, "1 hour");
   assert.deepEqual([d.serve, d.absorb_sats, d.charge_sats], ["partial", "50", "30"]);
   const invoice = { ref: "inv-node-bob-1", sats: Number(d.charge_sats) };
+  // The user asks for more time to pay: the invoice, and the hold, live
+  // another hour from now.
+  const { rows: [x] } = await db.query(
+    "SELECT freetier_extend_hold($1, '1 hour') - now() > interval '59 minutes' AS extended",
+    [d.hold_id]);
+  assert.equal(x.extended, true);
   const g = await settle(d.hold_id, "render a video", 80);
   assert.deepEqual([g.absorbed_sats, g.charge_sats], ["50", "30"]);
   const webhook = () => payments.query(
@@ -110,7 +131,7 @@ await db.query(`CREATE TABLE IF NOT EXISTS jobs (
   const { rows: [retried] } = await webhook();
   assert.equal(first.credited, "3");                   // 10 % of 30 sats
   assert.equal(retried.credited, first.credited);
-  log("partial, paid:", "absorbed", g.absorbed_sats, "invoiced", invoice.sats,
+  log("partial, paid within its hour:", "absorbed", g.absorbed_sats, "invoiced", invoice.sats,
       "credited", first.credited, "(the retried webhook credited the same payment once)");
 
   // b) The invoice expires unpaid: release the hold; the subject's budget

@@ -56,12 +56,22 @@ def with_retry(conn, fn, isolation="READ COMMITTED", attempts=5, on_retry=None):
             raise
 
 
-def start_job(conn, pubkey, request, estimated_sats):
+def request_key(pubkey, request):
+    """The request's own key: a retry of the same request, after a lost
+    acknowledgement or a failover, passes the same key and gets the first
+    decision back instead of a second hold."""
+    return hashlib.sha256(f"{pubkey}\n{request}".encode()).hexdigest()
+
+
+def start_job(conn, pubkey, request, estimated_sats, hold_ttl=None):
     """decide runs in the same short transaction as the application's own
-    write (a job row), so both commit or neither does."""
+    write (a job row), so both commit or neither does.  hold_ttl: how long
+    the hold may wait for its settle (a partial decision's invoice lives an
+    hour); None keeps the pool's hold_ttl."""
     def run(c):
         d = c.execute("SELECT serve, absorb_sats, charge_sats, hold_id, reason"
-                      " FROM freetier_decide(%s, %s)", (pubkey, estimated_sats)).fetchone()
+                      " FROM freetier_decide(%s, %s, request_key => %s, hold_ttl => %s)",
+                      (pubkey, estimated_sats, request_key(pubkey, request), hold_ttl)).fetchone()
         c.execute("INSERT INTO jobs (pubkey, request, estimated_sats, hold_id, charge_sats)"
                   " VALUES (%s, %s, %s, %s, %s)",
                   (pubkey, request, estimated_sats, d["hold_id"], d["charge_sats"]))
@@ -95,17 +105,28 @@ def main():
     g = settle(db, d["hold_id"], "summarise this", actual_sats)
     assert (g["absorbed_sats"], g["returned_sats"], g["charge_sats"]) == (18, 12, 0), g
     assert settle(db, d["hold_id"], "summarise this", actual_sats) == g
+    # The decide's acknowledgement was lost and the request is retried with
+    # its key: the same hold comes back, and nothing more is held.
+    retried = db.execute("SELECT hold_id, absorb_sats FROM freetier_decide(%s, %s, request_key => %s)",
+                         ("npub1alice", 30, request_key("npub1alice", "summarise this"))).fetchone()
+    assert (retried["hold_id"], retried["absorb_sats"]) == (d["hold_id"], 30), retried
     log("decide, work, settle:", d["serve"], "absorbed", g["absorbed_sats"], "returned",
-        g["returned_sats"], "grant", g["grant_id"], "(a retried settle gave the same grant)")
+        g["returned_sats"], "grant", g["grant_id"],
+        "(a retried settle gave the same grant, a retried decide the same hold)")
 
     # 2. A partial decision: freetier absorbs what the subject's budget has
     #    left and the user is invoiced for the rest.  The hold keeps the
     #    subsidy while the invoice is open.
     #    a) The invoice is paid: settle at the full cost; the payment webhook
     #       credits the pool, and the provider's retry of it credits nothing more.
-    d = start_job(db, "npub1bob", "render a video", 80)
+    d = start_job(db, "npub1bob", "render a video", 80, hold_ttl="1 hour")
     assert (d["serve"], d["absorb_sats"], d["charge_sats"]) == ("partial", 50, 30), d
     invoice = {"ref": "inv-python-bob-1", "sats": d["charge_sats"]}
+    # The user asks for more time to pay: the invoice, and the hold, live
+    # another hour from now.
+    extended = db.execute("SELECT freetier_extend_hold(%s, '1 hour') - now() > interval '59 minutes'"
+                          " AS extended", (d["hold_id"],)).fetchone()["extended"]
+    assert extended
     g = settle(db, d["hold_id"], "render a video", 80)
     assert (g["absorbed_sats"], g["charge_sats"]) == (50, 30), g
 
@@ -114,7 +135,7 @@ def main():
                                 (invoice["sats"], invoice["ref"])).fetchone()["credited"]
     first, retried = webhook(), webhook()
     assert first == 3 and retried == first, (first, retried)          # 10 % of 30 sats
-    log("partial, paid: absorbed", g["absorbed_sats"], "invoiced", invoice["sats"], "credited",
+    log("partial, paid within its hour: absorbed", g["absorbed_sats"], "invoiced", invoice["sats"], "credited",
         first, "(the retried webhook credited the same payment once)")
 
     #    b) The invoice expires unpaid: release the hold; the subject's budget

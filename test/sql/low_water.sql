@@ -10,7 +10,7 @@ SET freetier.test_now = '2026-09-01 00:00:00+00';
 
 -- The default keeps the behaviour of 0.3: no mark.
 SELECT pool, stripes, low_water_sats FROM freetier_pools();
-SELECT freetier_create_pool('watched', 1000, 10, '15 minutes', 4, 300);
+SELECT freetier_create_pool('watched', 1000, 10, '15 minutes', 4, low_water_sats => 300);
 SELECT freetier_create_pool('plain', 1000);
 SELECT pool, balance_sats, stripes, low_water_sats FROM freetier_pools() ORDER BY pool;
 
@@ -27,9 +27,9 @@ SELECT freetier_configure_pool('plain', low_water_sats => -1);
 \echo :LAST_ERROR_SQLSTATE
 SELECT freetier_configure_pool('plain', credit_pct => 30, low_water_sats => 1000000000000000001);
 \echo :LAST_ERROR_SQLSTATE
-SELECT freetier_create_pool('bad', 100, 10, '15 minutes', 4, -5);
+SELECT freetier_create_pool('bad', 100, 10, '15 minutes', 4, low_water_sats => -5);
 \echo :LAST_ERROR_SQLSTATE
-SELECT freetier_create_pool('bad', 100, 10, '15 minutes', 4, NULL);
+SELECT freetier_create_pool('bad', 100, 10, '15 minutes', 4, low_water_sats => NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT freetier_configure_pool('nowhere', low_water_sats => 10);
 \echo :LAST_ERROR_SQLSTATE

@@ -75,6 +75,12 @@ SELECT serve, absorb_sats FROM app_d;
 SELECT absorbed_sats FROM freetier_record_grant((SELECT hold_id FROM app_d), 10);
 CREATE TEMP TABLE app_d2 AS SELECT * FROM freetier_decide('pat', 10);
 SELECT freetier_release((SELECT hold_id FROM app_d2));
+-- ... with a request_key and a hold_ttl, and extends its holds ...
+CREATE TEMP TABLE app_d3 AS SELECT * FROM freetier_decide('pat', 5, 'default', 'app-1', interval '1 hour');
+SELECT hold_id = (SELECT hold_id FROM app_d3) AS replayed FROM freetier_decide('pat', 5, 'default', 'app-1', interval '1 hour');
+SELECT freetier_extend_hold((SELECT hold_id FROM app_d3), interval '2 hours') IS NOT NULL AS extended;
+SELECT * FROM freetier.request_keys;
+\echo :LAST_ERROR_SQLSTATE
 -- ... but cannot credit, configure, or touch the tables.
 SELECT freetier_credit(100);
 \echo :LAST_ERROR_SQLSTATE
@@ -161,6 +167,11 @@ SELECT allowance_credits, purchased_credits, returned_credits
   FROM freetier_settle_credits((SELECT hold_id FROM app_r), 1);
 SELECT allowance_left FROM freetier_account_status('acct');
 SELECT minted IS NOT NULL AS minted FROM (SELECT subject AS minted FROM freetier_mint_trial('192.0.2.1')) t;
+-- ... and with request_keys, and extends a credit hold
+SELECT ok, allowance_credits FROM freetier_spend_credits('acct', 1, 'hardware', 'app-spend-1');
+CREATE TEMP TABLE app_r2 AS SELECT * FROM freetier_reserve_credits('acct', 1, 'hardware', 'app-res-1');
+SELECT freetier_extend_hold((SELECT hold_id FROM app_r2), interval '1 hour') IS NOT NULL AS extended;
+SELECT minted IS NOT NULL AS minted FROM (SELECT subject AS minted FROM freetier_mint_trial('192.0.2.2', 'app-mint-1')) t;
 SELECT freetier_add_credits('acct', 100, 'free-money');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_set_plan('acct', 'max');

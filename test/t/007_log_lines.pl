@@ -59,7 +59,7 @@ sub decides
 sql(q{CREATE EXTENSION freetier});
 sql(q{SELECT freetier_set_tier_budget('load', 1000000)});
 sql(q{SELECT count(freetier_set_tier('busy-subject-' || i, 'load')) FROM generate_series(1, 50) i});
-sql(q{SELECT freetier_create_pool('busy', 1000000, 10, '15 minutes', 4, 1000)});
+sql(q{SELECT freetier_create_pool('busy', 1000000, 10, '15 minutes', 4, low_water_sats => 1000)});
 
 # Holds placed long ago, past their TTL: the busy run's decides return
 # them lazily, on the stripes they lock.
@@ -123,7 +123,7 @@ is_deeply(lines_since($offset),
 
 # 1000 sats over 4 stripes of 250, mark 600: decides of 100 take the pool
 # to 900, 800, 700, 600 (crossed), 500, each from one stripe.
-sql(q{SELECT freetier_create_pool('low', 1000, 10, '15 minutes', 4, 600)});
+sql(q{SELECT freetier_create_pool('low', 1000, 10, '15 minutes', 4, low_water_sats => 600)});
 sql(q{SELECT count(freetier_set_tier('low-water-' || i, 'elite')) FROM generate_series(1, 5) i});
 $offset = log_offset();
 sql(q{SELECT count(*) FROM generate_series(1, 5) i,
@@ -136,7 +136,7 @@ is(sql(q{SELECT count(*) FROM freetier.ledger WHERE pool = 'low' AND kind = 'hol
 
 # A decide that locks every stripe (no stripe holds enough) crossing both
 # the mark and empty: both lines, the mark first.
-sql(q{SELECT freetier_create_pool('low2', 400, 10, '15 minutes', 4, 100)});
+sql(q{SELECT freetier_create_pool('low2', 400, 10, '15 minutes', 4, low_water_sats => 100)});
 sql(q{SELECT freetier_set_tier(E'\x01evil\nsubject', 'elite')});
 $offset = log_offset();
 sql(q{SELECT freetier_decide(E'\x01evil\nsubject', 400, 'low2')});

@@ -50,7 +50,7 @@ sql(q{CREATE EXTENSION freetier});
 sql(q{CREATE ROLE grafana LOGIN});
 sql(q{SELECT freetier_grant_monitor('grafana')});
 sql(q{CREATE ROLE watcher LOGIN IN ROLE pg_monitor});
-sql(q{SELECT freetier_create_pool('side', 1000, 10, '5 minutes', 2, 200)});
+sql(q{SELECT freetier_create_pool('side', 1000, 10, '5 minutes', 2, low_water_sats => 200)});
 sql(q{SELECT freetier_set_tier('ann', 'trusted')});        # 200 a day
 sql(q{SELECT freetier_set_tier('bob', 'established')});    # 50 a day
 sql(q{SELECT freetier_open_account('acct-1', 'pro')});
