@@ -485,6 +485,9 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 		ft_check_not_null(fcinfo, 5, "max_hold_ttl");
 		max_ttl = PG_GETARG_INTERVAL_P(5);
 		ft_check_ttl_arg(max_ttl, "max_hold_ttl");
+	}
+	if (PG_NARGS() > 6)
+	{
 		ft_check_not_null(fcinfo, 6, "low_water_sats");
 		low_water = PG_GETARG_INT64(6);
 		ft_check_low_water(low_water);

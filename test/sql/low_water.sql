@@ -49,3 +49,10 @@ SELECT serve, absorb_sats, reason FROM freetier_decide('dee', 50, 'two');
 SELECT stripe, seq, kind, delta_sats, balance_after FROM freetier.ledger
  WHERE pool = 'two' ORDER BY stripe, seq;
 SELECT pool, ok FROM freetier_verify_ledger('two');
+
+-- A restore brings a pool's mark back: pg_dump's row of pool default, loaded
+-- after CREATE EXTENSION made it again, replaces the one still as installed.
+CREATE TEMP TABLE dumped AS SELECT * FROM freetier.pools WHERE pool = 'default';
+UPDATE dumped SET credit_pct = 12, low_water_sats = 700;
+INSERT INTO freetier.pools SELECT * FROM dumped;
+SELECT pool, credit_pct, low_water_sats FROM freetier_pools() WHERE pool = 'default';
