@@ -98,8 +98,8 @@ AS $$
         'freetier_credit(bigint,text,text)',
         'freetier_set_tier(text,text)',
         'freetier_set_tier_budget(text,bigint)',
-        'freetier_create_pool(text,bigint,numeric,interval,integer,interval)',
-        'freetier_configure_pool(text,numeric,interval,integer,interval)',
+        'freetier_create_pool(text,bigint,numeric,interval,integer,interval,bigint)',
+        'freetier_configure_pool(text,numeric,interval,integer,interval,bigint)',
         'freetier_verify_ledger(text)',
         'freetier_expire_holds()',
         'freetier_prune_request_keys()',
@@ -121,42 +121,6 @@ $$;
 COMMENT ON FUNCTION freetier_grant_operator(regrole) IS
     'let a role run freetier: everything an application and a monitor may, plus credits, tiers, pools, plans and checks';
 REVOKE ALL ON FUNCTION freetier_grant_operator(regrole) FROM PUBLIC;
-
--- Every pool as a monitoring system reads it.
-CREATE FUNCTION freetier_pools()
-    RETURNS TABLE (pool text, balance_sats bigint, available_sats bigint, held_sats bigint,
-                   live_holds bigint, expired_holds bigint, expired_sats bigint,
-                   credit_pct numeric, hold_ttl interval, stripes int)
-    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT p.pool,
-           LEAST(s.balance, 9223372036854775807)::bigint,
-           LEAST(s.balance + coalesce(h.expired_sats, 0), 9223372036854775807)::bigint,
-           coalesce(h.live_sats, 0)::bigint,
-           coalesce(h.live, 0),
-           coalesce(h.expired, 0),
-           coalesce(h.expired_sats, 0)::bigint,
-           p.credit_pct,
-           p.hold_ttl,
-           p.stripes
-      FROM freetier.pools p
-      CROSS JOIN freetier.clock() AS at
-      CROSS JOIN LATERAL (SELECT coalesce(sum(x.balance_sats), 0) AS balance
-                            FROM freetier.pool_stripes x WHERE x.pool = p.pool) s
-      LEFT JOIN LATERAL (
-            SELECT count(*) FILTER (WHERE x.expires_at > at) AS live,
-                   sum(x.held_sats) FILTER (WHERE x.expires_at > at) AS live_sats,
-                   count(*) FILTER (WHERE x.expires_at <= at) AS expired,
-                   sum(x.held_sats) FILTER (WHERE x.expires_at <= at) AS expired_sats
-              FROM freetier.holds x
-             WHERE x.pool = p.pool AND x.state = 'held') h ON true
-     ORDER BY p.pool
-$$;
-COMMENT ON FUNCTION freetier_pools() IS
-    'every pool: its stripes'' balance, what decide sees (with holds past their TTL returned), live holds, holds past their TTL not yet swept, settings';
-REVOKE ALL ON FUNCTION freetier_pools() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION freetier_pools() TO pg_monitor;
 
 -- The credit accounts in aggregate, one row per plan.
 CREATE FUNCTION freetier_accounts_summary()
@@ -684,3 +648,107 @@ CREATE FUNCTION freetier_extend_hold(hold_id uuid, ttl interval)
 COMMENT ON FUNCTION freetier_extend_hold(uuid, interval) IS
     'move a live hold''s expiry (a gate or a credit hold) to now + ttl, at most its max_hold_ttl; returns the new expiry';
 REVOKE ALL ON FUNCTION freetier_extend_hold(uuid, interval) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Log lines and the low-water mark (issue 8, "Logs"; src/log_lines.c).
+-- freetier writes a line to the server log when a decide runs a pool dry
+-- or takes it to or below its low-water mark, when a sweep expires holds,
+-- and when a ledger fails verification.  The mark is a new pool setting:
+-- 0 (the default, as before: no such line) up to 10^18 sats.  create_pool
+-- and configure_pool take it, after max_hold_ttl: new signatures again, so
+-- their GRANTs are given again by freetier_grant_operator.  The C symbols
+-- stay: decide, create_pool and configure_pool read the mark only when
+-- 0.4's SQL passes their new arguments.
+------------------------------------------------------------------------------
+
+ALTER TABLE freetier.pools
+    ADD COLUMN low_water_sats bigint NOT NULL DEFAULT 0
+        CHECK (low_water_sats >= 0 AND low_water_sats <= 1000000000000000000);
+COMMENT ON COLUMN freetier.pools.low_water_sats IS
+    'a decide that takes the pool''s balance from above this to at or below it writes a line to the server log; 0: none';
+
+-- Every pool as a monitoring system reads it (here: it shows the mark).
+CREATE FUNCTION freetier_pools()
+    RETURNS TABLE (pool text, balance_sats bigint, available_sats bigint, held_sats bigint,
+                   live_holds bigint, expired_holds bigint, expired_sats bigint,
+                   credit_pct numeric, hold_ttl interval, stripes int, low_water_sats bigint)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.pool,
+           LEAST(s.balance, 9223372036854775807)::bigint,
+           LEAST(s.balance + coalesce(h.expired_sats, 0), 9223372036854775807)::bigint,
+           coalesce(h.live_sats, 0)::bigint,
+           coalesce(h.live, 0),
+           coalesce(h.expired, 0),
+           coalesce(h.expired_sats, 0)::bigint,
+           p.credit_pct,
+           p.hold_ttl,
+           p.stripes,
+           p.low_water_sats
+      FROM freetier.pools p
+      CROSS JOIN freetier.clock() AS at
+      CROSS JOIN LATERAL (SELECT coalesce(sum(x.balance_sats), 0) AS balance
+                            FROM freetier.pool_stripes x WHERE x.pool = p.pool) s
+      LEFT JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE x.expires_at > at) AS live,
+                   sum(x.held_sats) FILTER (WHERE x.expires_at > at) AS live_sats,
+                   count(*) FILTER (WHERE x.expires_at <= at) AS expired,
+                   sum(x.held_sats) FILTER (WHERE x.expires_at <= at) AS expired_sats
+              FROM freetier.holds x
+             WHERE x.pool = p.pool AND x.state = 'held') h ON true
+     ORDER BY p.pool
+$$;
+COMMENT ON FUNCTION freetier_pools() IS
+    'every pool: its stripes'' balance, what decide sees (with holds past their TTL returned), live holds, holds past their TTL not yet swept, settings';
+REVOKE ALL ON FUNCTION freetier_pools() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION freetier_pools() TO pg_monitor;
+
+-- A dumped pool row also carries its mark (see restore_pool above).
+CREATE OR REPLACE FUNCTION freetier.restore_pool() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE freetier.pools p
+       SET credit_pct = NEW.credit_pct, hold_ttl = NEW.hold_ttl,
+           stripes = NEW.stripes, max_hold_ttl = NEW.max_hold_ttl,
+           low_water_sats = NEW.low_water_sats, created_at = NEW.created_at
+     WHERE p.pool = NEW.pool
+       AND (p.pool, p.credit_pct, p.hold_ttl, p.stripes, p.max_hold_ttl, p.low_water_sats)
+           = ('default', 10, interval '15 minutes', 16, interval '30 days', 0);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DROP FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval);
+CREATE FUNCTION freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
+                                     credit_pct numeric DEFAULT 10,
+                                     hold_ttl interval DEFAULT interval '15 minutes',
+                                     stripes int DEFAULT 16,
+                                     max_hold_ttl interval DEFAULT interval '30 days',
+                                     low_water_sats bigint DEFAULT 0)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_create_pool_v3'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval, bigint) IS
+    'create a pool over `stripes` stripes, each with a seed ledger entry of its share of initial_sats, with a low-water mark (0: none)';
+REVOKE ALL ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval, bigint) FROM PUBLIC;
+
+DROP FUNCTION freetier_configure_pool(text, numeric, interval, int, interval);
+CREATE FUNCTION freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
+                                        hold_ttl interval DEFAULT NULL,
+                                        stripes int DEFAULT NULL,
+                                        max_hold_ttl interval DEFAULT NULL,
+                                        low_water_sats bigint DEFAULT NULL)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_configure_pool'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval, bigint) IS
+    'change a pool''s credit_pct, hold_ttl (new holds only), number of active stripes, max_hold_ttl or low-water mark; NULL keeps a value';
+REVOKE ALL ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval, bigint) FROM PUBLIC;

@@ -207,6 +207,18 @@ ft_check_stripes(int stripes)
 				 errdetail("stripes was %d.", stripes)));
 }
 
+/* A pool's low-water mark, 0 (none) to FT_MAX_LOW_WATER_SATS: else 22023. */
+void
+ft_check_low_water(int64 low_water_sats)
+{
+	if (low_water_sats < 0 || low_water_sats > FT_MAX_LOW_WATER_SATS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("low_water_sats must be between 0 and " INT64_FORMAT,
+						FT_MAX_LOW_WATER_SATS),
+				 errdetail("low_water_sats was " INT64_FORMAT ".", low_water_sats)));
+}
+
 /* A uuid as text, for messages. */
 char *
 ft_uuid_string(const pg_uuid_t *id)

@@ -155,10 +155,11 @@ lock_to_take(const char *pool, int64 need, TimestampTz now, FtStripe **stripes,
 {
 	FtPoolSettings ps;
 	bool		has_expired;
+	int64		others;
 	int			n;
 
 	*stripes = palloc(sizeof(FtStripe));
-	if (ft_stripe_pick(pool, need, 0, now, *stripes, &ps, &has_expired))
+	if (ft_stripe_pick(pool, need, 0, now, false, *stripes, &ps, &has_expired, &others))
 		n = 1;
 	else if ((n = ft_stripes_lock_all(pool, FT_LAYOUT_STRIPES, stripes)) == 0)
 		ft_report_unknown_pool(pool);

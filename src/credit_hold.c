@@ -318,7 +318,7 @@ ft_credit_hold_release(const pg_uuid_t *id, const char *reason, TimestampTz now,
  * Returns how many.
  */
 int64
-ft_credit_holds_expire(TimestampTz now)
+ft_credit_holds_expire(TimestampTz now, int64 *credits)
 {
 	Datum		args[1] = {TimestampTzGetDatum(now)};
 
@@ -326,6 +326,7 @@ ft_credit_holds_expire(TimestampTz now)
 
 	ft_execute(&expire_credit_holds, args, NULL);
 	expired = ft_column_int64(0, 1);
+	*credits = ft_add_saturating(ft_column_int64(0, 2), ft_column_int64(0, 3));
 	if (expired > 0)
 		ft_count_account(FT_CALL_EXPIRE, NULL, expired, ft_column_int64(0, 2),
 						 ft_column_int64(0, 3));

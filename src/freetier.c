@@ -38,6 +38,7 @@
  *	   args.c         argument checks, messages, result rows
  *	   clock.c        the instant freetier decides at (freetier.test_now)
  *	   counters.c     outcome counters in shared memory (when preloaded)
+ *	   log_lines.c    the lines an operator greps the server log for
  *	   compat.h       every difference between PostgreSQL versions
  *	   freetier.h     the declarations the files share, by file
  *
@@ -64,5 +65,6 @@ _PG_init(void)
 	ft_define_clock_guc();
 	ft_define_request_key_guc();
 	ft_counters_init();
+	ft_log_lines_init();
 	MarkGUCPrefixReserved("freetier");
 }

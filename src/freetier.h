@@ -147,6 +147,7 @@ extern void ft_check_hold_ttl_bound(const Interval *ttl, const char *argname,
 									const Interval *max, const char *bound);
 extern void ft_check_credit_pct(Datum pct);
 extern void ft_check_stripes(int stripes);
+extern void ft_check_low_water(int64 low_water_sats);
 extern char *ft_uuid_string(const pg_uuid_t *id);
 
 /* ---- counters.c: outcome counters in shared memory ---- */
@@ -191,6 +192,16 @@ extern void ft_count(const char *pool, FtPoolCounter c, int64 n);
 extern void ft_count_decision(const char *pool, const FtDecision *d);
 extern void ft_count_account(FtAccountCall call, const char *reason, int64 calls,
 							 int64 allowance_credits, int64 purchased_credits);
+
+/* ---- log_lines.c: the lines an operator greps the server log for ---- */
+
+extern void ft_log_lines_init(void);
+extern void ft_log_pool_crossings(const char *pool, int64 low_water_sats, int64 before,
+								  int64 after, const char *subject, int64 taken);
+extern void ft_log_sweep(int npools, char *const *pools, const int64 *holds,
+						 const int64 *sats, int64 credit_holds, int64 credits);
+extern void ft_log_bad_chain(bool account, const char *key, int chain,
+							 int64 first_bad_entry);
 
 /* ---- clock.c ---- */
 
@@ -326,7 +337,11 @@ typedef struct FtPoolSettings
 {
 	int			stripes;		/* active stripes */
 	Interval	hold_ttl;
+	int64		low_water_sats; /* 0: none (and before 0.4) */
 } FtPoolSettings;
+
+/* The highest low-water mark a pool may have (10^18). */
+#define FT_MAX_LOW_WATER_SATS INT64CONST(1000000000000000000)
 
 /*
  * The SQL that writes one ledger entry of stripe $9 of pool $1 and moves the
@@ -347,9 +362,11 @@ typedef struct FtPoolSettings
 	TEXTOID, INT8OID, TEXTOID, INT8OID, INT8OID, UUIDOID, TEXTOID, \
 	TIMESTAMPTZOID, INT4OID, BYTEAOID, BYTEAOID
 
-extern void ft_pool_settings(const char *pool, FtLayout layout, FtPoolSettings *ps);
+extern void ft_pool_settings(const char *pool, FtLayout layout, bool marks,
+							 FtPoolSettings *ps);
 extern bool ft_stripe_pick(const char *pool, int64 need, int start, TimestampTz now,
-						   FtStripe *s, FtPoolSettings *ps, bool *has_expired);
+						   bool marks, FtStripe *s, FtPoolSettings *ps, bool *has_expired,
+						   int64 *others);
 extern int	ft_stripes_lock_all(const char *pool, FtLayout layout, FtStripe **stripes);
 extern void ft_stripe_lock(const char *pool, int stripe, FtLayout layout, FtStripe *s);
 extern bool ft_stripe_try_lock(const char *pool, int stripe, FtLayout layout,
@@ -480,7 +497,7 @@ extern pg_uuid_t *ft_credit_hold_place(const char *subject, const char *backend,
 									   TimestampTz scope_start, TimestampTz now);
 extern bool ft_credit_hold_release(const pg_uuid_t *id, const char *reason,
 								   TimestampTz now, int64 *released);
-extern int64 ft_credit_holds_expire(TimestampTz now);
+extern int64 ft_credit_holds_expire(TimestampTz now, int64 *credits);
 extern bool ft_credit_hold_extend(const pg_uuid_t *id, const Interval *ttl,
 								  TimestampTz now, TimestampTz *expires_at);
 

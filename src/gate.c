@@ -224,38 +224,58 @@ emit_row(FunctionCallInfo fcinfo, const FtDecision *d, const pg_uuid_t *hold_id,
  * their sum, so that it is the one an unstriped pool would give.  Either way
  * holds past their TTL on the locked stripes are returned first.  Returns
  * the hold, or NULL when gated (pool_empty).
+ *
+ * The hold's lines (log_lines.c) compare the pool's balance before this
+ * call returned any expired hold with the balance after the hold: when
+ * every stripe is locked, their exact sum; when one stripe is, that
+ * stripe's balance and the other stripes' as last committed, read by the
+ * pick only when the stripe alone ends at or below the low-water mark
+ * (otherwise the pool stays above it).  A pool runs dry only under the
+ * lock of every stripe: with marks, a one-stripe pick keeps a sat.
  */
 static pg_uuid_t *
 decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaining,
-					FtLayout layout, TimestampTz now, FtDecision *d)
+					FtLayout layout, bool marks, TimestampTz now, FtDecision *d)
 {
 	FtStripe	one;
 	FtStripe   *all;
 	FtPoolSettings ps;
 	bool		has_expired;
+	int64		others;
 	int			n;
 	int			home;
+	int64		before = 0;
 	int64		total = 0;
+	pg_uuid_t  *hold_id;
 
 	if (layout == FT_LAYOUT_STRIPES &&
 		ft_stripe_pick(r->pool, Min(remaining, r->estimated_sats), ft_stripe_start(r->subject),
-					   now, &one, &ps, &has_expired))
+					   now, marks, &one, &ps, &has_expired, &others))
 	{
+		before = one.balance_sats;
 		if (r->hold_ttl)
 			ps.hold_ttl = *r->hold_ttl;
 		if (has_expired)
 			ft_gate_holds_expire(&one, 1, false, layout, now);
 		ft_against_pool(r->estimated_sats, remaining, one.balance_sats, d);
-		return ft_gate_hold_place(r->subject, r->estimated_sats, d->absorb_sats, s,
-								  &one, 1, 0, &ps, layout, now);
+		hold_id = ft_gate_hold_place(r->subject, r->estimated_sats, d->absorb_sats, s,
+									 &one, 1, 0, &ps, layout, now);
+		if (others >= 0)
+			ft_log_pool_crossings(r->pool, ps.low_water_sats,
+								  ft_add_saturating(before, others),
+								  ft_add_saturating(one.balance_sats, others),
+								  r->subject, d->absorb_sats);
+		return hold_id;
 	}
 
 	n = ft_stripes_lock_all(r->pool, layout, &all);
 	if (n == 0)
 		ft_report_unknown_pool(r->pool);
-	ft_pool_settings(r->pool, layout, &ps);
+	ft_pool_settings(r->pool, layout, marks, &ps);
 	if (r->hold_ttl)
 		ps.hold_ttl = *r->hold_ttl;
+	for (int i = 0; i < n; i++)
+		before = ft_add_saturating(before, all[i].balance_sats);
 	ft_gate_holds_expire(all, n, true, layout, now);
 	if (layout == FT_LAYOUT_STRIPES)
 		ft_stripes_even_out(all, n, Min(ps.stripes, n),
@@ -270,8 +290,11 @@ decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaini
 	home = ft_stripe_start(r->subject) % Min(ps.stripes, n);
 	while (all[home].balance_sats == 0)
 		home = (home + 1) % n;
-	return ft_gate_hold_place(r->subject, r->estimated_sats, d->absorb_sats, s,
-							  all, n, home, &ps, layout, now);
+	hold_id = ft_gate_hold_place(r->subject, r->estimated_sats, d->absorb_sats, s,
+								 all, n, home, &ps, layout, now);
+	ft_log_pool_crossings(r->pool, ps.low_water_sats, before, total - d->absorb_sats,
+						  r->subject, d->absorb_sats);
+	return hold_id;
 }
 
 /*
@@ -281,7 +304,7 @@ decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaini
  *					hold_id uuid, reason text)
  */
 static void
-decide(FunctionCallInfo fcinfo, FtLayout layout)
+decide(FunctionCallInfo fcinfo, FtLayout layout, bool marks)
 {
 	GateRequest r;
 	FtDecision	d;
@@ -333,7 +356,7 @@ decide(FunctionCallInfo fcinfo, FtLayout layout)
 		{
 			if (r.hold_ttl)
 				ft_pool_check_hold_ttl(r.pool, r.hold_ttl, "hold_ttl");
-			hold_id = decide_against_pool(&r, &s, remaining, layout, now, &d);
+			hold_id = decide_against_pool(&r, &s, remaining, layout, marks, now, &d);
 			if (hold_id && r.request_key)
 			{
 				FtKeyedResult made = {.has_hold = true, .hold = *hold_id};
@@ -355,17 +378,20 @@ PG_FUNCTION_INFO_V1(freetier_decide);
 Datum
 freetier_decide(PG_FUNCTION_ARGS)
 {
-	decide(fcinfo, FT_LAYOUT_POOL_ROW);
+	decide(fcinfo, FT_LAYOUT_POOL_ROW, false);
 	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(freetier_decide_v3);
 
-/* freetier_decide from 0.3 on: striped pools. */
+/*
+ * freetier_decide from 0.3 on: striped pools.  0.4's SQL (five arguments)
+ * has the pools' low-water marks; 0.3's (three) has none.
+ */
 Datum
 freetier_decide_v3(PG_FUNCTION_ARGS)
 {
-	decide(fcinfo, FT_LAYOUT_STRIPES);
+	decide(fcinfo, FT_LAYOUT_STRIPES, PG_NARGS() > 3);
 	return (Datum) 0;
 }
 

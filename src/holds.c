@@ -87,7 +87,8 @@ freetier_release_v3(PG_FUNCTION_ARGS)
  * SKIP LOCKED and its holds likewise, so the sweep never waits and can be
  * part of no deadlock; a stripe or hold busy right now is left to the next
  * decide that locks it or the next sweep.  With credit_aware, credit holds
- * too.
+ * too.  A sweep that expired anything writes one line to the server log
+ * (log_lines.c): the holds and sats per pool, and the credit holds.
  */
 static int64
 expire_holds(bool credit_aware, FtLayout layout)
@@ -97,12 +98,19 @@ expire_holds(bool credit_aware, FtLayout layout)
 	int			n;
 	char	  **pools;
 	int		   *stripes;
+	int64	   *holds;
+	int64	   *sats;
 	int64		expired = 0;
+	int64		credit_holds = 0;
+	int64		credits = 0;
+	int			k = 0;
 
 	ft_connect(FT_LOCKING);
 	n = ft_execute(&stripes_with_expired_holds[layout], args, NULL);
 	pools = palloc(sizeof(char *) * Max(n, 1));
 	stripes = palloc(sizeof(int) * Max(n, 1));
+	holds = palloc0(sizeof(int64) * Max(n, 1));
+	sats = palloc0(sizeof(int64) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -116,13 +124,36 @@ expire_holds(bool credit_aware, FtLayout layout)
 
 		/* up to 0.2.1 the one row is every stripe of its pool */
 		if (ft_stripe_try_lock(pools[i], stripes[i], layout, &stripe))
-			expired += ft_gate_holds_expire(&stripe, 1, layout == FT_LAYOUT_POOL_ROW,
+		{
+			int64		before = stripe.balance_sats;
+
+			holds[i] = ft_gate_holds_expire(&stripe, 1, layout == FT_LAYOUT_POOL_ROW,
 											layout, now);
+			sats[i] = stripe.balance_sats - before;
+			expired += holds[i];
+		}
 	}
 	if (credit_aware)
-		expired += ft_credit_holds_expire(now);
+		credit_holds = ft_credit_holds_expire(now, &credits);
+
+	/* a pool's stripes come one after another: one figure per pool */
+	for (int i = 0; i < n; i++)
+	{
+		if (k > 0 && strcmp(pools[k - 1], pools[i]) == 0)
+		{
+			holds[k - 1] += holds[i];
+			sats[k - 1] += sats[i];
+		}
+		else
+		{
+			pools[k] = pools[i];
+			holds[k] = holds[i];
+			sats[k++] = sats[i];
+		}
+	}
+	ft_log_sweep(k, pools, holds, sats, credit_holds, credits);
 	SPI_finish();
-	return expired;
+	return expired + credit_holds;
 }
 
 PG_FUNCTION_INFO_V1(freetier_expire_holds);

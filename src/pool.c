@@ -38,10 +38,17 @@
 #include "utils/builtins.h"
 
 static FtStatement pool_settings[2] = {
-	{"SELECT 1, hold_ttl FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	{"SELECT 1, hold_ttl, 0::bigint FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}, NULL},
-	{"SELECT stripes, hold_ttl FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	{"SELECT stripes, hold_ttl, 0::bigint FROM freetier.pools"
+		" WHERE pool OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}, NULL}
+};
+/* From 0.4 on, with the low-water mark. */
+static FtStatement pool_settings_marks = {
+	"SELECT stripes, hold_ttl, low_water_sats FROM freetier.pools"
+	" WHERE pool OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
 };
 
 /* Every stripe of pool $1, or stripe $2 alone: stripe, balance, head. */
@@ -72,18 +79,37 @@ static FtStatement try_lock_one[2] = {
  * starts at stripe $3 mod the active count, that has at least $2 sats and
  * that nobody else has locked; with the pool's settings, and whether the
  * stripe has holds past their TTL at $4.
+ *
+ * From 0.4 on (pick_stripe[1]) the stripe must keep at least one sat, so
+ * that only a decide that has locked every stripe can take a pool's last
+ * sat and knows that it ran dry; and when taking $2 leaves the stripe at
+ * or below the pool's low-water mark, the pick also reads the other
+ * stripes' sum, as last committed, for the mark's line (log_lines.c).
+ * Above the mark it reads nothing more.
  */
-static FtStatement pick_stripe = {
-	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash, p.hold_ttl, p.stripes,"
-	" EXISTS (SELECT 1 FROM freetier.holds h WHERE h.pool OPERATOR(pg_catalog.=) s.pool"
-	"   AND h.stripe OPERATOR(pg_catalog.=) s.stripe AND " FT_EXPIRED_HOLD("h.", "$4") ")"
-	" FROM freetier.pools p JOIN freetier.pool_stripes s ON s.pool OPERATOR(pg_catalog.=) p.pool"
-	" WHERE p.pool OPERATOR(pg_catalog.=) $1 AND s.stripe OPERATOR(pg_catalog.<) p.stripes"
-	"   AND s.balance_sats OPERATOR(pg_catalog.>=) $2"
-	" ORDER BY (s.stripe OPERATOR(pg_catalog.+) p.stripes OPERATOR(pg_catalog.-)"
-	"   $3 OPERATOR(pg_catalog.%) p.stripes) OPERATOR(pg_catalog.%) p.stripes"
-	" LIMIT 1 FOR NO KEY UPDATE OF s SKIP LOCKED",
-	4, {TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID}, NULL
+#define PICK_STRIPE(marks, enough) \
+	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash, p.hold_ttl, p.stripes," \
+	" EXISTS (SELECT 1 FROM freetier.holds h WHERE h.pool OPERATOR(pg_catalog.=) s.pool" \
+	"   AND h.stripe OPERATOR(pg_catalog.=) s.stripe AND " FT_EXPIRED_HOLD("h.", "$4") ")," \
+	marks \
+	" FROM freetier.pools p JOIN freetier.pool_stripes s ON s.pool OPERATOR(pg_catalog.=) p.pool" \
+	" WHERE p.pool OPERATOR(pg_catalog.=) $1 AND s.stripe OPERATOR(pg_catalog.<) p.stripes" \
+	"   AND s.balance_sats " enough " $2" \
+	" ORDER BY (s.stripe OPERATOR(pg_catalog.+) p.stripes OPERATOR(pg_catalog.-)" \
+	"   $3 OPERATOR(pg_catalog.%) p.stripes) OPERATOR(pg_catalog.%) p.stripes" \
+	" LIMIT 1 FOR NO KEY UPDATE OF s SKIP LOCKED"
+
+static FtStatement pick_stripe[2] = {
+	{PICK_STRIPE(" 0::bigint, NULL::bigint", "OPERATOR(pg_catalog.>=)"),
+	4, {TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID}, NULL},
+	{PICK_STRIPE(" p.low_water_sats,"
+				 " CASE WHEN s.balance_sats OPERATOR(pg_catalog.-) $2"
+				 "   OPERATOR(pg_catalog.<=) p.low_water_sats"
+				 " THEN (SELECT pg_catalog.sum(o.balance_sats)::bigint"
+				 "   FROM freetier.pool_stripes o WHERE o.pool OPERATOR(pg_catalog.=) s.pool"
+				 "   AND o.stripe OPERATOR(pg_catalog.<>) s.stripe) END",
+				 "OPERATOR(pg_catalog.>)"),
+	4, {TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID}, NULL}
 };
 
 static FtStatement append[2] = {
@@ -108,17 +134,18 @@ ft_report_unknown_pool(const char *pool)
 			 errdetail("Pools are created with freetier_create_pool.")));
 }
 
-/* A pool's settings, or 42704. */
+/* A pool's settings, or 42704; marks: the SQL is 0.4's, which has the low-water mark. */
 void
-ft_pool_settings(const char *pool, FtLayout layout, FtPoolSettings *ps)
+ft_pool_settings(const char *pool, FtLayout layout, bool marks, FtPoolSettings *ps)
 {
 	Datum		args[1] = {CStringGetTextDatum(pool)};
 	bool		isnull;
 
-	if (ft_execute(&pool_settings[layout], args, NULL) == 0)
+	if (ft_execute(marks ? &pool_settings_marks : &pool_settings[layout], args, NULL) == 0)
 		ft_report_unknown_pool(pool);
 	ps->stripes = DatumGetInt32(ft_column(0, 1, &isnull));
 	ps->hold_ttl = *DatumGetIntervalP(ft_column(0, 2, &isnull));
+	ps->low_water_sats = ft_column_int64(0, 3);
 }
 
 static FtStatement pool_max_hold_ttl = {
@@ -172,25 +199,32 @@ ft_stripe_start(const char *subject)
  * `need` sats, trying them from stripe `start` (mod the active number) on.  False when
  * there is none: every such stripe is locked by others, or none holds that
  * much (or the pool does not exist).  Sets *has_expired when the stripe has
- * holds past their TTL; ps gets the pool's settings.
+ * holds past their TTL; ps gets the pool's settings.  With marks (0.4's
+ * SQL) the stripe keeps at least one sat, and *others is the other
+ * stripes' sum as last committed when taking `need` would leave the stripe
+ * at or below the low-water mark, else -1.
  */
 bool
-ft_stripe_pick(const char *pool, int64 need, int start, TimestampTz now, FtStripe *s,
-			   FtPoolSettings *ps, bool *has_expired)
+ft_stripe_pick(const char *pool, int64 need, int start, TimestampTz now, bool marks,
+			   FtStripe *s, FtPoolSettings *ps, bool *has_expired, int64 *others)
 {
 	Datum		args[4];
 	bool		isnull;
+	Datum		sum;
 
 	args[0] = CStringGetTextDatum(pool);
 	args[1] = Int64GetDatum(need);
 	args[2] = Int32GetDatum(start);
 	args[3] = TimestampTzGetDatum(now);
-	if (ft_execute(&pick_stripe, args, NULL) == 0)
+	if (ft_execute(&pick_stripe[marks], args, NULL) == 0)
 		return false;
 	stripe_from_row(pool, 0, s);
 	ps->hold_ttl = *DatumGetIntervalP(ft_column(0, 5, &isnull));
 	ps->stripes = DatumGetInt32(ft_column(0, 6, &isnull));
 	*has_expired = DatumGetBool(ft_column(0, 7, &isnull));
+	ps->low_water_sats = ft_column_int64(0, 8);
+	sum = ft_column(0, 9, &isnull);
+	*others = isnull ? -1 : DatumGetInt64(sum);
 	return true;
 }
 
@@ -393,20 +427,22 @@ static FtStatement insert_pool[2] = {
 	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL}
 };
 
-/* The same from 0.4 on, with max_hold_ttl ($5). */
+/* The same from 0.4 on, with max_hold_ttl ($5) and low_water_sats ($6). */
 static FtStatement insert_pool_v4 = {
-	"WITH p AS (INSERT INTO freetier.pools (pool, credit_pct, hold_ttl, stripes, max_hold_ttl)"
-	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pool) DO NOTHING RETURNING pool)"
+	"WITH p AS (INSERT INTO freetier.pools (pool, credit_pct, hold_ttl, stripes, max_hold_ttl,"
+	"  low_water_sats)"
+	" VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (pool) DO NOTHING RETURNING pool)"
 	" INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
 	" SELECT p.pool, s, 0 FROM p, pg_catalog.generate_series(0, $4 OPERATOR(pg_catalog.-) 1) s"
 	" RETURNING 1",
-	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID}, NULL
+	6, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID, INT8OID}, NULL
 };
 
 /*
  * freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
  *		credit_pct numeric DEFAULT 10, hold_ttl interval DEFAULT '15 minutes'
- *		[, stripes int DEFAULT 16 [, max_hold_ttl interval DEFAULT '30 days']])
+ *		[, stripes int DEFAULT 16 [, max_hold_ttl interval DEFAULT '30 days',
+ *		low_water_sats bigint DEFAULT 0]])
  *	 RETURNS void
  *
  * A new pool's stripes each start their chain with a 'seed' entry, the
@@ -424,7 +460,8 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 	Interval   *ttl;
 	int			stripes = 1;
 	Interval   *max_ttl = NULL;
-	Datum		args[5];
+	int64		low_water = 0;
+	Datum		args[6];
 	FtStripe   *all;
 	int			n;
 	TimestampTz at = creating_extension ? DT_NOBEGIN : ft_now();
@@ -449,6 +486,12 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 		max_ttl = PG_GETARG_INTERVAL_P(5);
 		ft_check_ttl_arg(max_ttl, "max_hold_ttl");
 	}
+	if (PG_NARGS() > 6)
+	{
+		ft_check_not_null(fcinfo, 6, "low_water_sats");
+		low_water = PG_GETARG_INT64(6);
+		ft_check_low_water(low_water);
+	}
 
 	if (name[0] == '\0')
 		ereport(ERROR,
@@ -463,6 +506,7 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 	args[2] = IntervalPGetDatum(ttl);
 	args[3] = Int32GetDatum(stripes);
 	args[4] = max_ttl ? IntervalPGetDatum(max_ttl) : (Datum) 0;
+	args[5] = Int64GetDatum(low_water);
 	if (ft_execute(max_ttl ? &insert_pool_v4 : &insert_pool[layout], args, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -545,7 +589,7 @@ ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need, TimestampT
 	}
 }
 
-/* 0.3's, and from 0.4 on with max_hold_ttl ($5). */
+/* 0.3's, and from 0.4 on with max_hold_ttl ($5) and low_water_sats ($6). */
 static FtStatement configure_pool[2] = {
 	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
 		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
@@ -553,9 +597,10 @@ static FtStatement configure_pool[2] = {
 	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL},
 	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
 		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes),"
-		" max_hold_ttl = coalesce($5, max_hold_ttl)"
+		" max_hold_ttl = coalesce($5, max_hold_ttl),"
+		" low_water_sats = coalesce($6, low_water_sats)"
 		" WHERE pool OPERATOR(pg_catalog.=) $1",
-	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID}, NULL}
+	6, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID, INT8OID}, NULL}
 };
 
 static FtStatement add_stripes = {
@@ -570,25 +615,27 @@ PG_FUNCTION_INFO_V1(freetier_configure_pool);
 /*
  * freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
  *		hold_ttl interval DEFAULT NULL, stripes int DEFAULT NULL
- *		[, max_hold_ttl interval DEFAULT NULL]) RETURNS void
+ *		[, max_hold_ttl interval DEFAULT NULL, low_water_sats bigint DEFAULT NULL])
+ *	 RETURNS void
  *
  * Change a pool's settings; NULL keeps a value.  Every stripe is locked
  * first, in ascending order, so that a concurrent decide or credit waits
  * and then works with the new settings.  More stripes start empty; fewer
  * leave the ones past the number inactive; the next decide that locks
- * every stripe evens them out.
+ * every stripe evens them out.  A new low-water mark logs nothing: only a
+ * decide that crosses it does.
  */
 Datum
 freetier_configure_pool(PG_FUNCTION_ARGS)
 {
 	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', 'n'};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', 'n', 'n'};
 	FtStripe   *all;
 
 	args[0] = CStringGetTextDatum(pool);
-	args[4] = (Datum) 0;
-	for (int i = 1; i < Min(PG_NARGS(), 5); i++)
+	args[4] = args[5] = (Datum) 0;
+	for (int i = 1; i < Min(PG_NARGS(), 6); i++)
 	{
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
@@ -601,11 +648,13 @@ freetier_configure_pool(PG_FUNCTION_ARGS)
 		ft_check_stripes(PG_GETARG_INT32(3));
 	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
 		ft_check_ttl_arg(PG_GETARG_INTERVAL_P(4), "max_hold_ttl");
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
+		ft_check_low_water(PG_GETARG_INT64(5));
 
 	ft_connect(FT_LOCKING);
 	if (ft_stripes_lock_all(pool, FT_LAYOUT_STRIPES, &all) == 0)
 		ft_report_unknown_pool(pool);
-	/* 0.4's SQL passes max_hold_ttl; 0.3's pools have no such column */
+	/* 0.4's SQL passes max_hold_ttl and low_water_sats; 0.3's pools have neither */
 	ft_execute(&configure_pool[PG_NARGS() > 4], args, nulls);
 	if (!PG_ARGISNULL(3))
 		ft_execute(&add_stripes, (Datum[]) {args[0], args[3]}, NULL);

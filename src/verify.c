@@ -18,6 +18,7 @@
  * A pool has one chain per stripe; an account has one.  Verification only
  * reads, with one snapshot for the whole call
  * (FT_READING), so that a chain and its owning row are seen at one instant.
+ * Every chain that fails writes a line to the server log (log_lines.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -348,6 +349,8 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 					c.first_bad_entry = c.entries + 1;
 			}
 			entries += c.rows;
+			if (!c.ok)
+				ft_log_bad_chain(kind->accounts, o->key, o->chain, c.first_bad_entry);
 			if (ok && !c.ok)
 			{
 				ok = false;
