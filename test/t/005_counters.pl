@@ -43,7 +43,7 @@ sql(q{CREATE EXTENSION freetier});
 sql(q{SELECT freetier_create_pool('counted', 100000, 10, '1 second', 4)});
 sql(q{SELECT freetier_configure_pool('default', hold_ttl => '1 second')});
 sql(q{SELECT freetier_set_tier_budget('load', 1000000)});
-sql(q{SELECT freetier_set_tier_budget('small', 60)});    # partial answers, then exhausted
+sql(q{SELECT freetier_set_tier_budget('small', 10)});    # partial answers, then exhausted soon
 sql(q{SELECT count(freetier_set_tier('u' || i, CASE WHEN i <= 20 THEN 'small' ELSE 'load' END))
         FROM generate_series(1, 200) i});
 sql(q{SELECT freetier_define_plan('metered', 'monthly', 300, '{"api": 200}')});
