@@ -15,6 +15,7 @@ OBJS = \
 	src/gate.o \
 	src/gate_hold.o \
 	src/holds.o \
+	src/ledger_archive.o \
 	src/period.o \
 	src/pool.o \
 	src/pool_credit.o \

@@ -22,7 +22,9 @@
  *	   holds.c        freetier_release, freetier_expire_holds: both kinds
  *	   chain.c        the hash chains, write side: hashing, appending
  *	   verify.c       the hash chains, read side: verify_ledger,
- *	                  verify_account_ledger
+ *	                  verify_account_ledger, verify_ledger_archive
+ *	   ledger_archive.c  a pool chain's retention: checkpoints, the archive
+ *	                  move, dropping the archive; the ledger's guard trigger
  *	 pure: inputs in, answers out, no SQL
  *	   decision.c     the gate's arithmetic, shared by decide and estimate
  *	   allowance.c    the credit arithmetic, shared by reserve, spend, route

@@ -136,8 +136,10 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 
 	args[0] = network;
 	args[1] = TimestampTzGetDatum(now);
-	ft_execute(&claim_network, args, NULL);
-	ft_execute(&lock_network, args, NULL);
+	/* freetier_prune may delete the row between the two: make it again */
+	do
+		ft_execute(&claim_network, args, NULL);
+	while (ft_execute(&lock_network, args, NULL) == 0);
 	ft_execute(&network_trials, args, NULL);
 	limit = DatumGetInt32(ft_column(0, 1, &isnull));
 	credits = ft_column_int64(0, 2);
