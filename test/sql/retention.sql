@@ -229,6 +229,14 @@ SELECT * FROM freetier_archive_ledger('ret');
 SELECT stripe, min(seq), max(seq), count(*) FROM freetier_ledger_archive('ret')
  GROUP BY stripe ORDER BY stripe;
 SELECT unchanged(), verified();
+
+-- The README's known answer for a checkpoint's hash: pool kc of 100 sats
+-- on one stripe, created and checkpointed at 2025-05-05 05:05:05 UTC.
+SET freetier.test_now = '2025-05-05 05:05:05+00';
+SELECT freetier_create_pool('kc', 100, 10, '15 minutes', 1);
+SELECT * FROM freetier_checkpoint_ledger('kc');
+SELECT left(encode(hash, 'hex'), 8) AS checkpoint_hash FROM freetier.ledger
+ WHERE pool = 'kc' AND kind = 'checkpoint';
 RESET freetier.test_now;
 
 -- no rule of the request path's tables is broken
