@@ -45,7 +45,10 @@ static FtStatement pool_stripes = {
 
 /*
  * Pool $1's entries before each stripe's latest checkpoint, moved to the
- * archive: stripe, the checkpoint's seq, how many entries moved.
+ * archive: stripe, the checkpoint's seq, how many entries moved.  An
+ * install-time seed entry (seq 1, dated -infinity) stays: pg_dump leaves
+ * it out and CREATE EXTENSION makes it again, so a restored chain has it
+ * (verify.c reads it first in the chain and in the archive).
  */
 static FtStatement archive_entries = {
 	"WITH cp AS (SELECT stripe, pg_catalog.max(seq) AS seq FROM freetier.ledger"
@@ -54,6 +57,8 @@ static FtStatement archive_entries = {
 	" moved AS (DELETE FROM freetier.ledger l USING cp"
 	"   WHERE l.pool OPERATOR(pg_catalog.=) $1 AND l.stripe OPERATOR(pg_catalog.=) cp.stripe"
 	"     AND l.seq OPERATOR(pg_catalog.<) cp.seq"
+	"     AND NOT (l.seq OPERATOR(pg_catalog.=) 1 AND l.kind OPERATOR(pg_catalog.=) 'seed'"
+	"       AND l.created_at OPERATOR(pg_catalog.=) '-infinity')"
 	"   RETURNING l.pool, l.stripe, l.seq, l.kind, l.delta_sats, l.balance_after, l.hold_id,"
 	"     l.payment_ref, l.created_at, l.prev_hash, l.hash),"
 	" kept AS (INSERT INTO freetier.ledger_archive (pool, stripe, seq, kind, delta_sats,"

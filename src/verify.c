@@ -14,6 +14,12 @@
  * late, and its purchased balance), and for an account its totals
  * (lifetime_spent, lifetime_added) and its plan.
  *
+ * A chain starts at its first stored entry: seq 1, after a hash of zeros,
+ * or a checkpoint once the entries before it were archived (ledger_archive.c),
+ * after what that checkpoint says it follows.  A pool's archive is checked
+ * the same way, each stripe's archived entries ending right before the
+ * checkpoint its chain now starts at.
+ *
  * A pool has one chain per stripe; an account has one.  Verification only
  * reads, with one snapshot for the whole call
  * (FT_READING), so that a chain and its owning row are seen at one instant.
@@ -120,7 +126,9 @@ static FtStatement account_entries = {
  * stripe's chain, which end where the chain now starts, right before a
  * checkpoint.  Its owner is that checkpoint: the archive must end at the
  * entry before it, with the hash and the balance the checkpoint follows.
- * A stripe with nothing archived has an empty archive, which is ok.
+ * A stripe with nothing archived has an empty archive, which is ok.  A
+ * chain's install-time seed stays in the ledger (is_install_seed): it is
+ * read as the archive's first entry, and the owner is the entry after it.
  */
 static FtStatement archive_owners = {
 	"SELECT s.pool, s.stripe, coalesce(l.seq OPERATOR(pg_catalog.-) 1, 0),"
@@ -131,6 +139,8 @@ static FtStatement archive_owners = {
 	" FROM freetier.pool_stripes s LEFT JOIN LATERAL ("
 	"   SELECT l.seq, l.prev_hash, l.balance_after, l.delta_sats, l.kind FROM freetier.ledger l"
 	"    WHERE l.pool OPERATOR(pg_catalog.=) s.pool AND l.stripe OPERATOR(pg_catalog.=) s.stripe"
+	"      AND NOT (l.seq OPERATOR(pg_catalog.=) 1 AND l.kind OPERATOR(pg_catalog.=) 'seed'"
+	"       AND l.created_at OPERATOR(pg_catalog.=) '-infinity')"
 	"      AND EXISTS (SELECT FROM freetier.ledger_archive a"
 	"                   WHERE a.pool OPERATOR(pg_catalog.=) s.pool"
 	"                     AND a.stripe OPERATOR(pg_catalog.=) s.stripe)"
@@ -139,11 +149,18 @@ static FtStatement archive_owners = {
 	1, {TEXTOID}, NULL
 };
 
-static FtStatement archive_entries = {
-	"SELECT 0, prev_hash, hash,"
+#define ARCHIVE_COLUMNS \
+	"SELECT 0, prev_hash, hash," \
 	" pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at, stripe"
-	" FROM freetier.ledger_archive WHERE pool OPERATOR(pg_catalog.=) $1"
-	" AND stripe OPERATOR(pg_catalog.=) $2 ORDER BY seq",
+static FtStatement archive_entries = {
+	ARCHIVE_COLUMNS " FROM freetier.ledger_archive WHERE pool OPERATOR(pg_catalog.=) $1"
+	" AND stripe OPERATOR(pg_catalog.=) $2"
+	" UNION ALL " ARCHIVE_COLUMNS " FROM freetier.ledger l WHERE pool OPERATOR(pg_catalog.=) $1"
+	" AND stripe OPERATOR(pg_catalog.=) $2 AND seq OPERATOR(pg_catalog.=) 1 AND kind OPERATOR(pg_catalog.=) 'seed'"
+	" AND created_at OPERATOR(pg_catalog.=) '-infinity'"
+	" AND EXISTS (SELECT FROM freetier.ledger_archive a WHERE a.pool OPERATOR(pg_catalog.=) $1"
+	"   AND a.stripe OPERATOR(pg_catalog.=) $2)"
+	" ORDER BY 5",
 	2, {TEXTOID, INT4OID}, NULL
 };
 
@@ -211,6 +228,7 @@ typedef struct ChainCheck
 	int64		entries;		/* entries that matched, in order */
 	bool		ok;
 	int64		first_bad_entry;	/* 0 when none */
+	bool		install_seed_only;	/* the one entry so far is an install seed */
 	int64		balance[FT_MAX_BUCKETS];
 	uint8		head[FT_HASH_BYTES];
 } ChainCheck;
@@ -238,6 +256,19 @@ start_at_checkpoint(ChainCheck *c, TupleTableSlot *row, const FtField *fields, i
 	return true;
 }
 
+/*
+ * A pool's install-time seed entry: seq 1, dated -infinity, the same bytes
+ * in every install.  pg_dump leaves it out and CREATE EXTENSION makes it
+ * again, so it is never archived: a chain may go on from it straight to a
+ * checkpoint, the entries between them being in the archive.
+ */
+static bool
+is_install_seed(const FtField *fields)
+{
+	return fields[1].i == 1 && fields[7].i == DT_NOBEGIN &&
+		fields[2].len == strlen("seed") && memcmp(fields[2].s, "seed", fields[2].len) == 0;
+}
+
 /* Check one entry against the chain so far. */
 static bool
 entry_matches(ChainCheck *c, TupleTableSlot *row)
@@ -254,7 +285,8 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	fields_of_row(row, nfields, fields);
 	if (bucket < 0 || bucket >= FT_MAX_BUCKETS)
 		return false;
-	if (c->entries == 0 && fields[1].i > 1 && !start_at_checkpoint(c, row, fields, bucket))
+	if ((c->entries == 0 || c->install_seed_only) && fields[1].i > c->entries + 1 &&
+		!start_at_checkpoint(c, row, fields, bucket))
 		return false;
 	if (fields[1].i != c->entries + 1)
 		return false;
@@ -271,6 +303,7 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	c->entries++;
 	c->balance[bucket] = expected;
 	memcpy(c->head, hash, FT_HASH_BYTES);
+	c->install_seed_only = c->entries == 1 && !c->kind->accounts && is_install_seed(fields);
 	return true;
 }
 

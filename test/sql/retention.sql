@@ -230,6 +230,32 @@ SELECT stripe, min(seq), max(seq), count(*) FROM freetier_ledger_archive('ret')
  GROUP BY stripe ORDER BY stripe;
 SELECT unchanged(), verified();
 
+-- Pool default's stripe 0 starts with the install-time seed (dated
+-- -infinity, left out of every dump and made again by CREATE EXTENSION): it
+-- stays in the ledger, and its chain goes on at the checkpoint.
+SELECT freetier_release(hold_id) FROM freetier_decide('r5', 10, 'default');
+SELECT freetier_credit(50, 'default', 'default-pay-1');
+SELECT count(seq) AS checkpointed FROM freetier_checkpoint_ledger('default');
+SELECT stripe, checkpoint_seq, archived FROM freetier_archive_ledger('default') WHERE archived > 0;
+SELECT stripe, seq, kind, created_at FROM freetier.ledger
+ WHERE pool = 'default' AND stripe = 0 ORDER BY seq;
+SELECT stripe, min(seq), max(seq) FROM freetier_ledger_archive('default') GROUP BY stripe ORDER BY stripe;
+SELECT verified();
+BEGIN; :off;
+UPDATE freetier.ledger_archive SET delta_sats = -11 WHERE pool = 'default' AND stripe = 0 AND seq = 2;
+SELECT 'default archive' AS tampered, verified(); ROLLBACK;
+BEGIN; :off;
+UPDATE freetier.ledger SET balance_after = 9999 WHERE pool = 'default' AND stripe = 0 AND seq = 1;
+SELECT 'default install seed' AS tampered, verified(); ROLLBACK;
+-- dropped, then archived again: the archive starts at the first checkpoint,
+-- after the install seed
+SELECT freetier_drop_ledger_archive('default');
+SELECT freetier_release(hold_id) FROM freetier_decide('r5', 10, 'default');
+SELECT count(seq) AS checkpointed FROM freetier_checkpoint_ledger('default');
+SELECT count(*) AS stripes, sum(archived) AS archived FROM freetier_archive_ledger('default');
+SELECT stripe, min(seq), max(seq) FROM freetier_ledger_archive('default') WHERE stripe = 0 GROUP BY stripe;
+SELECT verified();
+
 -- The README's known answer for a checkpoint's hash: pool kc of 100 sats
 -- on one stripe, created and checkpointed at 2025-05-05 05:05:05 UTC.
 SET freetier.test_now = '2025-05-05 05:05:05+00';
