@@ -245,12 +245,16 @@ start_at_checkpoint(ChainCheck *c, TupleTableSlot *row, const FtField *fields, i
 	const FtField *kind = &fields[2];
 	bytea	   *prev = DatumGetByteaPP(row->tts_values[1]);
 
-	c->entries = fields[1].i - 1;	/* a bad start is this entry */
 	if (kind->s == NULL || kind->len != strlen("checkpoint") ||
 		memcmp(kind->s, "checkpoint", kind->len) != 0 ||
 		fields[c->kind->delta_field].i != 0 ||
 		VARSIZE_ANY_EXHDR(prev) != FT_HASH_BYTES)
-		return false;
+	{
+		if (c->entries == 0)
+			c->entries = fields[1].i - 1;	/* the first entry stored is the bad one */
+		return false;			/* else the first one missing */
+	}
+	c->entries = fields[1].i - 1;
 	c->balance[bucket] = fields[c->kind->balance_field].i;
 	memcpy(c->head, VARDATA_ANY(prev), FT_HASH_BYTES);
 	return true;
