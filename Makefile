@@ -9,6 +9,7 @@ OBJS = \
 	src/args.o \
 	src/chain.o \
 	src/clock.o \
+	src/correction.o \
 	src/counters.o \
 	src/credit_hold.o \
 	src/decision.o \
@@ -19,6 +20,7 @@ OBJS = \
 	src/period.o \
 	src/pool.o \
 	src/pool_credit.o \
+	src/request_key.o \
 	src/spend.o \
 	src/spi.o \
 	src/trial.o \
@@ -49,12 +51,12 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
 # pg_regress: test/sql/*.sql against test/expected/*.out
-REGRESS = setup decide estimate settle credit ledger chains retention errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants counters upgrade
+REGRESS = setup decide estimate settle credit ledger chains retention errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants listings counters corrections keys upgrade
 # $(srcdir): the source tree, also in an out-of-tree build
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out
-ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock stripes-race retention-traffic
+ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock stripes-race reversal-vs-decide corrections-twice decide-key credit-key retention-traffic
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 # A step still waiting after this many seconds is cancelled, which fails its
 # spec at once instead of after isolationtester's default of 300 s.

@@ -53,17 +53,18 @@ CREATE FUNCTION freetier_grant_app(role regrole)
     SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT freetier.grant_functions(role, ARRAY[
-        'freetier_decide(text,bigint,text)',
+        'freetier_decide(text,bigint,text,text,interval)',
+        'freetier_extend_hold(uuid,interval)',
         'freetier_estimate(text,bigint,text)',
         'freetier_record_grant(uuid,bigint,text)',
         'freetier_release(uuid,text)',
         'freetier_open_account(text)',
         'freetier_account_status(text)',
         'freetier_route(text,text[],bigint)',
-        'freetier_reserve_credits(text,bigint,text)',
+        'freetier_reserve_credits(text,bigint,text,text)',
         'freetier_settle_credits(uuid,bigint)',
-        'freetier_spend_credits(text,bigint,text)',
-        'freetier_mint_trial(inet)',
+        'freetier_spend_credits(text,bigint,text,text)',
+        'freetier_mint_trial(inet,text)',
         'freetier_claim_trial(text,text)'])
 $$;
 COMMENT ON FUNCTION freetier_grant_app(regrole) IS
@@ -97,8 +98,8 @@ AS $$
         'freetier_credit(bigint,text,text)',
         'freetier_set_tier(text,text)',
         'freetier_set_tier_budget(text,bigint)',
-        'freetier_create_pool(text,bigint,numeric,interval,integer)',
-        'freetier_configure_pool(text,numeric,interval,integer)',
+        'freetier_create_pool(text,bigint,numeric,interval,integer,interval)',
+        'freetier_configure_pool(text,numeric,interval,integer,interval)',
         'freetier_verify_ledger(text)',
         'freetier_prune(interval)',
         'freetier_checkpoint_ledger(text)',
@@ -107,13 +108,21 @@ AS $$
         'freetier_verify_ledger_archive(text)',
         'freetier_drop_ledger_archive(text)',
         'freetier_expire_holds()',
+        'freetier_prune_request_keys()',
         'freetier_open_account(text,text)',
         'freetier_add_credits(text,bigint,text,text)',
         'freetier_set_plan(text,text)',
         'freetier_define_plan(text,text,bigint,jsonb)',
-        'freetier_configure_credits(text,interval,text,bigint,integer,interval)',
+        'freetier_configure_credits(text,interval,text,bigint,integer,interval,interval)',
         'freetier_verify_account_ledger(text)',
-        'freetier_reset_counters()'])
+        'freetier_reset_counters()',
+        'freetier_list_subjects(text,integer)',
+        'freetier_list_accounts(text,integer)',
+        'freetier_adjust_pool(text,bigint,text,text)',
+        'freetier_reverse_credit(text,text)',
+        'freetier_refund_credits(text,text,text)',
+        'freetier_balance_at(text,timestamp with time zone)',
+        'freetier_account_balance_at(text,timestamp with time zone)'])
 $$;
 COMMENT ON FUNCTION freetier_grant_operator(regrole) IS
     'let a role run freetier: everything an application and a monitor may, plus credits, tiers, pools, plans and checks';
@@ -182,6 +191,95 @@ REVOKE ALL ON FUNCTION freetier_accounts_summary() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION freetier_accounts_summary() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION freetier_pool_status(text) TO pg_monitor;
 
+-- Operator listings, a page at a time in subject order: `after` is the last
+-- subject of the previous page (NULL for the first), `page_size` at most
+-- 10,000.  Each row as the next call would see it: a window that has ended
+-- counts nothing, a hold past its TTL holds nothing.
+CREATE FUNCTION freetier.check_page_size(page_size int)
+    RETURNS int
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF page_size IS NULL OR page_size < 1 OR page_size > 10000 THEN
+        RAISE EXCEPTION 'page_size must be between 1 and 10000'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN page_size;
+END
+$$;
+REVOKE ALL ON FUNCTION freetier.check_page_size(int) FROM PUBLIC;
+
+CREATE FUNCTION freetier_list_subjects(after text DEFAULT NULL, page_size int DEFAULT 100)
+    RETURNS TABLE (subject text, tier text, daily_budget_sats bigint,
+                   window_start timestamptz, window_settled_sats bigint,
+                   window_held_sats bigint, live_holds bigint, left_sats bigint)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.subject, s.tier, t.daily_budget_sats, w.start, w.settled, w.held, h.holds,
+           GREATEST(t.daily_budget_sats - w.settled - w.held, 0)
+      FROM (SELECT x.* FROM freetier.subjects x
+             WHERE after IS NULL OR x.subject > after
+             ORDER BY x.subject
+             LIMIT freetier.check_page_size(page_size)) s
+      CROSS JOIN freetier.clock() AS at
+      JOIN freetier.tiers t ON t.tier = s.tier
+      CROSS JOIN LATERAL (
+            SELECT count(*) AS holds,
+                   coalesce(sum(x.held_sats) FILTER (WHERE x.window_start = s.window_start), 0)
+                       AS window_held
+              FROM freetier.holds x
+             WHERE x.subject = s.subject AND x.state = 'held' AND x.expires_at > at) h
+      CROSS JOIN LATERAL (
+            SELECT CASE WHEN open THEN s.window_start END AS start,
+                   CASE WHEN open THEN s.window_settled_sats ELSE 0 END AS settled,
+                   CASE WHEN open THEN h.window_held ELSE 0 END::bigint AS held
+              FROM (SELECT s.window_start + interval '24 hours' > at AS open) o) w
+     ORDER BY s.subject
+$$;
+COMMENT ON FUNCTION freetier_list_subjects(text, int) IS
+    'a page of subjects after `after`: tier, budget, the open window''s settled and held sats, live holds, what decide would still absorb';
+REVOKE ALL ON FUNCTION freetier_list_subjects(text, int) FROM PUBLIC;
+
+CREATE FUNCTION freetier_list_accounts(after text DEFAULT NULL, page_size int DEFAULT 100)
+    RETURNS TABLE (subject text, plan text, period text, period_start timestamptz,
+                   period_end timestamptz, allowance_left bigint, backend_left jsonb,
+                   purchased_balance bigint, reserved_credits bigint,
+                   lifetime_spent bigint, lifetime_added bigint)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT st.*
+      FROM (SELECT a.subject FROM freetier.accounts a
+             WHERE after IS NULL OR a.subject > after
+             ORDER BY a.subject
+             LIMIT freetier.check_page_size(page_size)) a
+      CROSS JOIN LATERAL @extschema@.freetier_account_status(a.subject) st
+     ORDER BY a.subject
+$$;
+COMMENT ON FUNCTION freetier_list_accounts(text, int) IS
+    'a page of credit accounts after `after`, each as freetier_account_status shows it';
+REVOKE ALL ON FUNCTION freetier_list_accounts(text, int) FROM PUBLIC;
+
+-- Parallel restore.  pg_restore -j loads the extension's tables in any
+-- order, so a foreign key between two of them fails the load.  The
+-- functions check every reference before they write (an unknown tier, plan,
+-- pool or account is 42704) and nothing deletes a referenced row, so the
+-- keys go; test/invariants.sql keeps their rules, checked by the tests.
+ALTER TABLE freetier.subjects DROP CONSTRAINT subjects_tier_fkey;
+ALTER TABLE freetier.pool_stripes DROP CONSTRAINT pool_stripes_pool_fkey;
+ALTER TABLE freetier.credits DROP CONSTRAINT credits_pool_fkey;
+ALTER TABLE freetier.credit_settings DROP CONSTRAINT credit_settings_default_plan_fkey;
+ALTER TABLE freetier.credit_settings DROP CONSTRAINT credit_settings_trial_plan_fkey;
+ALTER TABLE freetier.accounts DROP CONSTRAINT accounts_plan_fkey;
+ALTER TABLE freetier.account_backend_use DROP CONSTRAINT account_backend_use_subject_fkey;
+ALTER TABLE freetier.credit_holds DROP CONSTRAINT credit_holds_subject_fkey;
+ALTER TABLE freetier.credit_additions DROP CONSTRAINT credit_additions_subject_fkey;
+ALTER TABLE freetier.account_ledger DROP CONSTRAINT account_ledger_subject_fkey;
+ALTER TABLE freetier.trials DROP CONSTRAINT trials_subject_fkey;
+ALTER TABLE freetier.trials DROP CONSTRAINT trials_claimed_by_fkey;
+
 -- The outcome counters (src/counters.c).
 CREATE FUNCTION freetier_pool_counters()
     RETURNS TABLE (pool text, decides_free bigint, decides_partial bigint,
@@ -220,12 +318,384 @@ COMMENT ON FUNCTION freetier_reset_counters() IS
     'set every outcome counter to zero; returns the instant they count from';
 REVOKE ALL ON FUNCTION freetier_reset_counters() FROM PUBLIC;
 
+-- ---------------------------------------------------------------------------
+-- Corrections (issue 9).  freetier_adjust_pool, freetier_reverse_credit and
+-- freetier_refund_credits, operator-only, each applied once per ref and
+-- recorded in freetier.corrections; ledger kinds 'adjust', 'reversal',
+-- 'owed' and 'repay' (pools) and 'refund' (accounts).  What a pool owes
+-- after a reversal it could not cover is kept on its stripe 0
+-- (pool_stripes.owed_sats, chained by the 'owed' and 'repay' entries), and
+-- freetier_credit repays it first.  freetier_balance_at and
+-- freetier_account_balance_at read a balance at an instant off the ledgers.
+-- ---------------------------------------------------------------------------
+ALTER TABLE freetier.pool_stripes ADD COLUMN owed_sats bigint NOT NULL DEFAULT 0;
+
+-- A restore replaces a stripe the install made, owed sats too.
+CREATE OR REPLACE FUNCTION freetier.restore_pool_stripe() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.head_seq > 0 THEN
+        UPDATE freetier.pool_stripes s
+           SET balance_sats = NEW.balance_sats, owed_sats = NEW.owed_sats,
+               head_seq = NEW.head_seq, head_hash = NEW.head_hash
+         WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe
+           AND (s.head_seq = 0
+                OR s.head_seq = 1 AND EXISTS (SELECT FROM freetier.ledger l
+                                               WHERE l.pool = s.pool AND l.stripe = s.stripe
+                                                 AND l.seq = 1 AND l.created_at = '-infinity'));
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    ELSIF EXISTS (SELECT FROM freetier.pool_stripes s
+                   WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe) THEN
+        RETURN NULL;                -- an empty stripe adds nothing to one that exists
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+ALTER TABLE freetier.account_ledger
+    DROP CONSTRAINT account_ledger_kind_check,
+    ADD CONSTRAINT account_ledger_kind_check
+        CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change', 'purchase', 'grant',
+                        'trial', 'carry_in', 'carry_out', 'refund'));
+
+-- One row per correction applied: its arguments and its result, so that a
+-- repeated ref returns the first result.  Append-only, like the ledgers.
+CREATE TABLE freetier.corrections (
+    kind       text NOT NULL CHECK (kind IN ('adjust', 'reversal', 'refund')),
+    ref        text NOT NULL CHECK (octet_length(ref) BETWEEN 1 AND 256),
+    target     text NOT NULL,
+    amount     bigint,
+    reason     text NOT NULL CHECK (octet_length(reason) BETWEEN 1 AND 256),
+    result     bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (kind, ref)
+);
+CREATE TRIGGER corrections_append_only BEFORE UPDATE OR DELETE ON freetier.corrections
+    FOR EACH ROW EXECUTE FUNCTION freetier.refuse_change();
+CREATE TRIGGER corrections_no_truncate BEFORE TRUNCATE ON freetier.corrections
+    FOR EACH STATEMENT EXECUTE FUNCTION freetier.refuse_change();
+ALTER TABLE freetier.corrections ENABLE ALWAYS TRIGGER corrections_append_only;
+ALTER TABLE freetier.corrections ENABLE ALWAYS TRIGGER corrections_no_truncate;
+SELECT pg_catalog.pg_extension_config_dump('freetier.corrections', '');
+
+CREATE OR REPLACE FUNCTION freetier_credit(paid_sats bigint, pool text DEFAULT 'default', payment_ref text DEFAULT NULL)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_credit_v4'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_credit(bigint, text, text) IS
+    'add floor(paid_sats * credit_pct / 100) to a pool (its emptiest stripe), what it owes repaid first, once per payment_ref; returns the sats credited';
+
+CREATE OR REPLACE FUNCTION freetier_verify_ledger(pool text DEFAULT NULL)
+    RETURNS TABLE (pool text, entries bigint, ok boolean, first_bad_entry bigint)
+    AS 'MODULE_PATHNAME', 'freetier_verify_ledger_v4'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_verify_ledger(text) IS
+    'recompute the hash chain and balances (and what the pool owes) of every stripe of each pool; first_bad_entry is the seq of the first entry that does not match, on the pool''s first bad stripe';
+
+CREATE FUNCTION freetier_adjust_pool(pool text, delta_sats bigint, reason text, ref text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_adjust_pool'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_adjust_pool(text, bigint, text, text) IS
+    'top a pool up (delta_sats > 0) or write it down (< 0, never past its balance), once per ref; returns the balance after';
+REVOKE ALL ON FUNCTION freetier_adjust_pool(text, bigint, text, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_reverse_credit(payment_ref text, reason text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_reverse_credit'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_reverse_credit(text, text) IS
+    'take back what a payment_ref credited to its pool, once; what the pool cannot give now it owes, repaid by its next credits; returns the sats taken now';
+REVOKE ALL ON FUNCTION freetier_reverse_credit(text, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_refund_credits(subject text, ref text, reason text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_refund_credits'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_refund_credits(text, text, text) IS
+    'take the credits freetier_add_credits added with ref back out of the purchased balance, never below what is on hold, once; returns the credits taken';
+REVOKE ALL ON FUNCTION freetier_refund_credits(text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_balance_at(pool text, at timestamptz)
+    RETURNS bigint
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN $1 IS NULL THEN 'pool' ELSE 'at' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM freetier.pools p WHERE p.pool = $1) THEN
+        RAISE EXCEPTION 'pool "%" does not exist', $1
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Pools are created with freetier_create_pool.';
+    END IF;
+    RETURN (SELECT LEAST(coalesce(sum(l.delta_sats), 0), 9223372036854775807)::bigint
+              FROM freetier.ledger l
+             WHERE l.pool = $1 AND l.created_at <= $2 AND l.kind <> ALL ('{owed,repay}'));
+END
+$$;
+COMMENT ON FUNCTION freetier_balance_at(text, timestamptz) IS
+    'a pool''s balance at an instant: the sum of its ledger entries up to then (what it owes not counted)';
+REVOKE ALL ON FUNCTION freetier_balance_at(text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION freetier_account_balance_at(subject text, at timestamptz)
+    RETURNS bigint
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN $1 IS NULL THEN 'subject' ELSE 'at' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM freetier.accounts a WHERE a.subject = $1) THEN
+        RAISE EXCEPTION 'account "%" does not exist', $1
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Accounts are opened with freetier_open_account.';
+    END IF;
+    RETURN (SELECT coalesce(sum(l.delta), 0)::bigint
+              FROM freetier.account_ledger l
+             WHERE l.subject = $1 AND l.bucket = 'purchased' AND l.created_at <= $2);
+END
+$$;
+COMMENT ON FUNCTION freetier_account_balance_at(text, timestamptz) IS
+    'an account''s purchased balance at an instant: the sum of its purchased entries up to then';
+REVOKE ALL ON FUNCTION freetier_account_balance_at(text, timestamptz) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Money-safe retries and long payment windows (issue 9): request keys, a
+-- TTL per decide, freetier_extend_hold, and the max_hold_ttl that bounds
+-- both, per pool and for credit holds.
+------------------------------------------------------------------------------
+
+-- The longest TTL a decide may ask for, or an extension give, on a pool's
+-- holds; the credit settings' bounds extensions of credit holds.  30 days
+-- is the bound every hold_ttl had already: nothing that worked stops.
+ALTER TABLE freetier.pools
+    ADD COLUMN max_hold_ttl interval NOT NULL DEFAULT interval '30 days'
+        CHECK (freetier.is_duration(max_hold_ttl) AND max_hold_ttl <= interval '30 days');
+ALTER TABLE freetier.credit_settings
+    ADD COLUMN max_hold_ttl interval NOT NULL DEFAULT interval '30 days'
+        CHECK (freetier.is_duration(max_hold_ttl) AND max_hold_ttl <= interval '30 days');
+
+-- A key that did something: the call, a BLAKE2b fingerprint of its
+-- arguments, and what it made (src/request_key.c): a hold (decide,
+-- reserve), credits (reserve, spend; a trial's in purchased_credits), a
+-- trial's subject.
+CREATE TABLE freetier.request_keys (
+    request_key       text PRIMARY KEY,
+    call              text NOT NULL,
+    fingerprint       bytea NOT NULL,
+    hold_id           uuid,
+    subject           text,
+    allowance_credits bigint,
+    purchased_credits bigint,
+    created_at        timestamptz NOT NULL
+);
+CREATE INDEX request_keys_by_age ON freetier.request_keys (created_at);
+COMMENT ON TABLE freetier.request_keys IS
+    'request keys that placed a hold, spent or minted: a repeat with the same arguments gets that result back';
+SELECT pg_catalog.pg_extension_config_dump('freetier.request_keys', '');
+REVOKE ALL ON freetier.request_keys FROM PUBLIC;
+
+-- A restore also brings the default pool's max_hold_ttl back.
+CREATE OR REPLACE FUNCTION freetier.restore_pool() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE freetier.pools p
+       SET credit_pct = NEW.credit_pct, hold_ttl = NEW.hold_ttl,
+           stripes = NEW.stripes, max_hold_ttl = NEW.max_hold_ttl, created_at = NEW.created_at
+     WHERE p.pool = NEW.pool
+       AND (p.pool, p.credit_pct, p.hold_ttl, p.stripes, p.max_hold_ttl)
+           = ('default', 10, interval '15 minutes', 16, interval '30 days');
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- New arguments, last and with defaults (decide, create_pool,
+-- configure_pool, configure_credits; below reserve_credits, spend_credits,
+-- mint_trial): new signatures, so the GRANTs of the old ones must be given
+-- again (freetier_grant_app, _operator).  The C symbols stay: they read
+-- the new arguments only when they are passed, so 0.3's SQL still works.
+DROP FUNCTION freetier_decide(text, bigint, text);
+CREATE FUNCTION freetier_decide(subject text, estimated_sats bigint, pool text DEFAULT 'default',
+                                request_key text DEFAULT NULL, hold_ttl interval DEFAULT NULL)
+    RETURNS TABLE (serve text, absorb_sats bigint, charge_sats bigint, hold_id uuid, reason text)
+    AS 'MODULE_PATHNAME', 'freetier_decide_v3'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_decide(text, bigint, text, text, interval) IS
+    'decide free, partial or gate for a request and hold the subsidy until it is settled, released or expires (after hold_ttl, default the pool''s); a request_key makes a repeat return the first hold';
+REVOKE ALL ON FUNCTION freetier_decide(text, bigint, text, text, interval) FROM PUBLIC;
+
+DROP FUNCTION freetier_create_pool(text, bigint, numeric, interval, int);
+CREATE FUNCTION freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
+                                     credit_pct numeric DEFAULT 10,
+                                     hold_ttl interval DEFAULT interval '15 minutes',
+                                     stripes int DEFAULT 16,
+                                     max_hold_ttl interval DEFAULT interval '30 days')
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_create_pool_v3'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval) IS
+    'create a pool over `stripes` stripes, each with a seed ledger entry of its share of initial_sats';
+REVOKE ALL ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval) FROM PUBLIC;
+
+DROP FUNCTION freetier_configure_pool(text, numeric, interval, int);
+CREATE FUNCTION freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
+                                        hold_ttl interval DEFAULT NULL,
+                                        stripes int DEFAULT NULL,
+                                        max_hold_ttl interval DEFAULT NULL)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_configure_pool'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval) IS
+    'change a pool''s credit_pct, hold_ttl (new holds only), number of active stripes or max_hold_ttl; NULL keeps a value';
+REVOKE ALL ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval) FROM PUBLIC;
+
+DROP FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval);
+CREATE FUNCTION freetier_configure_credits(default_plan text DEFAULT NULL,
+                                           hold_ttl interval DEFAULT NULL,
+                                           trial_plan text DEFAULT NULL,
+                                           trial_credits bigint DEFAULT NULL,
+                                           trials_per_network int DEFAULT NULL,
+                                           trial_window interval DEFAULT NULL,
+                                           max_hold_ttl interval DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF default_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = default_plan) THEN
+        RAISE EXCEPTION 'plan "%" does not exist', default_plan
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Plans are created with freetier_define_plan.';
+    END IF;
+    IF trial_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = trial_plan) THEN
+        RAISE EXCEPTION 'plan "%" does not exist', trial_plan
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Plans are created with freetier_define_plan.';
+    END IF;
+    IF NOT freetier.is_duration(hold_ttl) OR trial_window <= interval '0' OR trial_credits < 0
+       OR trials_per_network < 0 THEN
+        RAISE EXCEPTION 'invalid credit setting'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'hold_ttl must be a positive duration (days, hours, minutes or seconds) and trial_window positive; trial_credits and trials_per_network zero or more.';
+    END IF;
+    IF hold_ttl > interval '30 days' THEN
+        RAISE EXCEPTION 'hold_ttl must be at most 30 days'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('hold_ttl was %s.', hold_ttl);
+    END IF;
+    IF NOT freetier.is_duration(max_hold_ttl) OR max_hold_ttl > interval '30 days' THEN
+        RAISE EXCEPTION 'max_hold_ttl must be a positive duration of at most 30 days'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('max_hold_ttl was %s.', max_hold_ttl),
+                  HINT = 'Give days, hours, minutes or seconds, none negative.';
+    END IF;
+    IF NOT freetier.is_duration(trial_window) THEN
+        RAISE EXCEPTION 'trial_window must be a positive duration'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('trial_window was %s.', trial_window),
+                  HINT = 'Give days, hours, minutes or seconds, none negative.';
+    END IF;
+    IF trial_credits > 1000000000000000000 THEN
+        RAISE EXCEPTION 'trial_credits must be at most 1000000000000000000'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('trial_credits was %s; no credit counter of an account may pass 10^18.', trial_credits);
+    END IF;
+    IF trial_window > interval '366 days' THEN
+        RAISE EXCEPTION 'trial_window must be at most 366 days'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('trial_window was %s.', trial_window);
+    END IF;
+    UPDATE freetier.credit_settings s
+       SET default_plan = coalesce(freetier_configure_credits.default_plan, s.default_plan),
+           hold_ttl = coalesce(freetier_configure_credits.hold_ttl, s.hold_ttl),
+           trial_plan = coalesce(freetier_configure_credits.trial_plan, s.trial_plan),
+           trial_credits = coalesce(freetier_configure_credits.trial_credits, s.trial_credits),
+           trials_per_network = coalesce(freetier_configure_credits.trials_per_network, s.trials_per_network),
+           trial_window = coalesce(freetier_configure_credits.trial_window, s.trial_window),
+           max_hold_ttl = coalesce(freetier_configure_credits.max_hold_ttl, s.max_hold_ttl);
+END
+$$;
+COMMENT ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) IS
+    'change the account and trial settings (NULL keeps a value)';
+REVOKE ALL ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) FROM PUBLIC;
+
+DROP FUNCTION freetier_reserve_credits(text, bigint, text);
+CREATE FUNCTION freetier_reserve_credits(subject text, credits bigint, backend text,
+                                         request_key text DEFAULT NULL)
+    RETURNS TABLE (hold_id uuid, allowance_credits bigint, purchased_credits bigint, reason text)
+    AS 'MODULE_PATHNAME', 'freetier_reserve_credits'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_reserve_credits(text, bigint, text, text) IS
+    'reserve credits (allowance first, then purchased), all or nothing; settle or release the hold later; a request_key makes a repeat return the first hold';
+REVOKE ALL ON FUNCTION freetier_reserve_credits(text, bigint, text, text) FROM PUBLIC;
+
+DROP FUNCTION freetier_spend_credits(text, bigint, text);
+CREATE FUNCTION freetier_spend_credits(subject text, credits bigint, backend text,
+                                       request_key text DEFAULT NULL)
+    RETURNS TABLE (ok boolean, allowance_credits bigint, purchased_credits bigint, reason text)
+    AS 'MODULE_PATHNAME', 'freetier_spend_credits'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_spend_credits(text, bigint, text, text) IS
+    'one-shot debit: allowance first, then purchased, all or nothing; a request_key makes a repeat return the first spend';
+REVOKE ALL ON FUNCTION freetier_spend_credits(text, bigint, text, text) FROM PUBLIC;
+
+DROP FUNCTION freetier_mint_trial(inet);
+CREATE FUNCTION freetier_mint_trial(client_ip inet, request_key text DEFAULT NULL)
+    RETURNS TABLE (subject text, credits bigint, reason text)
+    AS 'MODULE_PATHNAME', 'freetier_mint_trial'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_mint_trial(inet, text) IS
+    'mint an anonymous trial account, at most trials_per_network per IPv4 address or IPv6 /64 per trial_window; a request_key makes a repeat return the first trial';
+REVOKE ALL ON FUNCTION freetier_mint_trial(inet, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_prune_request_keys()
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_prune_request_keys'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_prune_request_keys() IS
+    'delete the request keys older than freetier.request_key_retention (24 hours by default); returns how many';
+REVOKE ALL ON FUNCTION freetier_prune_request_keys() FROM PUBLIC;
+
+CREATE FUNCTION freetier_extend_hold(hold_id uuid, ttl interval)
+    RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'freetier_extend_hold'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_extend_hold(uuid, interval) IS
+    'move a live hold''s expiry (a gate or a credit hold) to now + ttl, at most its max_hold_ttl; returns the new expiry';
+REVOKE ALL ON FUNCTION freetier_extend_hold(uuid, interval) FROM PUBLIC;
 ------------------------------------------------------------------------------
 -- Retention (issue 8): pruning ended rows, ledger checkpoints, the archive.
 --
 -- freetier_prune deletes ended holds, finished credit holds and trial
 -- network rows older than a retention period, never a live row and never
--- one that a ledger entry (archived or not) or a grant names.
+-- one that a ledger entry (archived or not), a grant or a request key names.
 -- freetier_checkpoint_ledger writes a 'checkpoint' entry on every stripe of
 -- a pool; freetier_archive_ledger moves each stripe's entries before its
 -- latest checkpoint to freetier.ledger_archive, after which verification
@@ -296,6 +766,7 @@ BEGIN
               AND NOT EXISTS (SELECT FROM freetier.grants g WHERE g.hold_id = x.hold_id)
               AND NOT EXISTS (SELECT FROM freetier.ledger l WHERE l.hold_id = x.hold_id)
               AND NOT EXISTS (SELECT FROM freetier.ledger_archive a WHERE a.hold_id = x.hold_id)
+              AND NOT EXISTS (SELECT FROM freetier.request_keys k WHERE k.hold_id = x.hold_id)
               FOR UPDATE SKIP LOCKED);
     GET DIAGNOSTICS removed = ROW_COUNT;
     kind := 'holds';
@@ -306,6 +777,7 @@ BEGIN
            SELECT x.hold_id FROM freetier.credit_holds x
             WHERE x.state <> 'held' AND x.ended_at < cutoff
               AND NOT EXISTS (SELECT FROM freetier.account_ledger l WHERE l.hold_id = x.hold_id)
+              AND NOT EXISTS (SELECT FROM freetier.request_keys k WHERE k.hold_id = x.hold_id)
               FOR UPDATE SKIP LOCKED);
     GET DIAGNOSTICS removed = ROW_COUNT;
     kind := 'credit_holds';

@@ -393,6 +393,20 @@ ft_account_add_purchased(FtAccount *a, const char *kind, int64 credits, const ch
 }
 
 /*
+ * Take from the purchased balance (kind: refund), at most what live holds
+ * leave of it.  lifetime_added stays: it counts what was ever added.
+ */
+void
+ft_account_take_purchased(FtAccount *a, const char *kind, int64 credits, const char *ref)
+{
+	if (credits > ft_account_purchased_left(a))
+		elog(ERROR, "freetier: taking " INT64_FORMAT " credits from account \"%s\" would"
+			 " leave its holds uncovered", credits, a->subject);
+	a->purchased_balance -= credits;
+	ft_account_append(a, kind, "purchased", -credits, a->purchased_balance, NULL, NULL, ref);
+}
+
+/*
  * Write the account back if anything changed.  A caller that must write it
  * regardless (a reservation, so that concurrent REPEATABLE READ reservations
  * conflict) sets a->changed first.

@@ -124,29 +124,61 @@ ft_is_duration(const Interval *i)
 		(i->day > 0 || i->time > 0);
 }
 
+/* ttl as interval_out shows it, for messages. */
+static char *
+interval_shown(const Interval *ttl)
+{
+	return DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(ttl)));
+}
+
 /*
- * A hold TTL: a duration of at most FT_MAX_HOLD_TTL_DAYS, so that every
- * hold's expiry is a valid timestamp.  22023 otherwise.
+ * A hold TTL (argument `argname`): a duration of at most
+ * FT_MAX_HOLD_TTL_DAYS, so that every hold's expiry is a valid timestamp.
+ * 22023 otherwise.
  */
 void
-ft_check_hold_ttl(const Interval *ttl)
+ft_check_ttl_arg(const Interval *ttl, const char *argname)
 {
-	char	   *shown = DatumGetCString(DirectFunctionCall1(interval_out,
-															IntervalPGetDatum(ttl)));
+	char	   *shown = interval_shown(ttl);
 
 	if (!ft_is_duration(ttl))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hold_ttl must be a positive duration"),
-				 errdetail("hold_ttl was %s.", shown),
+				 errmsg("%s must be a positive duration", argname),
+				 errdetail("%s was %s.", argname, shown),
 				 errhint("Give days, hours, minutes or seconds, none negative.")));
 	/* a duration has day, time >= 0; compared so that nothing overflows */
 	if (ttl->day > FT_MAX_HOLD_TTL_DAYS ||
 		ttl->time > (FT_MAX_HOLD_TTL_DAYS - ttl->day) * USECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hold_ttl must be at most %d days", FT_MAX_HOLD_TTL_DAYS),
-				 errdetail("hold_ttl was %s.", shown)));
+				 errmsg("%s must be at most %d days", argname, FT_MAX_HOLD_TTL_DAYS),
+				 errdetail("%s was %s.", argname, shown)));
+}
+
+void
+ft_check_hold_ttl(const Interval *ttl)
+{
+	ft_check_ttl_arg(ttl, "hold_ttl");
+}
+
+/*
+ * 22023 when a checked TTL asked for (argument `argname`) is longer than
+ * `max`, the max_hold_ttl of `bound` (a pool, the credit settings).
+ */
+void
+ft_check_hold_ttl_bound(const Interval *ttl, const char *argname, const Interval *max,
+						const char *bound)
+{
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(ttl),
+										  IntervalPGetDatum(max))) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is longer than the max_hold_ttl of %s", argname, bound),
+				 errdetail("%s was %s; max_hold_ttl is %s.", argname, interval_shown(ttl),
+						   interval_shown(max)),
+				 errhint("An operator may raise max_hold_ttl (at most %d days).",
+						 FT_MAX_HOLD_TTL_DAYS)));
 }
 
 /* credit_pct between 0 and 100, or 22023. */

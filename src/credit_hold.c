@@ -4,8 +4,9 @@
  *	  The life of a credit hold, from freetier_reserve_credits' reservation
  *	  to its end: placed (ft_credit_hold_place), settled
  *	  (freetier_settle_credits), released (ft_credit_hold_release) or
- *	  expired (ft_credit_holds_expire).  holds.c's freetier_release and
- *	  freetier_expire_holds call the last two.
+ *	  expired (ft_credit_holds_expire); its TTL moved on the way
+ *	  (ft_credit_hold_extend).  holds.c's freetier_release,
+ *	  freetier_expire_holds and freetier_extend_hold call the last three.
  *
  * A live credit hold (state 'held', before expires_at) counts against the
  * allowance of the scope it was taken in and against the purchased balance
@@ -62,6 +63,22 @@ static FtStatement expire_credit_holds = {
 	" SELECT pg_catalog.count(*), " FT_SATURATED("pg_catalog.sum(allowance_credits)") ","
 	" " FT_SATURATED("pg_catalog.sum(purchased_credits)") " FROM expired",
 	1, {TIMESTAMPTZOID}, NULL
+};
+
+/*
+ * The credit settings' max_hold_ttl, and the account's updated_at once its
+ * lock is ours.
+ */
+static FtStatement lock_account_for_extend = {
+	"SELECT s.max_hold_ttl, a.updated_at FROM freetier.credit_settings s,"
+	" freetier.accounts a WHERE a.subject OPERATOR(pg_catalog.=) $1"
+	" FOR NO KEY UPDATE OF a",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement set_credit_hold_expiry = {
+	"UPDATE freetier.credit_holds SET expires_at = $2 WHERE hold_id OPERATOR(pg_catalog.=) $1",
+	2, {UUIDOID, TIMESTAMPTZOID}, NULL
 };
 
 /* A credit hold row, locked. */
@@ -225,6 +242,40 @@ freetier_settle_credits(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(reserved - actual);
 	ft_result_row(fcinfo, values, nulls);
 	return (Datum) 0;
+}
+
+/*
+ * Move live credit hold `id`'s expiry to now + ttl (a checked TTL, at most
+ * the credit settings' max_hold_ttl, else 22023); *expires_at is the new
+ * expiry.  False when there is no such credit hold; 55000 when it has ended
+ * or is past its TTL, by our clock or by that of the account's latest
+ * write (as for a settle).
+ */
+bool
+ft_credit_hold_extend(const pg_uuid_t *id, const Interval *ttl, TimestampTz now,
+					  TimestampTz *expires_at)
+{
+	LockedCreditHold h;
+	Datum		args[2];
+	bool		isnull;
+
+	if (!lock_credit_hold_row(id, &h))
+		return false;
+	args[0] = CStringGetTextDatum(h.subject);
+	ft_execute(&lock_account_for_extend, args, NULL);
+	ft_check_hold_ttl_bound(ttl, "ttl", DatumGetIntervalP(ft_column(0, 1, &isnull)),
+							"the credit settings");
+	if (strcmp(h.state, "held") != 0)
+		ft_report_hold_not_extendable(id, h.state);
+	if (h.expires_at <= now ||
+		h.expires_at <= DatumGetTimestampTz(ft_column(0, 2, &isnull)))
+		ft_report_hold_not_extendable(id, "expired");
+
+	*expires_at = ft_plus_duration(now, ttl);
+	args[0] = UUIDPGetDatum(id);
+	args[1] = TimestampTzGetDatum(*expires_at);
+	ft_execute(&set_credit_hold_expiry, args, NULL);
+	return true;
 }
 
 /*

@@ -18,8 +18,13 @@
  *	   account.c      the only code that writes an account; open, set_plan,
  *	                  account_status, add_credits
  *	   trial.c        freetier_mint_trial, freetier_claim_trial
+ *	 corrections
+ *	   correction.c   freetier_adjust_pool, _reverse_credit, _refund_credits:
+ *	                  an operator's corrections, once per ref
  *	 shared by both
- *	   holds.c        freetier_release, freetier_expire_holds: both kinds
+ *	   holds.c        freetier_release, freetier_expire_holds,
+ *	                  freetier_extend_hold: both kinds
+ *	   request_key.c  idempotency keys: a keyed call done once, replayed
  *	   chain.c        the hash chains, write side: hashing, appending
  *	   verify.c       the hash chains, read side: verify_ledger,
  *	                  verify_account_ledger, verify_ledger_archive
@@ -59,6 +64,7 @@ _PG_init(void)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("freetier: libsodium could not be initialised")));
 	ft_define_clock_guc();
+	ft_define_request_key_guc();
 	ft_counters_init();
 	MarkGUCPrefixReserved("freetier");
 }

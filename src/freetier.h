@@ -142,6 +142,9 @@ extern int64 ft_add_sats(int64 a, int64 b, const char *what);
 extern void ft_check_subject(const char *subject);
 extern bool ft_is_duration(const Interval *i);
 extern void ft_check_hold_ttl(const Interval *ttl);
+extern void ft_check_ttl_arg(const Interval *ttl, const char *argname);
+extern void ft_check_hold_ttl_bound(const Interval *ttl, const char *argname,
+									const Interval *max, const char *bound);
 extern void ft_check_credit_pct(Datum pct);
 extern void ft_check_stripes(int stripes);
 extern char *ft_uuid_string(const pg_uuid_t *id);
@@ -359,9 +362,15 @@ extern void ft_stripe_append(FtStripe *s, FtLayout layout, const char *kind,
 							 int64 delta_sats, const pg_uuid_t *hold_id,
 							 const char *payment_ref, TimestampTz at);
 extern int	ft_stripe_start(const char *subject);
+extern void ft_stripe_lock_emptiest(const char *pool, FtStripe *s);
+extern int64 ft_pool_owed(const char *pool);
+extern void ft_pool_owed_append(FtStripe *s, const char *kind, int64 delta_sats,
+								const char *payment_ref, TimestampTz at);
 extern void ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need,
 								TimestampTz now);
 extern void ft_report_unknown_pool(const char *pool);
+extern void ft_pool_check_hold_ttl(const char *pool, const Interval *ttl,
+								   const char *argname);
 
 /* ---- gate_hold.c: a gate hold's life ---- */
 
@@ -374,7 +383,37 @@ extern bool ft_gate_hold_release(const pg_uuid_t *id, const char *reason,
 								 FtLayout layout, TimestampTz now, int64 *returned);
 extern int64 ft_gate_holds_expire(FtStripe *stripes, int n, bool all, FtLayout layout,
 								  TimestampTz now);
+extern bool ft_gate_hold_extend(const pg_uuid_t *id, const Interval *ttl,
+								TimestampTz now, TimestampTz *expires_at);
 extern void ft_report_unknown_hold(const pg_uuid_t *id);
+
+/* ---- holds.c: both kinds of hold ---- */
+
+extern void ft_report_hold_not_extendable(const pg_uuid_t *id, const char *state);
+
+/* ---- request_key.c: idempotency keys ---- */
+
+/* What the call that recorded a key made. */
+typedef struct FtKeyedResult
+{
+	bool		has_hold;		/* decide, reserve */
+	pg_uuid_t	hold;
+	int64		estimated;		/* decide: the hold's estimated_sats and held_sats */
+	int64		held;
+	char	   *subject;		/* a trial's subject, or NULL */
+	int64		allowance_credits;	/* reserve, spend */
+	int64		purchased_credits;	/* reserve, spend; a trial's credits */
+} FtKeyedResult;
+
+extern void ft_define_request_key_guc(void);
+extern char *ft_request_key_arg(FunctionCallInfo fcinfo, int argno);
+extern void ft_request_key_fingerprint(const char *call, const FtField *args, int nargs,
+									   uint8 *fingerprint);
+extern bool ft_request_key_find(const char *key, const char *call,
+								const uint8 *fingerprint, FtKeyedResult *replay);
+extern void ft_request_key_record(const char *key, const char *call,
+								  const uint8 *fingerprint, const FtKeyedResult *made,
+								  bool with_credits, TimestampTz now);
 
 /* ---- account.c: the only code that writes a credit account ---- */
 
@@ -430,6 +469,8 @@ extern void ft_account_spend(FtAccount *a, const char *backend, TimestampTz scop
 							 const pg_uuid_t *hold_id);
 extern void ft_account_add_purchased(FtAccount *a, const char *kind, int64 credits,
 									 const char *ref);
+extern void ft_account_take_purchased(FtAccount *a, const char *kind, int64 credits,
+									  const char *ref);
 extern void ft_account_save(FtAccount *a);
 
 /* ---- credit_hold.c: a credit hold's life ---- */
@@ -440,6 +481,8 @@ extern pg_uuid_t *ft_credit_hold_place(const char *subject, const char *backend,
 extern bool ft_credit_hold_release(const pg_uuid_t *id, const char *reason,
 								   TimestampTz now, int64 *released);
 extern int64 ft_credit_holds_expire(TimestampTz now);
+extern bool ft_credit_hold_extend(const pg_uuid_t *id, const Interval *ttl,
+								  TimestampTz now, TimestampTz *expires_at);
 
 /* ---- allowance.c: the credit arithmetic, pure ---- */
 

@@ -19,6 +19,11 @@
  * and so that a hold it counted as returned because its TTL had passed can
  * no longer be settled by a transaction with an earlier clock (gate_hold.c).
  *
+ * With a request_key (request_key.c), decide looks the key up once the
+ * subject is locked: a key that placed a hold gets that hold's answer
+ * back and nothing moves; a hold placed under a new key is recorded with
+ * it.  A gate answer records nothing.  Without a key none of this runs.
+ *
  * estimate reads the same rows without locks and counts holds past their
  * TTL as returned; it writes nothing and runs in read-only transactions and
  * on standbys.  Both end in the same decision.c arithmetic.
@@ -94,6 +99,8 @@ typedef struct GateRequest
 	char	   *subject;		/* NULL when anonymous */
 	int64		estimated_sats;
 	char	   *pool;
+	char	   *request_key;	/* decide: NULL when none */
+	Interval   *hold_ttl;		/* decide: NULL for the pool's hold_ttl */
 } GateRequest;
 
 /* subject (NULL when anonymous), estimated_sats, pool: checked. */
@@ -105,6 +112,53 @@ read_request(FunctionCallInfo fcinfo, GateRequest *r)
 	r->estimated_sats = PG_GETARG_INT64(1);
 	ft_check_sats("estimated_sats", r->estimated_sats);
 	r->pool = ft_text_arg(fcinfo, 2, "pool", true);
+	r->request_key = ft_request_key_arg(fcinfo, 3);
+	r->hold_ttl = NULL;
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
+	{
+		r->hold_ttl = PG_GETARG_INTERVAL_P(4);
+		ft_check_hold_ttl(r->hold_ttl);
+	}
+}
+
+/* decide's arguments, as a request key's fingerprint covers them. */
+static void
+decide_fingerprint(const GateRequest *r, uint8 *fingerprint)
+{
+	FtField		args[6] = {
+		ft_text_field(r->subject),
+		ft_int64_field(r->estimated_sats),
+		ft_text_field(r->pool),
+		ft_int64_field(r->hold_ttl != NULL),
+		ft_int64_field(r->hold_ttl ? r->hold_ttl->day : 0),
+		ft_int64_field(r->hold_ttl ? r->hold_ttl->time : 0)
+	};
+
+	ft_request_key_fingerprint("decide", args, lengthof(args), fingerprint);
+}
+
+/*
+ * Whether a decide with r's key was made already: then *d and *hold_id are
+ * its answer.
+ */
+static bool
+decide_replayed(const GateRequest *r, const uint8 *fingerprint, FtDecision *d,
+				pg_uuid_t **hold_id)
+{
+	FtKeyedResult k;
+
+	if (r->request_key == NULL ||
+		!ft_request_key_find(r->request_key, "decide", fingerprint, &k))
+		return false;
+	if (!k.has_hold)
+		elog(ERROR, "freetier: request_key %s names no hold", r->request_key);
+	d->absorb_sats = k.held;
+	d->charge_sats = k.estimated - k.held;
+	d->serve = k.held == k.estimated ? FT_SERVE_FREE : FT_SERVE_PARTIAL;
+	d->reason = NULL;
+	*hold_id = SPI_palloc(sizeof(pg_uuid_t));
+	**hold_id = k.hold;
+	return true;
 }
 
 /*
@@ -124,14 +178,19 @@ subject_from_row(FtSubjectState *s, int col)
 	return ft_column_text(0, col + 2);
 }
 
-/* 42704 unless the pool exists (a gated decide still names a real pool). */
+/*
+ * 42704 unless the pool exists (a gated decide still names a real pool);
+ * 22023 when the hold_ttl asked for is past its max_hold_ttl.
+ */
 static void
-require_pool(const char *pool)
+require_pool(const GateRequest *r)
 {
-	Datum		args[1] = {CStringGetTextDatum(pool)};
+	Datum		args[1] = {CStringGetTextDatum(r->pool)};
 
-	if (ft_execute(&pool_exists, args, NULL) == 0)
-		ft_report_unknown_pool(pool);
+	if (r->hold_ttl)
+		ft_pool_check_hold_ttl(r->pool, r->hold_ttl, "hold_ttl");
+	else if (ft_execute(&pool_exists, args, NULL) == 0)
+		ft_report_unknown_pool(r->pool);
 }
 
 /* decide's or estimate's row (estimate has no hold_id column). */
@@ -182,6 +241,8 @@ decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaini
 		ft_stripe_pick(r->pool, Min(remaining, r->estimated_sats), ft_stripe_start(r->subject),
 					   now, &one, &ps, &has_expired))
 	{
+		if (r->hold_ttl)
+			ps.hold_ttl = *r->hold_ttl;
 		if (has_expired)
 			ft_gate_holds_expire(&one, 1, false, layout, now);
 		ft_against_pool(r->estimated_sats, remaining, one.balance_sats, d);
@@ -193,6 +254,8 @@ decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaini
 	if (n == 0)
 		ft_report_unknown_pool(r->pool);
 	ft_pool_settings(r->pool, layout, &ps);
+	if (r->hold_ttl)
+		ps.hold_ttl = *r->hold_ttl;
 	ft_gate_holds_expire(all, n, true, layout, now);
 	if (layout == FT_LAYOUT_STRIPES)
 		ft_stripes_even_out(all, n, Min(ps.stripes, n),
@@ -212,7 +275,8 @@ decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaini
 }
 
 /*
- * freetier_decide(subject text, estimated_sats bigint, pool text DEFAULT 'default')
+ * freetier_decide(subject text, estimated_sats bigint, pool text DEFAULT 'default'
+ *		[, request_key text DEFAULT NULL, hold_ttl interval DEFAULT NULL])
  *	 RETURNS TABLE (serve text, absorb_sats bigint, charge_sats bigint,
  *					hold_id uuid, reason text)
  */
@@ -225,13 +289,21 @@ decide(FunctionCallInfo fcinfo, FtLayout layout)
 	int64		remaining;
 	pg_uuid_t  *hold_id = NULL;
 	TimestampTz now = ft_now();
+	uint8		fingerprint[FT_HASH_BYTES];
+	bool		replayed = false;
 
 	read_request(fcinfo, &r);
+	if (r.request_key)
+		decide_fingerprint(&r, fingerprint);
 	ft_result_begin(fcinfo);
 	ft_connect(FT_LOCKING);
 
 	if (ft_request_gate(r.subject, r.estimated_sats, &d))
-		require_pool(r.pool);
+	{
+		replayed = decide_replayed(&r, fingerprint, &d, &hold_id);
+		if (!replayed)
+			require_pool(&r);
+	}
 	else
 	{
 		Datum		args[4];
@@ -252,13 +324,27 @@ decide(FunctionCallInfo fcinfo, FtLayout layout)
 			s.window_held_sats = ft_column_int64(0, 2);
 		}
 
-		if (ft_subject_gate(&s, r.estimated_sats, now, &d, &remaining))
-			require_pool(r.pool);
+		/* once the subject is locked: a repeat waited for the first call */
+		if (decide_replayed(&r, fingerprint, &d, &hold_id))
+			replayed = true;
+		else if (ft_subject_gate(&s, r.estimated_sats, now, &d, &remaining))
+			require_pool(&r);
 		else
+		{
+			if (r.hold_ttl)
+				ft_pool_check_hold_ttl(r.pool, r.hold_ttl, "hold_ttl");
 			hold_id = decide_against_pool(&r, &s, remaining, layout, now, &d);
+			if (hold_id && r.request_key)
+			{
+				FtKeyedResult made = {.has_hold = true, .hold = *hold_id};
+
+				ft_request_key_record(r.request_key, "decide", fingerprint, &made, false, now);
+			}
+		}
 	}
 
-	ft_count_decision(r.pool, &d);
+	if (!replayed)
+		ft_count_decision(r.pool, &d);
 	SPI_finish();
 	emit_row(fcinfo, &d, hold_id, true);
 }

@@ -3,8 +3,10 @@
  * gate_hold.c
  *	  The life of a gate hold, from freetier_decide's reservation to its
  *	  end: placed (ft_gate_hold_place), settled (freetier_record_grant),
- *	  released (ft_gate_hold_release) or expired (ft_gate_holds_expire).
- *	  holds.c's freetier_release and freetier_expire_holds call the last two.
+ *	  released (ft_gate_hold_release) or expired (ft_gate_holds_expire); its
+ *	  TTL moved on the way (ft_gate_hold_extend).  holds.c's
+ *	  freetier_release, freetier_expire_holds and freetier_extend_hold call
+ *	  the last three.
  *
  * A hold takes sats from its pool's stripes and counts against its
  * subject's window while it is live: in state 'held' and before
@@ -152,6 +154,18 @@ static FtStatement expire_all[2] = {
 static FtStatement expire_one = {
 	EXPIRE_HOLDS(" AND stripe OPERATOR(pg_catalog.=) $3", "h.stripe"),
 	3, {TEXTOID, TIMESTAMPTZOID, INT4OID}, NULL
+};
+
+/* The subject's last_hold_at, once the subject's lock is ours. */
+static FtStatement lock_subject_last_hold = {
+	"SELECT last_hold_at FROM freetier.subjects WHERE subject OPERATOR(pg_catalog.=) $1"
+	" FOR NO KEY UPDATE",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement set_hold_expiry = {
+	"UPDATE freetier.holds SET expires_at = $2 WHERE hold_id OPERATOR(pg_catalog.=) $1",
+	2, {UUIDOID, TIMESTAMPTZOID}, NULL
 };
 
 /* A hold row, locked. */
@@ -525,6 +539,40 @@ ft_gate_hold_release(const pg_uuid_t *id, const char *reason, FtLayout layout,
 		ft_count(h.pool, FT_SATS_RELEASED, h.held_sats);
 		*returned = h.held_sats;
 	}
+	return true;
+}
+
+/*
+ * Move live gate hold `id`'s expiry to now + ttl (a checked TTL, at most its
+ * pool's max_hold_ttl, else 22023); *expires_at is the new expiry.  False
+ * when there is no such gate hold; 55000 when it has ended or is past its
+ * TTL, by our clock or by that of a decide for its subject which may have
+ * counted it as returned already (as for a settle).
+ */
+bool
+ft_gate_hold_extend(const pg_uuid_t *id, const Interval *ttl, TimestampTz now,
+					TimestampTz *expires_at)
+{
+	LockedHold	h;
+	Datum		args[2];
+	bool		isnull;
+	TimestampTz last_hold_at;
+
+	if (!lock_hold_row(id, FT_LAYOUT_STRIPES, &h))
+		return false;
+	ft_pool_check_hold_ttl(h.pool, ttl, "ttl");
+	if (strcmp(h.state, "held") != 0)
+		ft_report_hold_not_extendable(id, h.state);
+	args[0] = CStringGetTextDatum(h.subject);
+	ft_execute(&lock_subject_last_hold, args, NULL);
+	last_hold_at = DatumGetTimestampTz(ft_column(0, 1, &isnull));
+	if (h.expires_at <= now || (!isnull && h.expires_at <= last_hold_at))
+		ft_report_hold_not_extendable(id, "expired");
+
+	*expires_at = ft_plus_duration(now, ttl);
+	args[0] = UUIDPGetDatum(id);
+	args[1] = TimestampTzGetDatum(*expires_at);
+	ft_execute(&set_hold_expiry, args, NULL);
 	return true;
 }
 

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * holds.c
- *	  The entry points both kinds of hold share: freetier_release and
- *	  freetier_expire_holds.  Each kind's own life is in gate_hold.c and
- *	  credit_hold.c.
+ *	  The entry points both kinds of hold share: freetier_release,
+ *	  freetier_expire_holds and freetier_extend_hold.  Each kind's own life
+ *	  is in gate_hold.c and credit_hold.c.
  *
  * A hold id names a gate hold or a credit hold, never both (uuids).  From
  * 0.2 on (the _v2 symbols) release and expiry also end credit holds; the
@@ -150,4 +150,45 @@ Datum
 freetier_expire_holds_v3(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(expire_holds(true, FT_LAYOUT_STRIPES));
+}
+
+/* 55000: hold `id` cannot be extended: it is settled, released or expired. */
+void
+ft_report_hold_not_extendable(const pg_uuid_t *id, const char *state)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot extend hold %s: it is %s", ft_uuid_string(id), state),
+			 errdetail("Only a hold in state held and within its TTL can be extended.")));
+}
+
+PG_FUNCTION_INFO_V1(freetier_extend_hold);
+
+/*
+ * freetier_extend_hold(hold_id uuid, ttl interval) RETURNS timestamptz
+ *
+ * Move a live hold's expiry, a gate hold's or a credit hold's, to now +
+ * ttl; returns the new expiry.  ttl is bounded by the hold's pool's
+ * max_hold_ttl, or the credit settings' (22023 past it).
+ */
+Datum
+freetier_extend_hold(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id;
+	Interval   *ttl;
+	TimestampTz now = ft_now();
+	TimestampTz expires_at;
+
+	ft_check_not_null(fcinfo, 0, "hold_id");
+	id = PG_GETARG_UUID_P(0);
+	ft_check_not_null(fcinfo, 1, "ttl");
+	ttl = PG_GETARG_INTERVAL_P(1);
+	ft_check_ttl_arg(ttl, "ttl");
+
+	ft_connect(FT_LOCKING);
+	if (!ft_gate_hold_extend(id, ttl, now, &expires_at) &&
+		!ft_credit_hold_extend(id, ttl, now, &expires_at))
+		ft_report_unknown_hold(id);
+	SPI_finish();
+	PG_RETURN_TIMESTAMPTZ(expires_at);
 }

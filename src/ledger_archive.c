@@ -7,8 +7,10 @@
  * A checkpoint is an entry of kind 'checkpoint' on one stripe's chain: it
  * moves nothing (delta 0), and like every entry it hashes its seq (the
  * number of entries before it, plus one), the stripe's balance after it and
- * the previous entry's hash.  freetier_checkpoint_ledger writes one on each
- * stripe of a pool that no other transaction has locked (SKIP LOCKED: it
+ * the previous entry's hash.  A stripe's other figure, what it owes
+ * (0.4's corrections), must be 0 then.  freetier_checkpoint_ledger writes
+ * one on each stripe of a pool that owes nothing and that no other
+ * transaction has locked (SKIP LOCKED: it
  * never waits, and it holds the stripes it wrote until its caller commits,
  * as a credit does).
  *
@@ -41,6 +43,17 @@ static FtStatement pool_stripes = {
 	"SELECT stripe FROM freetier.pool_stripes WHERE pool OPERATOR(pg_catalog.=) $1"
 	" ORDER BY stripe",
 	1, {TEXTOID}, NULL
+};
+
+/*
+ * Whether locked stripe $2 of pool $1 owes sats (0.4's corrections): a
+ * checkpoint commits to one balance, so it is written only on a stripe
+ * that owes nothing.
+ */
+static FtStatement stripe_owes = {
+	"SELECT owed_sats OPERATOR(pg_catalog.<>) 0 FROM freetier.pool_stripes"
+	" WHERE pool OPERATOR(pg_catalog.=) $1 AND stripe OPERATOR(pg_catalog.=) $2",
+	2, {TEXTOID, INT4OID}, NULL
 };
 
 /*
@@ -121,6 +134,17 @@ freetier_guard_entries(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* Whether locked stripe `stripe` of `pool` owes sats. */
+static bool
+owes(const char *pool, int stripe)
+{
+	Datum		args[2] = {CStringGetTextDatum(pool), Int32GetDatum(stripe)};
+	bool		isnull;
+
+	ft_execute(&stripe_owes, args, NULL);
+	return DatumGetBool(ft_column(0, 1, &isnull));
+}
+
 PG_FUNCTION_INFO_V1(freetier_checkpoint_ledger);
 
 /*
@@ -129,7 +153,7 @@ PG_FUNCTION_INFO_V1(freetier_checkpoint_ledger);
  *
  * A checkpoint on every stripe of the pool, one row each: the checkpoint's
  * seq and the stripe's balance, or both NULL for a stripe that another
- * transaction has locked (call again to checkpoint it).
+ * transaction has locked (call again to checkpoint it) or that owes sats.
  */
 Datum
 freetier_checkpoint_ledger(PG_FUNCTION_ARGS)
@@ -161,7 +185,7 @@ freetier_checkpoint_ledger(PG_FUNCTION_ARGS)
 		bool		isnull[3] = {false, true, true};
 
 		values[0] = Int32GetDatum(stripes[i]);
-		if (ft_stripe_try_lock(pool, stripes[i], FT_LAYOUT_STRIPES, &s))
+		if (ft_stripe_try_lock(pool, stripes[i], FT_LAYOUT_STRIPES, &s) && !owes(pool, stripes[i]))
 		{
 			ft_stripe_append(&s, FT_LAYOUT_STRIPES, "checkpoint", 0, NULL, NULL, now);
 			values[1] = Int64GetDatum(s.head.seq);

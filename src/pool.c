@@ -121,6 +121,29 @@ ft_pool_settings(const char *pool, FtLayout layout, FtPoolSettings *ps)
 	ps->hold_ttl = *DatumGetIntervalP(ft_column(0, 2, &isnull));
 }
 
+static FtStatement pool_max_hold_ttl = {
+	"SELECT max_hold_ttl FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * 22023 unless a hold of `pool` may live for ttl (checked argument
+ * `argname`): at most the pool's max_hold_ttl.  42704 when there is no such pool.
+ */
+void
+ft_pool_check_hold_ttl(const char *pool, const Interval *ttl, const char *argname)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+	bool		isnull;
+	Datum		max;
+
+	if (ft_execute(&pool_max_hold_ttl, args, NULL) == 0)
+		ft_report_unknown_pool(pool);
+	max = ft_column(0, 1, &isnull);
+	ft_check_hold_ttl_bound(ttl, argname, DatumGetIntervalP(max),
+							psprintf("pool \"%s\"", pool));
+}
+
 /* Row `row` of the last result (stripe, balance, head_seq, head_hash) into s. */
 static void
 stripe_from_row(const char *pool, int row, FtStripe *s)
@@ -212,24 +235,26 @@ ft_stripe_try_lock(const char *pool, int stripe, FtLayout layout, FtStripe *s)
 }
 
 /*
- * The ledger entry that moves locked stripe s by delta_sats, as the
- * parameters of FT_STRIPE_APPEND_CTES; *after is s once it is written.  A
- * balance below zero is a bug in the caller, never a user error.  Stripe 0
- * hashes as a pool's one chain always has; other stripes hash their number
- * too, under their own domain tag.
+ * The ledger entry of locked stripe s that moves one of its balances from
+ * `before` by delta_sats, as the parameters of FT_STRIPE_APPEND_CTES; *head
+ * the stripe's chain head once it is written.  A balance below zero is a
+ * bug in the caller, never a user error.  Stripe 0 hashes as a pool's one
+ * chain always has; other stripes hash their number too, under their own
+ * domain tag.
  */
-void
-ft_stripe_entry_args(const FtStripe *s, const char *kind, int64 delta_sats,
-					 const pg_uuid_t *hold_id, const char *payment_ref, TimestampTz at,
-					 Datum *args, char *nulls, FtStripe *after)
+static int64
+entry_args(const FtStripe *s, int64 before, const char *what, const char *kind,
+		   int64 delta_sats, const pg_uuid_t *hold_id, const char *payment_ref,
+		   TimestampTz at, Datum *args, char *nulls, FtChainHead *head)
 {
-	int64		balance_after = ft_add_sats(s->balance_sats, delta_sats, "pool balance");
+	int64		balance_after = ft_add_sats(before, delta_sats, what);
 	FtField		fields[9];
 	int			nfields = s->stripe == 0 ? 8 : 9;
 
 	if (balance_after < 0)
-		elog(ERROR, "freetier: stripe %d of pool \"%s\" would go negative (" INT64_FORMAT
-			 " + " INT64_FORMAT ")", s->stripe, s->pool, s->balance_sats, delta_sats);
+		elog(ERROR, "freetier: %s of stripe %d of pool \"%s\" would go negative ("
+			 INT64_FORMAT " + " INT64_FORMAT ")", what, s->stripe, s->pool, before,
+			 delta_sats);
 
 	fields[0] = ft_text_field(s->pool);
 	/* fields[1], the seq, is set by ft_chain_next */
@@ -240,17 +265,30 @@ ft_stripe_entry_args(const FtStripe *s, const char *kind, int64 delta_sats,
 	fields[6] = ft_text_field(payment_ref);
 	fields[7] = ft_int64_field(at);
 	fields[8] = ft_int64_field(s->stripe);
-	*after = *s;
-	after->balance_sats = balance_after;
 	ft_chain_next(&s->head, nfields == 8 ? FT_POOL_CHAIN : FT_STRIPE_CHAIN,
-				  fields, nfields, &after->head);
+				  fields, nfields, head);
 
 	for (int i = 0; i < 8; i++)
 		ft_field_arg(&fields[i], &args[i], &nulls[i]);
 	args[8] = Int32GetDatum(s->stripe);
 	args[9] = ft_hash_datum(s->head.hash);
-	args[10] = ft_hash_datum(after->head.hash);
+	args[10] = ft_hash_datum(head->hash);
 	nulls[8] = nulls[9] = nulls[10] = ' ';
+	return balance_after;
+}
+
+/*
+ * The ledger entry that moves locked stripe s's balance by delta_sats, as
+ * the parameters of FT_STRIPE_APPEND_CTES; *after is s once it is written.
+ */
+void
+ft_stripe_entry_args(const FtStripe *s, const char *kind, int64 delta_sats,
+					 const pg_uuid_t *hold_id, const char *payment_ref, TimestampTz at,
+					 Datum *args, char *nulls, FtStripe *after)
+{
+	*after = *s;
+	after->balance_sats = entry_args(s, s->balance_sats, "pool balance", kind, delta_sats,
+									 hold_id, payment_ref, at, args, nulls, &after->head);
 }
 
 /* Move locked stripe s by delta_sats and append the ledger entry. */
@@ -268,6 +306,81 @@ ft_stripe_append(FtStripe *s, FtLayout layout, const char *kind, int64 delta_sat
 	*s = after;
 }
 
+/*
+ * What a pool owes (0.4): sats that reversed credits could not take back,
+ * kept on its stripe 0 in pool_stripes.owed_sats and moved by entries of
+ * kind 'owed' (more owed) and 'repay' (less), whose balance_after is the
+ * sats owed after them.  Later credits repay it first (pool_credit.c).
+ */
+static FtStatement read_owed = {
+	"SELECT owed_sats FROM freetier.pool_stripes"
+	" WHERE pool OPERATOR(pg_catalog.=) $1 AND stripe OPERATOR(pg_catalog.=) 0",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement append_owed = {
+	"WITH entry AS (INSERT INTO freetier.ledger (pool, seq, kind, delta_sats, balance_after,"
+	"  hold_id, payment_ref, created_at, stripe, prev_hash, hash)"
+	"  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))"
+	" UPDATE freetier.pool_stripes SET owed_sats = $5, head_seq = $2, head_hash = $11"
+	" WHERE pool OPERATOR(pg_catalog.=) $1 AND stripe OPERATOR(pg_catalog.=) $9",
+	FT_STRIPE_APPEND_ARGS, {FT_STRIPE_APPEND_TYPES}, NULL
+};
+
+/*
+ * The sats pool owes, as committed (or as this transaction wrote them);
+ * exact only while its stripe 0 is locked.  0 for a pool that does not
+ * exist.
+ */
+int64
+ft_pool_owed(const char *pool)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+
+	return ft_execute(&read_owed, args, NULL) == 0 ? 0 : ft_column_int64(0, 1);
+}
+
+/* Move what the pool of locked stripe 0 s owes by delta_sats: an entry of `kind`. */
+void
+ft_pool_owed_append(FtStripe *s, const char *kind, int64 delta_sats,
+					const char *payment_ref, TimestampTz at)
+{
+	Datum		args[FT_STRIPE_APPEND_ARGS];
+	char		nulls[FT_STRIPE_APPEND_ARGS];
+	FtChainHead head;
+
+	Assert(s->stripe == 0);
+	(void) entry_args(s, ft_pool_owed(s->pool), "sats owed", kind, delta_sats, NULL,
+					  payment_ref, at, args, nulls, &head);
+	ft_execute(&append_owed, args, nulls);
+	s->head = head;
+}
+
+/* The active stripe with the fewest sats that nobody else has locked. */
+static FtStatement pick_emptiest = {
+	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash"
+	" FROM freetier.pools p JOIN freetier.pool_stripes s ON s.pool OPERATOR(pg_catalog.=) p.pool"
+	" WHERE p.pool OPERATOR(pg_catalog.=) $1 AND s.stripe OPERATOR(pg_catalog.<) p.stripes"
+	" ORDER BY s.balance_sats, s.stripe LIMIT 1 FOR NO KEY UPDATE OF s SKIP LOCKED",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * Lock the stripe of `pool` that money coming in goes to: the active one
+ * with the fewest sats that nobody else has locked, else stripe 0, waiting
+ * (42704 when there is no such pool).
+ */
+void
+ft_stripe_lock_emptiest(const char *pool, FtStripe *s)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+
+	if (ft_execute(&pick_emptiest, args, NULL) == 1)
+		stripe_from_row(pool, 0, s);
+	else
+		ft_stripe_lock(pool, 0, FT_LAYOUT_STRIPES, s);
+}
+
 static FtStatement insert_pool[2] = {
 	{"INSERT INTO freetier.pools (pool, balance_sats, credit_pct, hold_ttl)"
 		" VALUES ($1, 0, $2, $3) ON CONFLICT (pool) DO NOTHING RETURNING 1",
@@ -280,10 +393,20 @@ static FtStatement insert_pool[2] = {
 	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL}
 };
 
+/* The same from 0.4 on, with max_hold_ttl ($5). */
+static FtStatement insert_pool_v4 = {
+	"WITH p AS (INSERT INTO freetier.pools (pool, credit_pct, hold_ttl, stripes, max_hold_ttl)"
+	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pool) DO NOTHING RETURNING pool)"
+	" INSERT INTO freetier.pool_stripes (pool, stripe, balance_sats)"
+	" SELECT p.pool, s, 0 FROM p, pg_catalog.generate_series(0, $4 OPERATOR(pg_catalog.-) 1) s"
+	" RETURNING 1",
+	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID}, NULL
+};
+
 /*
  * freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
  *		credit_pct numeric DEFAULT 10, hold_ttl interval DEFAULT '15 minutes'
- *		[, stripes int DEFAULT 16])
+ *		[, stripes int DEFAULT 16 [, max_hold_ttl interval DEFAULT '30 days']])
  *	 RETURNS void
  *
  * A new pool's stripes each start their chain with a 'seed' entry, the
@@ -300,7 +423,8 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 	Datum		pct;
 	Interval   *ttl;
 	int			stripes = 1;
-	Datum		args[4];
+	Interval   *max_ttl = NULL;
+	Datum		args[5];
 	FtStripe   *all;
 	int			n;
 	TimestampTz at = creating_extension ? DT_NOBEGIN : ft_now();
@@ -318,6 +442,13 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 		stripes = PG_GETARG_INT32(4);
 		ft_check_stripes(stripes);
 	}
+	/* 0.4's SQL passes max_hold_ttl; 0.3's pools have no such column */
+	if (PG_NARGS() > 5)
+	{
+		ft_check_not_null(fcinfo, 5, "max_hold_ttl");
+		max_ttl = PG_GETARG_INTERVAL_P(5);
+		ft_check_ttl_arg(max_ttl, "max_hold_ttl");
+	}
 
 	if (name[0] == '\0')
 		ereport(ERROR,
@@ -331,7 +462,8 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 	args[1] = pct;
 	args[2] = IntervalPGetDatum(ttl);
 	args[3] = Int32GetDatum(stripes);
-	if (ft_execute(&insert_pool[layout], args, NULL) == 0)
+	args[4] = max_ttl ? IntervalPGetDatum(max_ttl) : (Datum) 0;
+	if (ft_execute(max_ttl ? &insert_pool_v4 : &insert_pool[layout], args, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("pool \"%s\" already exists", name)));
@@ -413,11 +545,17 @@ ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need, TimestampT
 	}
 }
 
-static FtStatement configure_pool = {
-	"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
-	" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
-	" WHERE pool OPERATOR(pg_catalog.=) $1",
-	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL
+/* 0.3's, and from 0.4 on with max_hold_ttl ($5). */
+static FtStatement configure_pool[2] = {
+	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
+		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
+		" WHERE pool OPERATOR(pg_catalog.=) $1",
+	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL},
+	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
+		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes),"
+		" max_hold_ttl = coalesce($5, max_hold_ttl)"
+		" WHERE pool OPERATOR(pg_catalog.=) $1",
+	5, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID}, NULL}
 };
 
 static FtStatement add_stripes = {
@@ -431,7 +569,8 @@ PG_FUNCTION_INFO_V1(freetier_configure_pool);
 
 /*
  * freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
- *		hold_ttl interval DEFAULT NULL, stripes int DEFAULT NULL) RETURNS void
+ *		hold_ttl interval DEFAULT NULL, stripes int DEFAULT NULL
+ *		[, max_hold_ttl interval DEFAULT NULL]) RETURNS void
  *
  * Change a pool's settings; NULL keeps a value.  Every stripe is locked
  * first, in ascending order, so that a concurrent decide or credit waits
@@ -443,12 +582,13 @@ Datum
 freetier_configure_pool(PG_FUNCTION_ARGS)
 {
 	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', 'n'};
 	FtStripe   *all;
 
 	args[0] = CStringGetTextDatum(pool);
-	for (int i = 1; i < 4; i++)
+	args[4] = (Datum) 0;
+	for (int i = 1; i < Min(PG_NARGS(), 5); i++)
 	{
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
@@ -459,11 +599,14 @@ freetier_configure_pool(PG_FUNCTION_ARGS)
 		ft_check_hold_ttl(PG_GETARG_INTERVAL_P(2));
 	if (!PG_ARGISNULL(3))
 		ft_check_stripes(PG_GETARG_INT32(3));
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
+		ft_check_ttl_arg(PG_GETARG_INTERVAL_P(4), "max_hold_ttl");
 
 	ft_connect(FT_LOCKING);
 	if (ft_stripes_lock_all(pool, FT_LAYOUT_STRIPES, &all) == 0)
 		ft_report_unknown_pool(pool);
-	ft_execute(&configure_pool, args, nulls);
+	/* 0.4's SQL passes max_hold_ttl; 0.3's pools have no such column */
+	ft_execute(&configure_pool[PG_NARGS() > 4], args, nulls);
 	if (!PG_ARGISNULL(3))
 		ft_execute(&add_stripes, (Datum[]) {args[0], args[3]}, NULL);
 	SPI_finish();

@@ -5,8 +5,9 @@
  *	  payment reference.
  *
  * A stripe of the pool is locked first (the active one with the fewest sats
- * that nobody has locked, else stripe 0, waiting), then the payment
- * reference is claimed with INSERT ... ON CONFLICT DO NOTHING.  Two sessions
+ * that nobody has locked, else stripe 0, waiting; from 0.4 on stripe 0 when
+ * the pool owes sats), then the payment reference is claimed with
+ * INSERT ... ON CONFLICT DO NOTHING.  Two sessions
  * crediting one reference at once queue on the reference's index entry (or
  * on the stripe); the second then finds the first's committed row and
  * returns its result.  If the first rolls back, the second credits.
@@ -38,15 +39,6 @@ static FtStatement credit_for[2] = {
 						 "     AND h.state OPERATOR(pg_catalog.=) 'held')")
 		" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
 	3, {TEXTOID, INT8OID, INT4OID}, NULL}
-};
-
-/* The active stripe with the fewest sats that nobody else has locked. */
-static FtStatement pick_stripe = {
-	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash"
-	" FROM freetier.pools p JOIN freetier.pool_stripes s ON s.pool OPERATOR(pg_catalog.=) p.pool"
-	" WHERE p.pool OPERATOR(pg_catalog.=) $1 AND s.stripe OPERATOR(pg_catalog.<) p.stripes"
-	" ORDER BY s.balance_sats, s.stripe LIMIT 1 FOR NO KEY UPDATE OF s SKIP LOCKED",
-	1, {TEXTOID}, NULL
 };
 
 static FtStatement claim_payment = {
@@ -89,7 +81,7 @@ replayed_credit(const char *payment_ref, const char *pool, int64 paid)
  *				   payment_ref text DEFAULT NULL) RETURNS bigint
  */
 static int64
-credit(FunctionCallInfo fcinfo, FtLayout layout)
+credit(FunctionCallInfo fcinfo, FtLayout layout, bool repays)
 {
 	int64		paid;
 	char	   *pool_name;
@@ -97,9 +89,9 @@ credit(FunctionCallInfo fcinfo, FtLayout layout)
 	TimestampTz now = ft_now();
 	FtStripe	stripe;
 	Datum		args[5];
-	bool		isnull;
 	int64		credited;
 	int64		held;
+	int64		repaid = 0;
 
 	ft_check_not_null(fcinfo, 0, "paid_sats");
 	paid = PG_GETARG_INT64(0);
@@ -114,13 +106,9 @@ credit(FunctionCallInfo fcinfo, FtLayout layout)
 
 	ft_connect(FT_LOCKING);
 	args[0] = CStringGetTextDatum(pool_name);
-	if (layout == FT_LAYOUT_STRIPES && ft_execute(&pick_stripe, args, NULL) == 1)
-	{
-		stripe.pool = pool_name;
-		stripe.stripe = DatumGetInt32(ft_column(0, 1, &isnull));
-		stripe.balance_sats = ft_column_int64(0, 2);
-		ft_chain_head_read(&stripe.head, ft_column_int64(0, 3), ft_column(0, 4, &isnull));
-	}
+	/* a pool that owes sats takes the credit on stripe 0, which keeps the debt */
+	if (layout == FT_LAYOUT_STRIPES && !(repays && ft_pool_owed(pool_name) > 0))
+		ft_stripe_lock_emptiest(pool_name, &stripe);
 	else
 		ft_stripe_lock(pool_name, 0, layout, &stripe);
 
@@ -144,14 +132,21 @@ credit(FunctionCallInfo fcinfo, FtLayout layout)
 			return credited;
 		}
 	}
+	if (repays && stripe.stripe == 0)
+	{
+		repaid = Min(credited, ft_pool_owed(pool_name));
+		if (repaid > 0)
+			ft_pool_owed_append(&stripe, "repay", -repaid, payment_ref, now);
+	}
 	ft_count(pool_name, FT_CREDITS, 1);
-	ft_count(pool_name, FT_SATS_CREDITED, credited);
-	if (credited > 0)
+	ft_count(pool_name, FT_SATS_CREDITED, credited - repaid);
+	if (credited - repaid > 0)
 	{
 		/* the stripe must still fit when every hold that returns to it comes back */
 		(void) ft_add_sats(ft_add_sats(stripe.balance_sats, held, "pool balance"),
-						   credited, "pool balance");
-		ft_stripe_append(&stripe, layout, "credit", credited, NULL, payment_ref, now);
+						   credited - repaid, "pool balance");
+		ft_stripe_append(&stripe, layout, "credit", credited - repaid, NULL, payment_ref,
+						 now);
 	}
 	SPI_finish();
 	return credited;
@@ -163,14 +158,28 @@ PG_FUNCTION_INFO_V1(freetier_credit);
 Datum
 freetier_credit(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(credit(fcinfo, FT_LAYOUT_POOL_ROW));
+	PG_RETURN_INT64(credit(fcinfo, FT_LAYOUT_POOL_ROW, false));
 }
 
 PG_FUNCTION_INFO_V1(freetier_credit_v3);
 
-/* freetier_credit from 0.3 on: to one stripe of the pool. */
+/* freetier_credit of 0.3: to one stripe of the pool. */
 Datum
 freetier_credit_v3(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(credit(fcinfo, FT_LAYOUT_STRIPES));
+	PG_RETURN_INT64(credit(fcinfo, FT_LAYOUT_STRIPES, false));
+}
+
+PG_FUNCTION_INFO_V1(freetier_credit_v4);
+
+/*
+ * freetier_credit from 0.4 on: what the pool owes (reversed credits it
+ * could not give back) is repaid first, a 'repay' entry on stripe 0, and
+ * only the rest is a 'credit' entry.  It returns the sats credited, repaid
+ * ones included.
+ */
+Datum
+freetier_credit_v4(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(credit(fcinfo, FT_LAYOUT_STRIPES, true));
 }

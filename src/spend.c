@@ -13,6 +13,10 @@
  * serialize instead of missing the first's hold.  A refused request writes
  * nothing (but a due rollover).
  *
+ * With a request_key (request_key.c), reserve and spend look the key up
+ * once the account is locked: a key that reserved or spent gets that
+ * answer back and nothing moves; a refusal records nothing.
+ *
  *-------------------------------------------------------------------------
  */
 #include "freetier.h"
@@ -32,6 +36,7 @@ typedef struct CreditRequest
 	char	   *subject;
 	int64		credits;
 	char	   *backend;
+	char	   *request_key;	/* NULL when none */
 } CreditRequest;
 
 /* A positive bigint argument, or 22023. */
@@ -59,6 +64,7 @@ read_request(FunctionCallInfo fcinfo, CreditRequest *r)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("backend must not be empty")));
+	r->request_key = ft_request_key_arg(fcinfo, 3);
 }
 
 /*
@@ -77,11 +83,34 @@ reserve_or_spend(FunctionCallInfo fcinfo, bool two_phase)
 	TimestampTz now = ft_now();
 	Datum		values[4];
 	bool		isnull[4] = {false, false, false, false};
+	const char *call = two_phase ? "reserve_credits" : "spend_credits";
+	uint8		fingerprint[FT_HASH_BYTES];
+	FtKeyedResult k;
+	bool		loaded;
+	bool		replayed = false;
 
 	read_request(fcinfo, &r);
+	if (r.request_key)
+	{
+		FtField		args[3] = {ft_text_field(r.subject), ft_int64_field(r.credits),
+		ft_text_field(r.backend)};
+
+		ft_request_key_fingerprint(call, args, lengthof(args), fingerprint);
+	}
 	ft_result_begin(fcinfo);
 	ft_connect(FT_LOCKING);
-	if (ft_account_load(r.subject, now, true, &a))
+	loaded = ft_account_load(r.subject, now, true, &a);
+	/* once the account is locked: a repeat waited for the first call */
+	if (r.request_key && ft_request_key_find(r.request_key, call, fingerprint, &k))
+	{
+		replayed = true;
+		split.ok = true;
+		split.allowance_credits = k.allowance_credits;
+		split.purchased_credits = k.purchased_credits;
+		split.reason = NULL;
+		hold_id = k.has_hold ? &k.hold : NULL;
+	}
+	else if (loaded)
 	{
 		ft_account_roll_over(&a);
 		ft_split_credits(r.credits, ft_account_backend_left(&a, r.backend),
@@ -101,9 +130,22 @@ reserve_or_spend(FunctionCallInfo fcinfo, bool two_phase)
 			ft_account_spend(&a, r.backend, a.scope_start, split.allowance_credits,
 							 split.purchased_credits, NULL);
 		ft_account_save(&a);
+		if (split.ok && r.request_key)
+		{
+			FtKeyedResult made = {
+				.has_hold = hold_id != NULL,
+				.allowance_credits = split.allowance_credits,
+				.purchased_credits = split.purchased_credits
+			};
+
+			if (hold_id)
+				made.hold = *hold_id;
+			ft_request_key_record(r.request_key, call, fingerprint, &made, true, now);
+		}
 	}
-	ft_count_account(two_phase ? FT_CALL_RESERVE : FT_CALL_SPEND, split.reason, 1,
-					 split.allowance_credits, split.purchased_credits);
+	if (!replayed)
+		ft_count_account(two_phase ? FT_CALL_RESERVE : FT_CALL_SPEND, split.reason, 1,
+						 split.allowance_credits, split.purchased_credits);
 	SPI_finish();
 
 	if (two_phase)
@@ -123,7 +165,8 @@ reserve_or_spend(FunctionCallInfo fcinfo, bool two_phase)
 PG_FUNCTION_INFO_V1(freetier_reserve_credits);
 
 /*
- * freetier_reserve_credits(subject text, credits bigint, backend text)
+ * freetier_reserve_credits(subject text, credits bigint, backend text
+ *		[, request_key text DEFAULT NULL])
  *	 RETURNS TABLE (hold_id uuid, allowance_credits bigint,
  *					purchased_credits bigint, reason text)
  *
@@ -140,7 +183,8 @@ freetier_reserve_credits(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(freetier_spend_credits);
 
 /*
- * freetier_spend_credits(subject text, credits bigint, backend text)
+ * freetier_spend_credits(subject text, credits bigint, backend text
+ *		[, request_key text DEFAULT NULL])
  *	 RETURNS TABLE (ok boolean, allowance_credits bigint,
  *					purchased_credits bigint, reason text)
  */

@@ -12,6 +12,10 @@
  * the cap queue and the second counts the first.  On signup the trial's
  * remaining credits carry over to the real account once.
  *
+ * With a request_key (request_key.c), a mint looks the key up once the
+ * network is locked: a key that minted gets that trial back; a refusal
+ * (trial_limit) records nothing.
+ *
  *-------------------------------------------------------------------------
  */
 #include "freetier.h"
@@ -104,10 +108,26 @@ trial_network(const inet *ip)
 	return net;
 }
 
+/* mint_trial's row: the trial and its credits, or subject NULL and trial_limit. */
+static Datum
+trial_row(FunctionCallInfo fcinfo, const char *subject, int64 credits)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	values[0] = subject ? CStringGetTextDatum(subject) : (Datum) 0;
+	nulls[0] = subject == NULL;
+	values[1] = Int64GetDatum(subject ? credits : 0);
+	values[2] = subject ? (Datum) 0 : CStringGetTextDatum("trial_limit");
+	nulls[2] = subject != NULL;
+	ft_result_row(fcinfo, values, nulls);
+	return (Datum) 0;
+}
+
 PG_FUNCTION_INFO_V1(freetier_mint_trial);
 
 /*
- * freetier_mint_trial(client_ip inet)
+ * freetier_mint_trial(client_ip inet [, request_key text DEFAULT NULL])
  *	 RETURNS TABLE (subject text, credits bigint, reason text)
  *
  * A new trial account, or subject NULL with reason 'trial_limit'.
@@ -125,12 +145,20 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 	bool		isnull;
 	bool		opened;
 	Datum		args[4];
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	char	   *request_key = ft_request_key_arg(fcinfo, 1);
+	uint8		fingerprint[FT_HASH_BYTES];
+	FtKeyedResult k;
 
 	ft_check_not_null(fcinfo, 0, "client_ip");
 	client_ip = PG_GETARG_DATUM(0);
 	network = InetPGetDatum(trial_network(DatumGetInetPP(client_ip)));
+	if (request_key)
+	{
+		FtField		ip = ft_text_field(DatumGetCString(DirectFunctionCall1(inet_out,
+																		   client_ip)));
+
+		ft_request_key_fingerprint("mint_trial", &ip, 1, fingerprint);
+	}
 	ft_result_begin(fcinfo);
 	ft_connect(FT_LOCKING);
 
@@ -140,6 +168,12 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 	do
 		ft_execute(&claim_network, args, NULL);
 	while (ft_execute(&lock_network, args, NULL) == 0);
+	/* once the network is locked: a repeat waited for the first call */
+	if (request_key && ft_request_key_find(request_key, "mint_trial", fingerprint, &k))
+	{
+		SPI_finish();
+		return trial_row(fcinfo, k.subject, k.purchased_credits);
+	}
 	ft_execute(&network_trials, args, NULL);
 	limit = DatumGetInt32(ft_column(0, 1, &isnull));
 	credits = ft_column_int64(0, 2);
@@ -160,18 +194,17 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 		args[2] = network;
 		args[3] = TimestampTzGetDatum(now);
 		ft_execute(&record_trial, args, NULL);
+		if (request_key)
+		{
+			FtKeyedResult made = {.subject = subject, .purchased_credits = credits};
+
+			ft_request_key_record(request_key, "mint_trial", fingerprint, &made, true, now);
+		}
 	}
 	ft_count_account(FT_CALL_MINT_TRIAL, subject ? NULL : "trial_limit", 1,
 					 0, subject ? credits : 0);
 	SPI_finish();
-
-	values[0] = subject ? CStringGetTextDatum(subject) : (Datum) 0;
-	nulls[0] = subject == NULL;
-	values[1] = Int64GetDatum(subject ? credits : 0);
-	values[2] = subject ? (Datum) 0 : CStringGetTextDatum("trial_limit");
-	nulls[2] = subject != NULL;
-	ft_result_row(fcinfo, values, nulls);
-	return (Datum) 0;
+	return trial_row(fcinfo, subject, credits);
 }
 
 static FtStatement lock_trial = {

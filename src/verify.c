@@ -9,9 +9,10 @@
  * balance_after is its bucket's previous balance plus its delta and not
  * negative, and its stored hash is the hash chain.c computes over its
  * fields.  Then the owning row must match the chain's end: the head, the
- * balance of every bucket (a pool has one; an account has four: the
- * allowance used in its period, in its lifetime plan, in periods settled
- * late, and its purchased balance), and for an account its totals
+ * balance of every bucket (a pool's stripe has one, two from 0.4 on: its
+ * balance and the sats its pool owes; an account has four: the allowance
+ * used in its period, in its lifetime plan, in periods settled late, and
+ * its purchased balance), and for an account its totals
  * (lifetime_spent, lifetime_added) and its plan.
  *
  * A chain starts at its first stored entry: seq 1, after a hash of zeros,
@@ -87,6 +88,27 @@ static FtStatement pool_entries[2] = {
 };
 
 /*
+ * From 0.4 on a pool's stripes also keep what it owes (only stripe 0 owes
+ * anything; on any other, the owed entries are none and their sum 0):
+ * entries of kind 'owed' and 'repay' move that, bucket 1.
+ */
+static FtStatement pool_owners_owed = {
+	"SELECT pool, stripe, head_seq, head_hash, balance_sats, owed_sats, 0::bigint, 0::bigint, true"
+	" FROM freetier.pool_stripes"
+	" WHERE $1 IS NULL OR pool OPERATOR(pg_catalog.=) $1 ORDER BY pool, stripe",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement pool_entries_owed = {
+	"SELECT CASE WHEN kind OPERATOR(pg_catalog.=) ANY ('{owed,repay}') THEN 1 ELSE 0 END,"
+	" prev_hash, hash,"
+	" pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at, stripe"
+	" FROM freetier.ledger WHERE pool OPERATOR(pg_catalog.=) $1"
+	" AND stripe OPERATOR(pg_catalog.=) $2 ORDER BY seq",
+	2, {TEXTOID, INT4OID}, NULL
+};
+
+/*
  * An account's four counters; and its totals and plan, which the chain also
  * carries: every spend entry is spent credits (purchased ones as negative
  * deltas), every purchase, grant, trial or carry-in entry is credits added,
@@ -126,6 +148,8 @@ static FtStatement account_entries = {
  * stripe's chain, which end where the chain now starts, right before a
  * checkpoint.  Its owner is that checkpoint: the archive must end at the
  * entry before it, with the hash and the balance the checkpoint follows.
+ * What a stripe owes (bucket 1, as in pool_entries_owed) is 0 at every
+ * checkpoint (ledger_archive.c writes none on a stripe that owes).
  * A stripe with nothing archived has an empty archive, which is ok.  A
  * chain's install-time seed stays in the ledger (is_install_seed): it is
  * read as the archive's first entry, and the owner is the entry after it.
@@ -150,7 +174,8 @@ static FtStatement archive_owners = {
 };
 
 #define ARCHIVE_COLUMNS \
-	"SELECT 0, prev_hash, hash," \
+	"SELECT CASE WHEN kind OPERATOR(pg_catalog.=) ANY ('{owed,repay}') THEN 1 ELSE 0 END," \
+	" prev_hash, hash," \
 	" pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at, stripe"
 static FtStatement archive_entries = {
 	ARCHIVE_COLUMNS " FROM freetier.ledger_archive WHERE pool OPERATOR(pg_catalog.=) $1"
@@ -171,6 +196,8 @@ static const ChainKind pool_chains[2] = {
 	{&pool_owners[0], &pool_entries[0], FT_POOL_CHAIN, 8, NULL, 3, 4, false},
 	{&pool_owners[1], &pool_entries[1], FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false}
 };
+static const ChainKind pool_chains_owed = {&pool_owners_owed, &pool_entries_owed,
+FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false};
 static const ChainKind account_chains = {&account_owners, &account_entries,
 FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, true};
 
@@ -462,6 +489,20 @@ Datum
 freetier_verify_ledger_v3(PG_FUNCTION_ARGS)
 {
 	verify_chains(fcinfo, &pool_chains[FT_LAYOUT_STRIPES], "pool");
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_verify_ledger_v4);
+
+/*
+ * freetier_verify_ledger(pool text DEFAULT NULL) from 0.4 on: as of 0.3,
+ * and what each pool owes, on its stripe 0, against its 'owed' and 'repay'
+ * entries.
+ */
+Datum
+freetier_verify_ledger_v4(PG_FUNCTION_ARGS)
+{
+	verify_chains(fcinfo, &pool_chains_owed, "pool");
 	return (Datum) 0;
 }
 

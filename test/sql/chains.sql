@@ -37,6 +37,25 @@ SELECT stripe, seq, kind, delta_sats, encode(hash, 'hex') = CASE stripe
          WHEN 1 THEN '6785e4debc12c73ada3c60c7e2253316045899c6700a2bef0537e56b49e014c7' END AS known
   FROM freetier.ledger WHERE pool = 'kas' ORDER BY stripe, seq;
 
+-- The corrections' kinds (0.4) hash the same way: a write-down, the sats
+-- a pool owes after a reversal, a credit repaying them; a refund.
+SELECT freetier_create_pool('kao', 0, 10, '15 minutes', 1);
+SELECT freetier_credit(1000, 'kao', 'inv-kao');
+SELECT freetier_adjust_pool('kao', -100, 'audit', 'adj-kao');
+SELECT freetier_reverse_credit('inv-kao', 'chargeback');
+SELECT freetier_credit(2000, 'kao', 'inv-kao2');
+SELECT seq, kind, delta_sats, encode(hash, 'hex') = CASE seq
+         WHEN 3 THEN '42117d910442196bd4617a4cd54ac2c35eacc825114044d4c9cf8b36b61f4a22'
+         WHEN 4 THEN 'ff67c7e31828a8126ede4b0fc8a48a8b950489b3ceeeedf6943fad58b444448e'
+         WHEN 5 THEN '241dc5859ae9f2f7be10d522fdc8cf66a2eabcb6c65042b16d9da003c853c0af'
+         WHEN 6 THEN 'bde243a963c354017ae01d2efefcf7ddf908046d0245b0076a467aaf40929038' END AS known
+  FROM freetier.ledger WHERE pool = 'kao' AND seq > 2 ORDER BY seq;
+SELECT subject FROM freetier_open_account('kar', 'pro');
+SELECT freetier_add_credits('kar', 10, 'buy-kar');
+SELECT freetier_refund_credits('kar', 'buy-kar', 'asked');
+SELECT seq, kind, encode(hash, 'hex') = '34dfffda51fe283eecb7294020188b2c03cbd76cc8cf6eee3d63bfd0af74340d' AS known
+  FROM freetier.account_ledger WHERE subject = 'kar' AND kind = 'refund';
+
 ------------------------------------------------------------------------------
 -- Chains to tamper with: pool 'tam' and account 'ta', each with a twin
 -- ('twin', 'tb') for the tampers that move a chain to another key.

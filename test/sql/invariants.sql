@@ -1,6 +1,7 @@
 -- The request path's tables keep their rules without CHECK constraints or
--- foreign keys since 0.3 (test/invariants.sql lists them): after traffic of
--- every kind no row breaks one, and a row that does is caught.
+-- foreign keys since 0.3, and the other tables without foreign keys since
+-- 0.4 (test/invariants.sql lists them): after traffic of every kind no row
+-- breaks one, and a row that does is caught.
 SET timezone = 'UTC';
 
 -- traffic of every kind on a pool of 16 stripes: settles with and without
@@ -26,6 +27,16 @@ BEGIN
 END $$;
 SELECT serve, absorb_sats FROM freetier_decide('inv21', 2500, 'inv');
 SELECT freetier_credit(500, 'inv', 'invariants-1');
+SELECT freetier_adjust_pool('inv', 100, 'invariants', 'inv-adj');
+SELECT freetier_reverse_credit('invariants-1', 'invariants');
+-- and on a credit account: a purchase, a spend through a capped backend,
+-- a hold, and a trial claimed into it
+SELECT opened FROM freetier_open_account('inv-acct', 'core');
+SELECT freetier_add_credits('inv-acct', 50, 'invariants-2');
+SELECT ok FROM freetier_spend_credits('inv-acct', 3, 'gemini');
+SELECT reason FROM freetier_reserve_credits('inv-acct', 2, 'api');
+SELECT freetier_claim_trial((SELECT subject FROM freetier_mint_trial('198.51.100.99')), 'inv-acct') >= 0
+    AS claimed;
 SET freetier.test_now = '2026-01-01 01:00:00+00';
 SELECT freetier_expire_holds() >= 6 AS swept;  -- inv's six, and any left by earlier tests
 RESET freetier.test_now;
@@ -52,6 +63,7 @@ BEGIN
     BEGIN
         ALTER TABLE freetier.grants DISABLE TRIGGER USER;
         ALTER TABLE freetier.ledger DISABLE TRIGGER USER;
+        ALTER TABLE freetier.account_ledger DISABLE TRIGGER USER;
         EXECUTE corruption;
         SELECT string_agg(rule, '; ' ORDER BY rule) INTO rules FROM broken_rules;
         RAISE EXCEPTION USING ERRCODE = 'P0004';
@@ -86,8 +98,22 @@ SELECT row_number() OVER () AS n, c.what, format(c.sql, c.w) AS corruption
         UNION ALL SELECT 'entry: a checkpoint that moves sats', 'UPDATE freetier.ledger SET kind = ''checkpoint'', delta_sats = 5 WHERE %s', w FROM one_entry
         UNION ALL SELECT 'entry: below zero', 'UPDATE freetier.ledger SET balance_after = -1 WHERE %s', w FROM one_entry
         UNION ALL SELECT 'entry: no stripe', 'UPDATE freetier.ledger SET stripe = 63 WHERE %s', w FROM one_entry
+        UNION ALL SELECT 'stripe: negative owed', 'UPDATE freetier.pool_stripes SET owed_sats = -1 WHERE pool = ''inv'' AND stripe = 0', NULL
+        UNION ALL SELECT 'stripe: owed off stripe 0', 'UPDATE freetier.pool_stripes SET owed_sats = 1 WHERE pool = ''inv'' AND stripe = 1', NULL
         UNION ALL SELECT 'subject: empty name', 'UPDATE freetier.subjects SET subject = '''' WHERE %s', w FROM one_subject
         UNION ALL SELECT 'subject: negative window', 'UPDATE freetier.subjects SET window_settled_sats = -1 WHERE %s', w FROM one_subject
+        UNION ALL SELECT 'subject: no tier', 'UPDATE freetier.subjects SET tier = ''gone'' WHERE %s', w FROM one_subject
+        UNION ALL SELECT 'stripe: no pool', 'UPDATE freetier.pool_stripes SET pool = ''gone'' WHERE pool = ''inv'' AND stripe = 0', NULL
+        UNION ALL SELECT 'credit: no pool', 'UPDATE freetier.credits SET pool = ''gone'' WHERE payment_ref = ''invariants-1''', NULL
+        UNION ALL SELECT 'settings: no default plan', 'UPDATE freetier.credit_settings SET default_plan = ''gone''', NULL
+        UNION ALL SELECT 'settings: no trial plan', 'UPDATE freetier.credit_settings SET trial_plan = ''gone''', NULL
+        UNION ALL SELECT 'account: no plan', 'UPDATE freetier.accounts SET plan = ''gone'' WHERE subject = ''inv-acct''', NULL
+        UNION ALL SELECT 'backend use: no account', 'UPDATE freetier.account_backend_use SET subject = ''gone'' WHERE subject = ''inv-acct''', NULL
+        UNION ALL SELECT 'credit hold: no account', 'UPDATE freetier.credit_holds SET subject = ''gone'' WHERE subject = ''inv-acct''', NULL
+        UNION ALL SELECT 'addition: no account', 'UPDATE freetier.credit_additions SET subject = ''gone'' WHERE subject = ''inv-acct''', NULL
+        UNION ALL SELECT 'account entry: no account', 'UPDATE freetier.account_ledger SET subject = ''gone'' WHERE subject = ''inv-acct''', NULL
+        UNION ALL SELECT 'trial: no account', 'UPDATE freetier.trials SET subject = ''gone'' WHERE claimed_by = ''inv-acct''', NULL
+        UNION ALL SELECT 'trial: claimed by no account', 'UPDATE freetier.trials SET claimed_by = ''gone'' WHERE claimed_by = ''inv-acct''', NULL
        ) AS c (what, sql, w);
 SELECT what, pg_temp.caught(corruption) AS caught_by FROM corruptions ORDER BY n;
 

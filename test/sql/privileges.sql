@@ -75,6 +75,12 @@ SELECT serve, absorb_sats FROM app_d;
 SELECT absorbed_sats FROM freetier_record_grant((SELECT hold_id FROM app_d), 10);
 CREATE TEMP TABLE app_d2 AS SELECT * FROM freetier_decide('pat', 10);
 SELECT freetier_release((SELECT hold_id FROM app_d2));
+-- ... with a request_key and a hold_ttl, and extends its holds ...
+CREATE TEMP TABLE app_d3 AS SELECT * FROM freetier_decide('pat', 5, 'default', 'app-1', interval '1 hour');
+SELECT hold_id = (SELECT hold_id FROM app_d3) AS replayed FROM freetier_decide('pat', 5, 'default', 'app-1', interval '1 hour');
+SELECT freetier_extend_hold((SELECT hold_id FROM app_d3), interval '2 hours') IS NOT NULL AS extended;
+SELECT * FROM freetier.request_keys;
+\echo :LAST_ERROR_SQLSTATE
 -- ... but cannot credit, configure, or touch the tables.
 SELECT freetier_credit(100);
 \echo :LAST_ERROR_SQLSTATE
@@ -97,6 +103,15 @@ INSERT INTO freetier.ledger (pool, seq, kind, delta_sats, balance_after, created
 \echo :LAST_ERROR_SQLSTATE
 SELECT freetier.clock();
 \echo :LAST_ERROR_SQLSTATE
+-- ... nor make any correction (issue 9).
+SELECT freetier_adjust_pool('default', 1000, 'gift', 'app-adj');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_reverse_credit('op-1', 'chargeback');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_refund_credits('pat', 'app-buy', 'refund');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_balance_at('default', now());
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- The operator role does the operator's work, and still no table writes.
@@ -110,6 +125,9 @@ SELECT pool, balance_sats, credit_pct, hold_ttl FROM freetier_pool_status('ops')
 SELECT pool, ok FROM freetier_verify_ledger();
 SELECT freetier_expire_holds();
 SELECT serve, absorb_sats FROM freetier_decide('quinn', 60, 'ops');   -- it has the app's rights too
+SELECT freetier_adjust_pool('ops', 100, 'gift', 'op-adj');         -- and makes corrections
+SELECT freetier_reverse_credit('op-1', 'chargeback');
+SELECT freetier_balance_at('ops', now());
 UPDATE freetier.tiers SET daily_budget_sats = 99999;
 \echo :LAST_ERROR_SQLSTATE
 DELETE FROM freetier.ledger;
@@ -149,6 +167,11 @@ SELECT allowance_credits, purchased_credits, returned_credits
   FROM freetier_settle_credits((SELECT hold_id FROM app_r), 1);
 SELECT allowance_left FROM freetier_account_status('acct');
 SELECT minted IS NOT NULL AS minted FROM (SELECT subject AS minted FROM freetier_mint_trial('192.0.2.1')) t;
+-- ... and with request_keys, and extends a credit hold
+SELECT ok, allowance_credits FROM freetier_spend_credits('acct', 1, 'hardware', 'app-spend-1');
+CREATE TEMP TABLE app_r2 AS SELECT * FROM freetier_reserve_credits('acct', 1, 'hardware', 'app-res-1');
+SELECT freetier_extend_hold((SELECT hold_id FROM app_r2), interval '1 hour') IS NOT NULL AS extended;
+SELECT minted IS NOT NULL AS minted FROM (SELECT subject AS minted FROM freetier_mint_trial('192.0.2.2', 'app-mint-1')) t;
 SELECT freetier_add_credits('acct', 100, 'free-money');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_set_plan('acct', 'max');

@@ -20,6 +20,9 @@ SELECT absorbed_sats FROM freetier_record_grant((SELECT hold_id FROM h WHERE tag
 INSERT INTO h SELECT 'released', hold_id FROM freetier_decide('r2', 50, 'ret');
 SELECT freetier_release((SELECT hold_id FROM h WHERE tag = 'released'));
 INSERT INTO h SELECT 'expired', hold_id FROM freetier_decide('r3', 60, 'ret');
+-- a released hold that a request key names (a repeat gets it back)
+INSERT INTO h SELECT 'keyed', hold_id FROM freetier_decide('r2', 5, 'ret', 'job-keyed');
+SELECT freetier_release((SELECT hold_id FROM h WHERE tag = 'keyed'));
 SELECT freetier_credit(500, 'ret', 'ret-pay-1');
 
 -- Credit holds: settled (its spend entry names it), released, expired; a
@@ -32,6 +35,8 @@ SELECT * FROM freetier_settle_credits((SELECT hold_id FROM c WHERE tag = 'settle
 INSERT INTO c SELECT 'released', hold_id FROM freetier_reserve_credits('acc', 5, 'api');
 SELECT freetier_release((SELECT hold_id FROM c WHERE tag = 'released'));
 INSERT INTO c SELECT 'expired', hold_id FROM freetier_reserve_credits('acc', 3, 'api');
+INSERT INTO c SELECT 'keyed', hold_id FROM freetier_reserve_credits('acc', 2, 'api', 'res-keyed');
+SELECT freetier_release((SELECT hold_id FROM c WHERE tag = 'keyed'));
 SELECT credits, reason FROM freetier_mint_trial('192.0.2.7');
 SET freetier.test_now = '2026-03-01 13:00:00+00';
 SELECT freetier_expire_holds();
@@ -96,8 +101,9 @@ SET freetier.test_now = '2026-03-31 11:59:00+00';
 SELECT * FROM freetier_prune('30 days');
 -- A day later: the released and expired credit holds go (no ledger entry
 -- names them), and the trial's network row.  The settled credit hold stays
--- (its spend entry names it); every gate hold stays: the ledger names them
--- all, the settled one its grant too.
+-- (its spend entry names it), and the keyed one (its request key); every
+-- gate hold stays: the ledger names them all, the settled one its grant
+-- too.
 SET freetier.test_now = '2026-04-01 13:00:00+00';
 SELECT * FROM freetier_prune('30 days');
 SELECT * FROM rows_left();
@@ -217,8 +223,14 @@ SELECT freetier_drop_ledger_archive('nowhere');
 SELECT * FROM freetier_verify_ledger_archive('ret');
 SELECT * FROM freetier_prune('30 days');
 -- The released and the expired hold are gone; the settled one stays (its
--- grant names it), and so does the unswept one, still 'held'.
+-- grant names it), the keyed one (its request key), and the unswept one,
+-- still 'held'.
 SELECT * FROM rows_left() WHERE tbl = 'holds';
+-- Once the request keys are pruned (freetier.request_key_retention, 24
+-- hours), the keyed holds go too.
+SELECT freetier_prune_request_keys();
+SELECT * FROM freetier_prune('30 days');
+SELECT * FROM rows_left() WHERE tag = 'keyed';
 SELECT state FROM freetier.holds WHERE hold_id = (SELECT hold_id FROM h WHERE tag = 'unswept');
 SELECT unchanged(), verified();
 
@@ -256,6 +268,18 @@ SELECT count(*) AS stripes, sum(archived) AS archived FROM freetier_archive_ledg
 SELECT stripe, min(seq), max(seq) FROM freetier_ledger_archive('default') WHERE stripe = 0 GROUP BY stripe;
 SELECT verified();
 
+-- A stripe that owes sats (a credit reversed when its sats were on hold)
+-- gets no checkpoint: a checkpoint commits to one balance.
+SELECT freetier_create_pool('owes', 0, 10, '15 minutes', 1);
+SELECT freetier_credit(100, 'owes', 'owes-pay');
+SELECT serve, absorb_sats FROM freetier_decide('r5', 10, 'owes');
+SELECT freetier_reverse_credit('owes-pay', 'chargeback');
+SELECT balance_sats, owed_sats FROM freetier.pool_stripes WHERE pool = 'owes';
+SELECT * FROM freetier_checkpoint_ledger('owes');
+SELECT count(*) FROM freetier.ledger WHERE pool = 'owes' AND kind = 'checkpoint';
+SELECT * FROM freetier_archive_ledger('owes');
+SELECT verified();
+
 -- The README's known answer for a checkpoint's hash: pool kc of 100 sats
 -- on one stripe, created and checkpointed at 2025-05-05 05:05:05 UTC.
 SET freetier.test_now = '2025-05-05 05:05:05+00';
@@ -268,5 +292,7 @@ RESET freetier.test_now;
 -- no rule of the request path's tables is broken
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set invariants :abs_srcdir '/invariants.sql'
+\set ECHO none
 \i :invariants
+\set ECHO all
 SELECT * FROM broken_rules;

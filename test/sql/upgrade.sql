@@ -202,6 +202,9 @@ BEGIN
                             WHEN r.relname = 'ledger' THEN
                                 'pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at, prev_hash, hash'
                                 ' FROM freetier.ledger' || CASE WHEN striped THEN ' WHERE stripe = 0' ELSE '' END
+                            WHEN r.relname = 'credit_settings' THEN
+                                'default_plan, hold_ttl, trial_plan, trial_credits, trials_per_network,'
+                                ' trial_window FROM freetier.credit_settings'
                             WHEN r.relname = 'holds' THEN
                                 'hold_id, subject, pool, estimated_sats, held_sats, window_start, created_at,'
                                 ' expires_at, state, ended_at, end_reason FROM freetier.holds'
@@ -438,6 +441,32 @@ SELECT count(*) AS stripes, min(balance_sats), max(balance_sats)
 SELECT serve, absorb_sats FROM freetier_decide('cy', 20, 'fresh');
 SELECT * FROM freetier_verify_ledger() ORDER BY pool;
 SELECT * FROM freetier_verify_account_ledger();
+
+------------------------------------------------------------------------------
+-- 5b. 0.3's SQL on this library: the functions whose signatures 0.4
+--     changed still work (their C symbols read the new arguments only when
+--     passed), and after the update the new arguments work on the old rows.
+------------------------------------------------------------------------------
+
+RESET freetier.test_now;
+DROP EXTENSION freetier;
+CREATE EXTENSION freetier VERSION '0.3';
+SELECT freetier_create_pool('p03', 1000, 10, '15 minutes', 2);
+SELECT freetier_configure_pool('p03', 12, '20 minutes', 4);
+SELECT freetier_set_tier('dee', 'trusted');
+CREATE TEMP TABLE d03 AS SELECT * FROM freetier_decide('dee', 30, 'p03');
+SELECT serve, absorb_sats FROM d03;
+SELECT subject FROM freetier_open_account('dee');
+SELECT allowance_credits, reason FROM freetier_reserve_credits('dee', 2, 'api');
+SELECT ok, allowance_credits FROM freetier_spend_credits('dee', 1, 'api');
+SELECT subject IS NOT NULL AS minted FROM freetier_mint_trial('192.0.2.30');
+ALTER EXTENSION freetier UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'freetier';
+SELECT pool, hold_ttl, stripes, max_hold_ttl FROM freetier.pools ORDER BY pool;
+SELECT freetier_extend_hold((SELECT hold_id FROM d03), '1 hour') > now() AS extended;
+SELECT serve, absorb_sats FROM freetier_decide('dee', 5, 'p03', 'u-1', '1 hour');
+SELECT serve, absorb_sats FROM freetier_decide('dee', 5, 'p03', 'u-1', '1 hour');
+SELECT count(*) AS dee_holds FROM freetier.holds WHERE subject = 'dee';
 
 ------------------------------------------------------------------------------
 -- 6. Leave a fresh default install for the tests that follow.

@@ -6,7 +6,8 @@
 # freetier is preloaded (shared_preload_libraries), the counters are reset,
 # and four pgbench clients run a mix of every call that counts: decides
 # settled, released, left to expire, rolled back, or rolled back to a
-# savepoint; credits (some references repeated); spends, reserves settled,
+# savepoint, or repeated with a request_key (a replay counts nothing);
+# credits (some references repeated); spends, reserves settled,
 # released or left to expire; trial mints (some refused).  Then a sweep, and
 # the counters are compared with what the committed rows say:
 #   - per pool, the sats held, returned, released, expired and credited
@@ -70,7 +71,8 @@ SELECT hold_id FROM freetier_decide('u' || :s, :n, 'counted') \gset
 SELECT count(freetier_release(x.h)) FROM (SELECT nullif(':hold_id', '')::uuid AS h) x
  WHERE x.h IS NOT NULL;
 \elif :r = 8
-SELECT serve FROM freetier_decide('u' || :s, :n, 'counted');
+SELECT serve FROM freetier_decide('u' || :s, :n, 'counted', 'key-' || :s || '-' || :n);
+SELECT serve FROM freetier_decide('u' || :s, :n, 'counted', 'key-' || :s || '-' || :n);
 \elif :r = 9
 BEGIN;
 SELECT serve FROM freetier_decide('u' || :s, :n, 'counted');
@@ -87,8 +89,11 @@ COMMIT;
 \elif :r = 11
 SELECT freetier_credit(:s * 10, CASE WHEN :p = 1 THEN 'default' ELSE 'counted' END,
                        'pay-' || :p || '-' || :s);
-\elif :r <= 14
+\elif :r <= 13
 SELECT * FROM freetier_spend_credits('c' || :c, :p, CASE WHEN :p = 3 THEN 'batch' ELSE 'api' END);
+\elif :r = 14
+SELECT * FROM freetier_spend_credits('c' || :c, :p, 'api', 'spend-' || :c || '-' || :p);
+SELECT * FROM freetier_spend_credits('c' || :c, :p, 'api', 'spend-' || :c || '-' || :p);
 \elif :r <= 16
 SELECT hold_id AS credit_hold FROM freetier_reserve_credits('c' || :c, :p, 'api') \gset
 SELECT count(*) FROM (SELECT nullif(':credit_hold', '')::uuid AS h) x,
@@ -100,7 +105,9 @@ SELECT count(freetier_release(x.h)) FROM (SELECT nullif(':credit_hold', '')::uui
 \elif :r = 18
 SELECT * FROM freetier_reserve_credits('c' || :c, :p, 'api');
 \else
-SELECT * FROM freetier_mint_trial(('10.0.' || :p || '.' || :s)::inet);
+SELECT * FROM freetier_mint_trial(('10.0.' || :p || '.' || :s % 20)::inet);
+SELECT * FROM freetier_mint_trial(('10.9.' || :p || '.' || :s)::inet, 'mint-' || :p || '-' || :s);
+SELECT * FROM freetier_mint_trial(('10.9.' || :p || '.' || :s)::inet, 'mint-' || :p || '-' || :s);
 \endif
 EOF
 close($fh);
