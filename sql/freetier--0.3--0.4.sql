@@ -440,9 +440,22 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   DETAIL = 'Pools are created with freetier_create_pool.';
     END IF;
-    RETURN (SELECT LEAST(coalesce(sum(l.delta_sats), 0), 9223372036854775807)::bigint
-              FROM freetier.ledger l
-             WHERE l.pool = $1 AND l.created_at <= $2 AND l.kind <> ALL ('{owed,repay}'));
+    -- entries moved to freetier.ledger_archive count; dropped ones cannot
+    IF EXISTS (SELECT FROM (SELECT l.stripe, l.seq FROM freetier.ledger l WHERE l.pool = $1
+                            UNION ALL
+                            SELECT a.stripe, a.seq FROM freetier.ledger_archive a WHERE a.pool = $1) e
+                GROUP BY e.stripe HAVING count(*) < max(e.seq)) THEN
+        RAISE EXCEPTION 'pool "%" has ledger entries that were archived and dropped', $1
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A balance at an instant is the sum of the entries up to then, in the ledger and its archive.',
+                  HINT = 'Sum them from the archive''s export (freetier_ledger_archive).';
+    END IF;
+    RETURN (SELECT LEAST(coalesce(sum(e.delta_sats), 0), 9223372036854775807)::bigint
+              FROM (SELECT l.delta_sats, l.created_at, l.kind FROM freetier.ledger l WHERE l.pool = $1
+                    UNION ALL
+                    SELECT a.delta_sats, a.created_at, a.kind FROM freetier.ledger_archive a
+                     WHERE a.pool = $1) e
+             WHERE e.created_at <= $2 AND e.kind <> ALL ('{owed,repay}'));
 END
 $$;
 COMMENT ON FUNCTION freetier_balance_at(text, timestamptz) IS

@@ -134,8 +134,13 @@ SELECT verified();
 ------------------------------------------------------------------------------
 -- The archive
 ------------------------------------------------------------------------------
+CREATE TEMP TABLE balance_at AS
+SELECT t, freetier_balance_at('ret', t) AS sats
+  FROM unnest(ARRAY['2026-03-01 12:00+00', '2026-03-01 13:00+00', '2026-04-02 00:00+00']::timestamptz[]) t;
 SELECT * FROM freetier_archive_ledger('ret');
 SELECT * FROM freetier_archive_ledger('ret');    -- again: nothing more to move
+-- freetier_balance_at counts the archived entries: the same answers
+SELECT t, sats, freetier_balance_at('ret', t) = sats AS same FROM balance_at ORDER BY t;
 SELECT stripe, min(seq) AS first_seq, count(*) AS entries FROM freetier.ledger
  WHERE pool = 'ret' GROUP BY stripe ORDER BY stripe;
 SELECT stripe, min(seq), max(seq), count(*) FROM freetier_ledger_archive('ret')
@@ -219,6 +224,9 @@ SELECT count(*) AS exported FROM freetier_ledger_archive('ret');
 SELECT freetier_drop_ledger_archive('ret');
 SELECT freetier_drop_ledger_archive('ret');      -- nothing left
 SELECT freetier_drop_ledger_archive('nowhere');
+\echo :LAST_ERROR_SQLSTATE
+-- dropped entries cannot be summed: freetier_balance_at refuses
+SELECT freetier_balance_at('ret', '2026-04-02 00:00+00');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_verify_ledger_archive('ret');
 SELECT * FROM freetier_prune('30 days');

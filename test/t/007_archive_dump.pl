@@ -1,6 +1,6 @@
 # Copyright: freetier authors.
 #
-# 006_archive_dump.pl: a database whose ledgers were checkpointed and
+# 007_archive_dump.pl: a database whose ledgers were checkpointed and
 # archived dumps and restores with every chain and the archive verifying.
 #
 # Pool default's stripe 0 starts with the install-time seed entry (dated
