@@ -101,6 +101,12 @@ AS $$
         'freetier_create_pool(text,bigint,numeric,interval,integer,interval,bigint)',
         'freetier_configure_pool(text,numeric,interval,integer,interval,bigint)',
         'freetier_verify_ledger(text)',
+        'freetier_prune(interval)',
+        'freetier_checkpoint_ledger(text)',
+        'freetier_archive_ledger(text)',
+        'freetier_ledger_archive(text)',
+        'freetier_verify_ledger_archive(text)',
+        'freetier_drop_ledger_archive(text)',
         'freetier_expire_holds()',
         'freetier_prune_request_keys()',
         'freetier_open_account(text,text)',
@@ -398,9 +404,22 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   DETAIL = 'Pools are created with freetier_create_pool.';
     END IF;
-    RETURN (SELECT LEAST(coalesce(sum(l.delta_sats), 0), 9223372036854775807)::bigint
-              FROM freetier.ledger l
-             WHERE l.pool = $1 AND l.created_at <= $2 AND l.kind <> ALL ('{owed,repay}'));
+    -- entries moved to freetier.ledger_archive count; dropped ones cannot
+    IF EXISTS (SELECT FROM (SELECT l.stripe, l.seq FROM freetier.ledger l WHERE l.pool = $1
+                            UNION ALL
+                            SELECT a.stripe, a.seq FROM freetier.ledger_archive a WHERE a.pool = $1) e
+                GROUP BY e.stripe HAVING count(*) < max(e.seq)) THEN
+        RAISE EXCEPTION 'pool "%" has ledger entries that were archived and dropped', $1
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A balance at an instant is the sum of the entries up to then, in the ledger and its archive.',
+                  HINT = 'Sum them from the archive''s export (freetier_ledger_archive).';
+    END IF;
+    RETURN (SELECT LEAST(coalesce(sum(e.delta_sats), 0), 9223372036854775807)::bigint
+              FROM (SELECT l.delta_sats, l.created_at, l.kind FROM freetier.ledger l WHERE l.pool = $1
+                    UNION ALL
+                    SELECT a.delta_sats, a.created_at, a.kind FROM freetier.ledger_archive a
+                     WHERE a.pool = $1) e
+             WHERE e.created_at <= $2 AND e.kind <> ALL ('{owed,repay}'));
 END
 $$;
 COMMENT ON FUNCTION freetier_balance_at(text, timestamptz) IS
@@ -752,3 +771,157 @@ CREATE FUNCTION freetier_configure_pool(pool text, credit_pct numeric DEFAULT NU
 COMMENT ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval, bigint) IS
     'change a pool''s credit_pct, hold_ttl (new holds only), number of active stripes, max_hold_ttl or low-water mark; NULL keeps a value';
 REVOKE ALL ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval, bigint) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Retention (issue 8): pruning ended rows, ledger checkpoints, the archive.
+--
+-- freetier_prune deletes ended holds, finished credit holds and trial
+-- network rows older than a retention period, never a live row and never
+-- one that a ledger entry (archived or not), a grant or a request key names.
+-- freetier_checkpoint_ledger writes a 'checkpoint' entry on every stripe of
+-- a pool; freetier_archive_ledger moves each stripe's entries before its
+-- latest checkpoint to freetier.ledger_archive, after which verification
+-- starts at that checkpoint; freetier_verify_ledger_archive verifies the
+-- archive up to it; the operator exports it (freetier_ledger_archive) and
+-- drops it (freetier_drop_ledger_archive).  The archive move and the drop
+-- are the only deletes the ledger and the archive let through
+-- (src/ledger_archive.c).
+
+-- Entries moved out of freetier.ledger, as they were there.
+CREATE TABLE freetier.ledger_archive (
+    pool          text NOT NULL,
+    stripe        int NOT NULL,
+    seq           bigint NOT NULL,
+    kind          text NOT NULL,
+    delta_sats    bigint NOT NULL,
+    balance_after bigint NOT NULL,
+    hold_id       uuid,
+    payment_ref   text,
+    created_at    timestamptz NOT NULL,
+    prev_hash     bytea NOT NULL,
+    hash          bytea NOT NULL,
+    PRIMARY KEY (pool, stripe, seq)
+);
+COMMENT ON TABLE freetier.ledger_archive IS
+    'ledger entries moved out of freetier.ledger by freetier_archive_ledger: each stripe''s ends right before the checkpoint its chain starts at';
+SELECT pg_catalog.pg_extension_config_dump('freetier.ledger_archive', '');
+REVOKE ALL ON freetier.ledger_archive FROM PUBLIC;
+
+-- The ledger and the archive refuse UPDATE and DELETE from every role, but
+-- the archive move's and the drop's own deletes.
+CREATE FUNCTION freetier.guard_entries() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'freetier_guard_entries'
+    LANGUAGE C;
+REVOKE ALL ON FUNCTION freetier.guard_entries() FROM PUBLIC;
+DROP TRIGGER ledger_append_only ON freetier.ledger;
+CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON freetier.ledger
+    FOR EACH ROW EXECUTE FUNCTION freetier.guard_entries();
+ALTER TABLE freetier.ledger ENABLE ALWAYS TRIGGER ledger_append_only;
+CREATE TRIGGER ledger_archive_append_only BEFORE UPDATE OR DELETE ON freetier.ledger_archive
+    FOR EACH ROW EXECUTE FUNCTION freetier.guard_entries();
+CREATE TRIGGER ledger_archive_no_truncate BEFORE TRUNCATE ON freetier.ledger_archive
+    FOR EACH STATEMENT EXECUTE FUNCTION freetier.refuse_change();
+ALTER TABLE freetier.ledger_archive ENABLE ALWAYS TRIGGER ledger_archive_append_only;
+ALTER TABLE freetier.ledger_archive ENABLE ALWAYS TRIGGER ledger_archive_no_truncate;
+
+CREATE FUNCTION freetier_prune(retention interval)
+    RETURNS TABLE (kind text, removed bigint)
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cutoff timestamptz;
+BEGIN
+    IF retention IS NULL OR NOT freetier.is_duration(retention)
+       OR retention < interval '30 days' OR retention > interval '36500 days' THEN
+        RAISE EXCEPTION 'retention must be between 30 and 36500 days'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('retention was %s.', coalesce(retention::text, 'NULL')),
+                  HINT = 'Give days, hours, minutes or seconds: at least the longest hold TTL (30 days).';
+    END IF;
+    cutoff := timezone('UTC', timezone('UTC', freetier.clock()) - retention);
+
+    DELETE FROM freetier.holds h
+     WHERE h.hold_id IN (
+           SELECT x.hold_id FROM freetier.holds x
+            WHERE x.state <> 'held' AND x.ended_at < cutoff
+              AND NOT EXISTS (SELECT FROM freetier.grants g WHERE g.hold_id = x.hold_id)
+              AND NOT EXISTS (SELECT FROM freetier.ledger l WHERE l.hold_id = x.hold_id)
+              AND NOT EXISTS (SELECT FROM freetier.ledger_archive a WHERE a.hold_id = x.hold_id)
+              AND NOT EXISTS (SELECT FROM freetier.request_keys k WHERE k.hold_id = x.hold_id)
+              FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    kind := 'holds';
+    RETURN NEXT;
+
+    DELETE FROM freetier.credit_holds h
+     WHERE h.hold_id IN (
+           SELECT x.hold_id FROM freetier.credit_holds x
+            WHERE x.state <> 'held' AND x.ended_at < cutoff
+              AND NOT EXISTS (SELECT FROM freetier.account_ledger l WHERE l.hold_id = x.hold_id)
+              AND NOT EXISTS (SELECT FROM freetier.request_keys k WHERE k.hold_id = x.hold_id)
+              FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    kind := 'credit_holds';
+    RETURN NEXT;
+
+    DELETE FROM freetier.trial_networks n
+     WHERE n.network IN (
+           SELECT x.network FROM freetier.trial_networks x
+            WHERE x.last_minted < cutoff
+              FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    kind := 'trial_networks';
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION freetier_prune(interval) IS
+    'delete ended holds, finished credit holds and trial network rows older than retention (30 days at least) that no ledger entry or grant names; rows removed per kind';
+REVOKE ALL ON FUNCTION freetier_prune(interval) FROM PUBLIC;
+
+CREATE FUNCTION freetier_checkpoint_ledger(pool text)
+    RETURNS TABLE (stripe int, seq bigint, balance_sats bigint)
+    AS 'MODULE_PATHNAME', 'freetier_checkpoint_ledger'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_checkpoint_ledger(text) IS
+    'write a checkpoint entry on every stripe of the pool that no other transaction has locked (seq NULL for those it skipped)';
+REVOKE ALL ON FUNCTION freetier_checkpoint_ledger(text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_archive_ledger(pool text)
+    RETURNS TABLE (stripe int, checkpoint_seq bigint, archived bigint)
+    AS 'MODULE_PATHNAME', 'freetier_archive_ledger'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_archive_ledger(text) IS
+    'move each stripe''s entries before its latest checkpoint to freetier.ledger_archive';
+REVOKE ALL ON FUNCTION freetier_archive_ledger(text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_ledger_archive(pool text)
+    RETURNS SETOF freetier.ledger_archive
+    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM freetier.ledger_archive a WHERE a.pool = $1 ORDER BY a.stripe, a.seq
+$$;
+COMMENT ON FUNCTION freetier_ledger_archive(text) IS
+    'the archived entries of a pool, to export before freetier_drop_ledger_archive';
+REVOKE ALL ON FUNCTION freetier_ledger_archive(text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_verify_ledger_archive(pool text DEFAULT NULL)
+    RETURNS TABLE (pool text, entries bigint, ok boolean, first_bad_entry bigint)
+    AS 'MODULE_PATHNAME', 'freetier_verify_ledger_archive'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_verify_ledger_archive(text) IS
+    'recompute the hash chain of every stripe''s archived entries up to the checkpoint the stripe''s chain starts at';
+REVOKE ALL ON FUNCTION freetier_verify_ledger_archive(text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_drop_ledger_archive(pool text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_drop_ledger_archive'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_drop_ledger_archive(text) IS
+    'delete every archived entry of the pool (export them first); returns how many';
+REVOKE ALL ON FUNCTION freetier_drop_ledger_archive(text) FROM PUBLIC;

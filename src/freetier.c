@@ -27,7 +27,9 @@
  *	   request_key.c  idempotency keys: a keyed call done once, replayed
  *	   chain.c        the hash chains, write side: hashing, appending
  *	   verify.c       the hash chains, read side: verify_ledger,
- *	                  verify_account_ledger
+ *	                  verify_account_ledger, verify_ledger_archive
+ *	   ledger_archive.c  a pool chain's retention: checkpoints, the archive
+ *	                  move, dropping the archive; the ledger's guard trigger
  *	 pure: inputs in, answers out, no SQL
  *	   decision.c     the gate's arithmetic, shared by decide and estimate
  *	   allowance.c    the credit arithmetic, shared by reserve, spend, route

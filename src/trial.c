@@ -164,8 +164,10 @@ freetier_mint_trial(PG_FUNCTION_ARGS)
 
 	args[0] = network;
 	args[1] = TimestampTzGetDatum(now);
-	ft_execute(&claim_network, args, NULL);
-	ft_execute(&lock_network, args, NULL);
+	/* freetier_prune may delete the row between the two: make it again */
+	do
+		ft_execute(&claim_network, args, NULL);
+	while (ft_execute(&lock_network, args, NULL) == 0);
 	/* once the network is locked: a repeat waited for the first call */
 	if (request_key && ft_request_key_find(request_key, "mint_trial", fingerprint, &k))
 	{

@@ -15,6 +15,12 @@
  * its purchased balance), and for an account its totals
  * (lifetime_spent, lifetime_added) and its plan.
  *
+ * A chain starts at its first stored entry: seq 1, after a hash of zeros,
+ * or a checkpoint once the entries before it were archived (ledger_archive.c),
+ * after what that checkpoint says it follows.  A pool's archive is checked
+ * the same way, each stripe's archived entries ending right before the
+ * checkpoint its chain now starts at.
+ *
  * A pool has one chain per stripe; an account has one.  Verification only
  * reads, with one snapshot for the whole call
  * (FT_READING), so that a chain and its owning row are seen at one instant.
@@ -138,6 +144,55 @@ static FtStatement account_entries = {
 	1, {TEXTOID}, NULL
 };
 
+/*
+ * A pool's archive (ledger_archive.c): the entries moved out of each
+ * stripe's chain, which end where the chain now starts, right before a
+ * checkpoint.  Its owner is that checkpoint: the archive must end at the
+ * entry before it, with the hash and the balance the checkpoint follows.
+ * What a stripe owes (bucket 1, as in pool_entries_owed) is 0 at every
+ * checkpoint (ledger_archive.c writes none on a stripe that owes).
+ * A stripe with nothing archived has an empty archive, which is ok.  A
+ * chain's install-time seed stays in the ledger (is_install_seed): it is
+ * read as the archive's first entry, and the owner is the entry after it.
+ */
+static FtStatement archive_owners = {
+	"SELECT s.pool, s.stripe, coalesce(l.seq OPERATOR(pg_catalog.-) 1, 0),"
+	" coalesce(l.prev_hash, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')),"
+	" coalesce(l.balance_after OPERATOR(pg_catalog.-) l.delta_sats, 0),"
+	" 0::bigint, 0::bigint, 0::bigint,"
+	" l.seq IS NULL OR l.kind OPERATOR(pg_catalog.=) 'checkpoint'"
+	" FROM freetier.pool_stripes s LEFT JOIN LATERAL ("
+	"   SELECT l.seq, l.prev_hash, l.balance_after, l.delta_sats, l.kind FROM freetier.ledger l"
+	"    WHERE l.pool OPERATOR(pg_catalog.=) s.pool AND l.stripe OPERATOR(pg_catalog.=) s.stripe"
+	"      AND NOT (l.seq OPERATOR(pg_catalog.=) 1 AND l.kind OPERATOR(pg_catalog.=) 'seed'"
+	"       AND l.created_at OPERATOR(pg_catalog.=) '-infinity')"
+	"      AND EXISTS (SELECT FROM freetier.ledger_archive a"
+	"                   WHERE a.pool OPERATOR(pg_catalog.=) s.pool"
+	"                     AND a.stripe OPERATOR(pg_catalog.=) s.stripe)"
+	"    ORDER BY l.seq LIMIT 1) l ON true"
+	" WHERE $1 IS NULL OR s.pool OPERATOR(pg_catalog.=) $1 ORDER BY s.pool, s.stripe",
+	1, {TEXTOID}, NULL
+};
+
+#define ARCHIVE_COLUMNS \
+	"SELECT CASE WHEN kind OPERATOR(pg_catalog.=) ANY ('{owed,repay}') THEN 1 ELSE 0 END," \
+	" prev_hash, hash," \
+	" pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at, stripe"
+static FtStatement archive_entries = {
+	ARCHIVE_COLUMNS " FROM freetier.ledger_archive WHERE pool OPERATOR(pg_catalog.=) $1"
+	" AND stripe OPERATOR(pg_catalog.=) $2"
+	" UNION ALL " ARCHIVE_COLUMNS " FROM freetier.ledger l WHERE pool OPERATOR(pg_catalog.=) $1"
+	" AND stripe OPERATOR(pg_catalog.=) $2 AND seq OPERATOR(pg_catalog.=) 1 AND kind OPERATOR(pg_catalog.=) 'seed'"
+	" AND created_at OPERATOR(pg_catalog.=) '-infinity'"
+	" AND EXISTS (SELECT FROM freetier.ledger_archive a WHERE a.pool OPERATOR(pg_catalog.=) $1"
+	"   AND a.stripe OPERATOR(pg_catalog.=) $2)"
+	" ORDER BY 5",
+	2, {TEXTOID, INT4OID}, NULL
+};
+
+static const ChainKind archive_chains = {&archive_owners, &archive_entries,
+FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false};
+
 static const ChainKind pool_chains[2] = {
 	{&pool_owners[0], &pool_entries[0], FT_POOL_CHAIN, 8, NULL, 3, 4, false},
 	{&pool_owners[1], &pool_entries[1], FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false}
@@ -201,9 +256,50 @@ typedef struct ChainCheck
 	int64		entries;		/* entries that matched, in order */
 	bool		ok;
 	int64		first_bad_entry;	/* 0 when none */
+	bool		install_seed_only;	/* the one entry so far is an install seed */
 	int64		balance[FT_MAX_BUCKETS];
 	uint8		head[FT_HASH_BYTES];
 } ChainCheck;
+
+/*
+ * A chain whose entries before a checkpoint were archived starts at that
+ * checkpoint: the chain so far is what the checkpoint says it follows (its
+ * prev_hash, the entries before it, its balance, which it does not move).
+ * The checkpoint's own hash is then checked as every entry's is.
+ */
+static bool
+start_at_checkpoint(ChainCheck *c, TupleTableSlot *row, const FtField *fields, int bucket)
+{
+	const FtField *kind = &fields[2];
+	bytea	   *prev = DatumGetByteaPP(row->tts_values[1]);
+
+	if (kind->s == NULL || kind->len != strlen("checkpoint") ||
+		memcmp(kind->s, "checkpoint", kind->len) != 0 ||
+		fields[c->kind->delta_field].i != 0 ||
+		VARSIZE_ANY_EXHDR(prev) != FT_HASH_BYTES)
+	{
+		if (c->entries == 0)
+			c->entries = fields[1].i - 1;	/* the first entry stored is the bad one */
+		return false;			/* else the first one missing */
+	}
+	c->entries = fields[1].i - 1;
+	c->balance[bucket] = fields[c->kind->balance_field].i;
+	memcpy(c->head, VARDATA_ANY(prev), FT_HASH_BYTES);
+	return true;
+}
+
+/*
+ * A pool's install-time seed entry: seq 1, dated -infinity, the same bytes
+ * in every install.  pg_dump leaves it out and CREATE EXTENSION makes it
+ * again, so it is never archived: a chain may go on from it straight to a
+ * checkpoint, the entries between them being in the archive.
+ */
+static bool
+is_install_seed(const FtField *fields)
+{
+	return fields[1].i == 1 && fields[7].i == DT_NOBEGIN &&
+		fields[2].len == strlen("seed") && memcmp(fields[2].s, "seed", fields[2].len) == 0;
+}
 
 /* Check one entry against the chain so far. */
 static bool
@@ -219,7 +315,12 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	slot_getallattrs(row);
 	bucket = DatumGetInt32(row->tts_values[0]);
 	fields_of_row(row, nfields, fields);
-	if (fields[1].i != c->entries + 1 || bucket < 0 || bucket >= FT_MAX_BUCKETS)
+	if (bucket < 0 || bucket >= FT_MAX_BUCKETS)
+		return false;
+	if ((c->entries == 0 || c->install_seed_only) && fields[1].i > c->entries + 1 &&
+		!start_at_checkpoint(c, row, fields, bucket))
+		return false;
+	if (fields[1].i != c->entries + 1)
 		return false;
 	if (!bytea_is_hash(row->tts_values[1], c->head))
 		return false;
@@ -234,6 +335,7 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	c->entries++;
 	c->balance[bucket] = expected;
 	memcpy(c->head, hash, FT_HASH_BYTES);
+	c->install_seed_only = c->entries == 1 && !c->kind->accounts && is_install_seed(fields);
 	return true;
 }
 
@@ -414,5 +516,18 @@ Datum
 freetier_verify_account_ledger(PG_FUNCTION_ARGS)
 {
 	verify_chains(fcinfo, &account_chains, "subject");
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_verify_ledger_archive);
+
+/*
+ * freetier_verify_ledger_archive(pool text DEFAULT NULL): every stripe's
+ * archived entries, up to the checkpoint the stripe's chain now starts at.
+ */
+Datum
+freetier_verify_ledger_archive(PG_FUNCTION_ARGS)
+{
+	verify_chains(fcinfo, &archive_chains, "pool");
 	return (Datum) 0;
 }

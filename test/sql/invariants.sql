@@ -95,6 +95,7 @@ SELECT row_number() OVER () AS n, c.what, format(c.sql, c.w) AS corruption
         UNION ALL SELECT 'grant: no hold', 'UPDATE freetier.grants SET hold_id = gen_random_uuid() WHERE %s', w FROM one_grant
         UNION ALL SELECT 'entry: seq 0', 'UPDATE freetier.ledger SET seq = 0 WHERE %s', w FROM one_entry
         UNION ALL SELECT 'entry: unknown kind', 'UPDATE freetier.ledger SET kind = ''gift'' WHERE %s', w FROM one_entry
+        UNION ALL SELECT 'entry: a checkpoint that moves sats', 'UPDATE freetier.ledger SET kind = ''checkpoint'', delta_sats = 5 WHERE %s', w FROM one_entry
         UNION ALL SELECT 'entry: below zero', 'UPDATE freetier.ledger SET balance_after = -1 WHERE %s', w FROM one_entry
         UNION ALL SELECT 'entry: no stripe', 'UPDATE freetier.ledger SET stripe = 63 WHERE %s', w FROM one_entry
         UNION ALL SELECT 'stripe: negative owed', 'UPDATE freetier.pool_stripes SET owed_sats = -1 WHERE pool = ''inv'' AND stripe = 0', NULL

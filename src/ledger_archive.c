@@ -1,0 +1,254 @@
+/*-------------------------------------------------------------------------
+ *
+ * ledger_archive.c
+ *	  A pool chain's retention: checkpoints, the move of the entries before
+ *	  a checkpoint to freetier.ledger_archive, and dropping the archive.
+ *
+ * A checkpoint is an entry of kind 'checkpoint' on one stripe's chain: it
+ * moves nothing (delta 0), and like every entry it hashes its seq (the
+ * number of entries before it, plus one), the stripe's balance after it and
+ * the previous entry's hash.  A stripe's other figure, what it owes
+ * (0.4's corrections), must be 0 then.  freetier_checkpoint_ledger writes
+ * one on each stripe of a pool that owes nothing and that no other
+ * transaction has locked (SKIP LOCKED: it
+ * never waits, and it holds the stripes it wrote until its caller commits,
+ * as a credit does).
+ *
+ * freetier_archive_ledger moves each stripe's entries before its latest
+ * checkpoint to freetier.ledger_archive, in one statement; the chain then
+ * starts at that checkpoint, and verification starts from it (verify.c).
+ * freetier_drop_ledger_archive deletes a pool's archived entries once the
+ * operator has exported them.  Neither takes a stripe's lock: they touch
+ * only entries that no request reads or writes again.
+ *
+ * The ledger and the archive are append-only (freetier.guard_entries, the
+ * trigger on both): the two statements here are the only deletes it lets
+ * through, and only while this file runs them.  UPDATE and TRUNCATE are
+ * refused always.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+/* True only while this file's own DELETE statements run. */
+static bool moving_entries = false;
+
+static FtStatement pool_stripes = {
+	"SELECT stripe FROM freetier.pool_stripes WHERE pool OPERATOR(pg_catalog.=) $1"
+	" ORDER BY stripe",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * Whether locked stripe $2 of pool $1 owes sats (0.4's corrections): a
+ * checkpoint commits to one balance, so it is written only on a stripe
+ * that owes nothing.
+ */
+static FtStatement stripe_owes = {
+	"SELECT owed_sats OPERATOR(pg_catalog.<>) 0 FROM freetier.pool_stripes"
+	" WHERE pool OPERATOR(pg_catalog.=) $1 AND stripe OPERATOR(pg_catalog.=) $2",
+	2, {TEXTOID, INT4OID}, NULL
+};
+
+/*
+ * Pool $1's entries before each stripe's latest checkpoint, moved to the
+ * archive: stripe, the checkpoint's seq, how many entries moved.  An
+ * install-time seed entry (seq 1, dated -infinity) stays: pg_dump leaves
+ * it out and CREATE EXTENSION makes it again, so a restored chain has it
+ * (verify.c reads it first in the chain and in the archive).
+ */
+static FtStatement archive_entries = {
+	"WITH cp AS (SELECT stripe, pg_catalog.max(seq) AS seq FROM freetier.ledger"
+	"   WHERE pool OPERATOR(pg_catalog.=) $1 AND kind OPERATOR(pg_catalog.=) 'checkpoint'"
+	"   GROUP BY stripe),"
+	" moved AS (DELETE FROM freetier.ledger l USING cp"
+	"   WHERE l.pool OPERATOR(pg_catalog.=) $1 AND l.stripe OPERATOR(pg_catalog.=) cp.stripe"
+	"     AND l.seq OPERATOR(pg_catalog.<) cp.seq"
+	"     AND NOT (l.seq OPERATOR(pg_catalog.=) 1 AND l.kind OPERATOR(pg_catalog.=) 'seed'"
+	"       AND l.created_at OPERATOR(pg_catalog.=) '-infinity')"
+	"   RETURNING l.pool, l.stripe, l.seq, l.kind, l.delta_sats, l.balance_after, l.hold_id,"
+	"     l.payment_ref, l.created_at, l.prev_hash, l.hash),"
+	" kept AS (INSERT INTO freetier.ledger_archive (pool, stripe, seq, kind, delta_sats,"
+	"     balance_after, hold_id, payment_ref, created_at, prev_hash, hash)"
+	"   SELECT * FROM moved RETURNING stripe)"
+	" SELECT cp.stripe, cp.seq, (SELECT pg_catalog.count(*) FROM kept"
+	"   WHERE kept.stripe OPERATOR(pg_catalog.=) cp.stripe)"
+	" FROM cp ORDER BY cp.stripe",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement drop_archive = {
+	"DELETE FROM freetier.ledger_archive WHERE pool OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+/* Run one of this file's deletes, the guard letting it through. */
+static int
+execute_move(FtStatement *stmt, Datum *args)
+{
+	volatile int n = 0;
+
+	moving_entries = true;
+	PG_TRY();
+	{
+		n = ft_execute(stmt, args, NULL);
+	}
+	PG_FINALLY();
+	{
+		moving_entries = false;
+	}
+	PG_END_TRY();
+	return n;
+}
+
+PG_FUNCTION_INFO_V1(freetier_guard_entries);
+
+/*
+ * The trigger BEFORE UPDATE OR DELETE on freetier.ledger and
+ * freetier.ledger_archive: 55000 for every row, but a delete run by this
+ * file.
+ */
+Datum
+freetier_guard_entries(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *table;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "freetier_guard_entries: not called as a trigger");
+	if (moving_entries && TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		return PointerGetDatum(trigdata->tg_trigtuple);
+	table = RelationGetRelationName(trigdata->tg_relation);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("freetier.%s is append-only", table),
+			 errdetail("%s on freetier.%s is refused; corrections are made by new entries.",
+					   TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "DELETE" : "UPDATE",
+					   table)));
+	return (Datum) 0;
+}
+
+/* Whether locked stripe `stripe` of `pool` owes sats. */
+static bool
+owes(const char *pool, int stripe)
+{
+	Datum		args[2] = {CStringGetTextDatum(pool), Int32GetDatum(stripe)};
+	bool		isnull;
+
+	ft_execute(&stripe_owes, args, NULL);
+	return DatumGetBool(ft_column(0, 1, &isnull));
+}
+
+PG_FUNCTION_INFO_V1(freetier_checkpoint_ledger);
+
+/*
+ * freetier_checkpoint_ledger(pool text)
+ *	 RETURNS TABLE (stripe int, seq bigint, balance_sats bigint)
+ *
+ * A checkpoint on every stripe of the pool, one row each: the checkpoint's
+ * seq and the stripe's balance, or both NULL for a stripe that another
+ * transaction has locked (call again to checkpoint it) or that owes sats.
+ */
+Datum
+freetier_checkpoint_ledger(PG_FUNCTION_ARGS)
+{
+	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
+	TimestampTz now = ft_now();
+	Datum		args[1];
+	FtPoolSettings ps;
+	int			n;
+	int		   *stripes;
+
+	ft_result_begin(fcinfo);
+	ft_connect(FT_LOCKING);
+	ft_pool_settings(pool, FT_LAYOUT_STRIPES, true, &ps);
+	args[0] = CStringGetTextDatum(pool);
+	n = ft_execute(&pool_stripes, args, NULL);
+	stripes = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		stripes[i] = DatumGetInt32(ft_column(i, 1, &isnull));
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		FtStripe	s;
+		Datum		values[3];
+		bool		isnull[3] = {false, true, true};
+
+		values[0] = Int32GetDatum(stripes[i]);
+		if (ft_stripe_try_lock(pool, stripes[i], FT_LAYOUT_STRIPES, &s) && !owes(pool, stripes[i]))
+		{
+			ft_stripe_append(&s, FT_LAYOUT_STRIPES, "checkpoint", 0, NULL, NULL, now);
+			values[1] = Int64GetDatum(s.head.seq);
+			values[2] = Int64GetDatum(s.balance_sats);
+			isnull[1] = isnull[2] = false;
+		}
+		ft_result_row(fcinfo, values, isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_archive_ledger);
+
+/*
+ * freetier_archive_ledger(pool text)
+ *	 RETURNS TABLE (stripe int, checkpoint_seq bigint, archived bigint)
+ *
+ * Every stripe that has a checkpoint: its latest, and how many entries
+ * before it moved to the archive now.
+ */
+Datum
+freetier_archive_ledger(PG_FUNCTION_ARGS)
+{
+	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
+	Datum		args[1];
+	FtPoolSettings ps;
+	int			n;
+
+	ft_result_begin(fcinfo);
+	ft_connect(FT_LOCKING);
+	ft_pool_settings(pool, FT_LAYOUT_STRIPES, true, &ps);
+	args[0] = CStringGetTextDatum(pool);
+	n = execute_move(&archive_entries, args);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[3];
+		bool		isnull[3] = {false, false, false};
+
+		values[0] = ft_column(i, 1, &isnull[0]);
+		values[1] = ft_column(i, 2, &isnull[1]);
+		values[2] = ft_column(i, 3, &isnull[2]);
+		ft_result_row(fcinfo, values, isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_drop_ledger_archive);
+
+/* freetier_drop_ledger_archive(pool text) RETURNS bigint: entries deleted. */
+Datum
+freetier_drop_ledger_archive(PG_FUNCTION_ARGS)
+{
+	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
+	Datum		args[1];
+	FtPoolSettings ps;
+	int			n;
+
+	ft_connect(FT_LOCKING);
+	ft_pool_settings(pool, FT_LAYOUT_STRIPES, true, &ps);
+	args[0] = CStringGetTextDatum(pool);
+	n = execute_move(&drop_archive, args);
+	SPI_finish();
+	PG_RETURN_INT64(n);
+}

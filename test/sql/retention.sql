@@ -1,0 +1,306 @@
+-- Retention (0.4): freetier_prune deletes ended rows past a retention
+-- period that nothing names; checkpoints let a stripe's older entries move
+-- to freetier.ledger_archive, which verifies on its own, while the chain
+-- verifies from the checkpoint.  None of it changes a balance, and both
+-- ledgers stay ok throughout.
+SET timezone = 'UTC';
+\set SHOW_CONTEXT never
+DROP EXTENSION freetier;
+CREATE EXTENSION freetier;
+SET freetier.test_now = '2026-03-01 12:00:00+00';
+SELECT freetier_create_pool('ret', 1000, 10, '15 minutes', 2);
+SELECT freetier_set_tier_budget('ret', 100000);
+SELECT count(freetier_set_tier('r' || i, 'ret')) AS subjects FROM generate_series(1, 5) i;
+
+-- Gate holds in every state: settled, released, expired (swept), and one
+-- held past its TTL that nothing has swept.
+CREATE TEMP TABLE h (tag text, hold_id uuid);
+INSERT INTO h SELECT 'settled', hold_id FROM freetier_decide('r1', 40, 'ret');
+SELECT absorbed_sats FROM freetier_record_grant((SELECT hold_id FROM h WHERE tag = 'settled'), 30);
+INSERT INTO h SELECT 'released', hold_id FROM freetier_decide('r2', 50, 'ret');
+SELECT freetier_release((SELECT hold_id FROM h WHERE tag = 'released'));
+INSERT INTO h SELECT 'expired', hold_id FROM freetier_decide('r3', 60, 'ret');
+-- a released hold that a request key names (a repeat gets it back)
+INSERT INTO h SELECT 'keyed', hold_id FROM freetier_decide('r2', 5, 'ret', 'job-keyed');
+SELECT freetier_release((SELECT hold_id FROM h WHERE tag = 'keyed'));
+SELECT freetier_credit(500, 'ret', 'ret-pay-1');
+
+-- Credit holds: settled (its spend entry names it), released, expired; a
+-- trial minted from a network.
+SELECT * FROM freetier_open_account('acc', 'pro');
+SELECT freetier_add_credits('acc', 50, 'order-acc');
+CREATE TEMP TABLE c (tag text, hold_id uuid);
+INSERT INTO c SELECT 'settled', hold_id FROM freetier_reserve_credits('acc', 10, 'api');
+SELECT * FROM freetier_settle_credits((SELECT hold_id FROM c WHERE tag = 'settled'), 7);
+INSERT INTO c SELECT 'released', hold_id FROM freetier_reserve_credits('acc', 5, 'api');
+SELECT freetier_release((SELECT hold_id FROM c WHERE tag = 'released'));
+INSERT INTO c SELECT 'expired', hold_id FROM freetier_reserve_credits('acc', 3, 'api');
+INSERT INTO c SELECT 'keyed', hold_id FROM freetier_reserve_credits('acc', 2, 'api', 'res-keyed');
+SELECT freetier_release((SELECT hold_id FROM c WHERE tag = 'keyed'));
+SELECT credits, reason FROM freetier_mint_trial('192.0.2.7');
+SET freetier.test_now = '2026-03-01 13:00:00+00';
+SELECT freetier_expire_holds();
+-- held past its TTL from 13:15 on, never swept below
+INSERT INTO h SELECT 'unswept', hold_id FROM freetier_decide('r4', 70, 'ret');
+
+-- Every balance, the rows each prune may remove, and both ledgers' checks:
+-- the same after every step below.
+CREATE FUNCTION balances() RETURNS TABLE (what text, amount bigint) LANGUAGE sql AS $$
+  SELECT 'stripe ' || stripe, balance_sats FROM freetier.pool_stripes WHERE pool = 'ret'
+  UNION ALL SELECT 'pool', balance_sats FROM freetier_pools() WHERE pool = 'ret'
+  UNION ALL SELECT 'acc purchased', purchased_balance FROM freetier.accounts WHERE subject = 'acc'
+  UNION ALL SELECT 'acc used', period_used FROM freetier.accounts WHERE subject = 'acc'
+  UNION ALL SELECT 'acc spent', lifetime_spent FROM freetier.accounts WHERE subject = 'acc'
+  ORDER BY 1
+$$;
+CREATE TEMP TABLE before AS SELECT * FROM balances();
+SELECT * FROM before;
+CREATE FUNCTION unchanged() RETURNS boolean LANGUAGE sql AS $$
+  SELECT NOT EXISTS ((SELECT * FROM before EXCEPT SELECT * FROM balances())
+                     UNION ALL (SELECT * FROM balances() EXCEPT SELECT * FROM before))
+$$;
+CREATE FUNCTION verified() RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(kind || ' ' || key || ': ' || CASE WHEN ok THEN 'ok' ELSE 'BAD at ' || coalesce(bad::text, '?') END,
+                    ', ' ORDER BY kind, key)
+    FROM (SELECT kind, key, bool_and(ok) AS ok, min(bad) AS bad
+            FROM (SELECT 'ledger' AS kind, pool AS key, ok, first_bad_entry AS bad FROM freetier_verify_ledger()
+                  UNION ALL SELECT 'archive', pool, ok, first_bad_entry FROM freetier_verify_ledger_archive()
+                  UNION ALL SELECT 'account', CASE WHEN subject LIKE 'trial:%' THEN 'trials' ELSE subject END,
+                                   ok, first_bad_entry FROM freetier_verify_account_ledger()) v
+           GROUP BY kind, key) k
+$$;
+CREATE FUNCTION rows_left() RETURNS TABLE (tbl text, tag text, present boolean) LANGUAGE sql AS $$
+  SELECT 'holds', h.tag, EXISTS (SELECT FROM freetier.holds x WHERE x.hold_id = h.hold_id) FROM h
+  UNION ALL
+  SELECT 'credit_holds', c.tag, EXISTS (SELECT FROM freetier.credit_holds x WHERE x.hold_id = c.hold_id) FROM c
+  UNION ALL
+  SELECT 'trial_networks', network::text, true FROM freetier.trial_networks
+  ORDER BY 1, 2
+$$;
+SELECT * FROM rows_left();
+SELECT verified();
+
+------------------------------------------------------------------------------
+-- Pruning
+------------------------------------------------------------------------------
+-- A retention below 30 days (the longest hold TTL), past 36500 days, NULL
+-- or in months is refused, and removes nothing.
+SET freetier.test_now = '2026-06-01 00:00:00+00';
+SELECT * FROM freetier_prune('29 days 23:59:59');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_prune('36501 days');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_prune(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_prune('3 months');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FILTER (WHERE present) AS rows_present FROM rows_left();
+
+-- Nothing ended 30 days before 2026-03-31 11:59: everything stays.
+SET freetier.test_now = '2026-03-31 11:59:00+00';
+SELECT * FROM freetier_prune('30 days');
+-- A day later: the released and expired credit holds go (no ledger entry
+-- names them), and the trial's network row.  The settled credit hold stays
+-- (its spend entry names it), and the keyed one (its request key); every
+-- gate hold stays: the ledger names them all, the settled one its grant
+-- too.
+SET freetier.test_now = '2026-04-01 13:00:00+00';
+SELECT * FROM freetier_prune('30 days');
+SELECT * FROM rows_left();
+SELECT * FROM freetier_prune('30 days');        -- again: nothing more
+SELECT unchanged(), verified();
+-- A mint from the pruned network makes its row again.
+SELECT credits FROM freetier_mint_trial('192.0.2.7');
+SELECT network, last_minted FROM freetier.trial_networks;
+
+------------------------------------------------------------------------------
+-- Checkpoints
+------------------------------------------------------------------------------
+SET freetier.test_now = '2026-04-02 00:00:00+00';
+SELECT * FROM freetier_checkpoint_ledger('ret');
+SELECT stripe, seq, kind, delta_sats, balance_after, hold_id, payment_ref
+  FROM freetier.ledger WHERE pool = 'ret' AND kind = 'checkpoint' ORDER BY stripe;
+SELECT unchanged(), verified();
+SELECT * FROM freetier_checkpoint_ledger('nowhere');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_checkpoint_ledger(NULL);
+\echo :LAST_ERROR_SQLSTATE
+-- traffic after the checkpoint (credits: a decide would sweep the unswept hold)
+SELECT freetier_credit(100, 'ret', 'ret-pay-2');
+SELECT freetier_credit(200, 'ret', 'ret-pay-3');
+DELETE FROM before; INSERT INTO before SELECT * FROM balances();
+SELECT verified();
+
+------------------------------------------------------------------------------
+-- The archive
+------------------------------------------------------------------------------
+CREATE TEMP TABLE balance_at AS
+SELECT t, freetier_balance_at('ret', t) AS sats
+  FROM unnest(ARRAY['2026-03-01 12:00+00', '2026-03-01 13:00+00', '2026-04-02 00:00+00']::timestamptz[]) t;
+SELECT * FROM freetier_archive_ledger('ret');
+SELECT * FROM freetier_archive_ledger('ret');    -- again: nothing more to move
+-- freetier_balance_at counts the archived entries: the same answers
+SELECT t, sats, freetier_balance_at('ret', t) = sats AS same FROM balance_at ORDER BY t;
+SELECT stripe, min(seq) AS first_seq, count(*) AS entries FROM freetier.ledger
+ WHERE pool = 'ret' GROUP BY stripe ORDER BY stripe;
+SELECT stripe, min(seq), max(seq), count(*) FROM freetier_ledger_archive('ret')
+ GROUP BY stripe ORDER BY stripe;
+SELECT unchanged(), verified();
+SELECT * FROM freetier_verify_ledger('ret');
+SELECT * FROM freetier_verify_ledger_archive('ret');
+SELECT * FROM freetier_archive_ledger('nowhere');
+\echo :LAST_ERROR_SQLSTATE
+-- A pool without a checkpoint moves nothing.
+SELECT * FROM freetier_archive_ledger('default');
+
+-- The ledger and the archive stay append-only for every other path, the
+-- owner included.
+DELETE FROM freetier.ledger WHERE pool = 'ret';
+\echo :LAST_ERROR_SQLSTATE
+UPDATE freetier.ledger SET delta_sats = 0 WHERE pool = 'ret';
+\echo :LAST_ERROR_SQLSTATE
+TRUNCATE freetier.ledger;
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM freetier.ledger_archive;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE freetier.ledger_archive SET delta_sats = 0;
+\echo :LAST_ERROR_SQLSTATE
+TRUNCATE freetier.ledger_archive;
+\echo :LAST_ERROR_SQLSTATE
+SET session_replication_role = replica;
+DELETE FROM freetier.ledger WHERE pool = 'ret';
+\echo :LAST_ERROR_SQLSTATE
+RESET session_replication_role;
+SELECT count(*) AS ledger_entries FROM freetier.ledger WHERE pool = 'ret';
+
+-- Tampering, behind freetier's back and rolled back: an edit after the
+-- checkpoint, of the checkpoint itself, or of its stored link is caught by
+-- freetier_verify_ledger; an edit in the archive, or an archived entry
+-- removed, by freetier_verify_ledger_archive; entries removed from the
+-- start of a chain down to an entry that is no checkpoint, by
+-- freetier_verify_ledger.
+\set off 'ALTER TABLE freetier.ledger DISABLE TRIGGER ALL; ALTER TABLE freetier.ledger_archive DISABLE TRIGGER ALL'
+BEGIN; :off;
+UPDATE freetier.ledger SET delta_sats = delta_sats + 1, balance_after = balance_after + 1
+ WHERE pool = 'ret' AND kind = 'credit' AND payment_ref = 'ret-pay-2';
+SELECT 'after the checkpoint' AS tampered, verified(); ROLLBACK;
+BEGIN; :off;
+UPDATE freetier.ledger SET balance_after = balance_after + 5 WHERE pool = 'ret' AND kind = 'checkpoint';
+SELECT 'checkpoint balance' AS tampered, verified(); ROLLBACK;
+BEGIN; :off;
+UPDATE freetier.ledger SET prev_hash = decode(repeat('11', 32), 'hex') WHERE pool = 'ret' AND kind = 'checkpoint';
+SELECT 'checkpoint link' AS tampered, verified(); ROLLBACK;
+BEGIN; :off;
+UPDATE freetier.ledger SET kind = 'move' WHERE pool = 'ret' AND kind = 'checkpoint' AND stripe = 0;
+SELECT 'checkpoint kind' AS tampered, verified(); ROLLBACK;
+BEGIN; :off;
+UPDATE freetier.ledger_archive SET hold_id = NULL WHERE pool = 'ret' AND kind = 'release';
+SELECT 'archive' AS tampered, verified(); ROLLBACK;
+BEGIN; :off;
+DELETE FROM freetier.ledger_archive WHERE pool = 'ret' AND stripe = 0 AND seq = 2;
+SELECT 'archive entry removed' AS tampered, verified(); ROLLBACK;
+BEGIN; :off;
+DELETE FROM freetier.ledger_archive WHERE pool = 'ret' AND stripe = 0
+   AND seq = (SELECT max(seq) FROM freetier.ledger_archive WHERE pool = 'ret' AND stripe = 0);
+SELECT 'archive end removed' AS tampered, verified(); ROLLBACK;
+BEGIN; :off;
+DELETE FROM freetier.ledger WHERE pool = 'ret' AND stripe = 0 AND kind = 'checkpoint';
+SELECT 'checkpoint removed' AS tampered, verified(); ROLLBACK;
+-- a chain made to start at an entry that moves nothing but is no
+-- checkpoint (a settle that returned 0), its entries before it removed
+SELECT freetier_create_pool('zero', 100, 10, '15 minutes', 1);
+SELECT returned_sats FROM freetier_record_grant((SELECT hold_id FROM freetier_decide('r5', 10, 'zero')), 10);
+BEGIN; :off;
+DELETE FROM freetier.ledger WHERE pool = 'zero' AND seq < 3;
+SELECT 'start at a return of 0' AS tampered, verified(); ROLLBACK;
+SELECT verified();
+
+------------------------------------------------------------------------------
+-- Export and drop the archive; then the gate holds that only the archive
+-- named can be pruned.
+------------------------------------------------------------------------------
+SELECT * FROM freetier_prune('30 days');         -- the archive still names them
+SELECT count(*) AS exported FROM freetier_ledger_archive('ret');
+SELECT freetier_drop_ledger_archive('ret');
+SELECT freetier_drop_ledger_archive('ret');      -- nothing left
+SELECT freetier_drop_ledger_archive('nowhere');
+\echo :LAST_ERROR_SQLSTATE
+-- dropped entries cannot be summed: freetier_balance_at refuses
+SELECT freetier_balance_at('ret', '2026-04-02 00:00+00');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_verify_ledger_archive('ret');
+SELECT * FROM freetier_prune('30 days');
+-- The released and the expired hold are gone; the settled one stays (its
+-- grant names it), the keyed one (its request key), and the unswept one,
+-- still 'held'.
+SELECT * FROM rows_left() WHERE tbl = 'holds';
+-- Once the request keys are pruned (freetier.request_key_retention, 24
+-- hours), the keyed holds go too.
+SELECT freetier_prune_request_keys();
+SELECT * FROM freetier_prune('30 days');
+SELECT * FROM rows_left() WHERE tag = 'keyed';
+SELECT state FROM freetier.holds WHERE hold_id = (SELECT hold_id FROM h WHERE tag = 'unswept');
+SELECT unchanged(), verified();
+
+-- A second checkpoint and archive: the archive starts at the first
+-- checkpoint and ends before the second.
+SELECT count(*) AS checkpointed FROM freetier_checkpoint_ledger('ret') WHERE seq IS NOT NULL;
+SELECT * FROM freetier_archive_ledger('ret');
+SELECT stripe, min(seq), max(seq), count(*) FROM freetier_ledger_archive('ret')
+ GROUP BY stripe ORDER BY stripe;
+SELECT unchanged(), verified();
+
+-- Pool default's stripe 0 starts with the install-time seed (dated
+-- -infinity, left out of every dump and made again by CREATE EXTENSION): it
+-- stays in the ledger, and its chain goes on at the checkpoint.
+SELECT freetier_release(hold_id) FROM freetier_decide('r5', 10, 'default');
+SELECT freetier_credit(50, 'default', 'default-pay-1');
+SELECT count(seq) AS checkpointed FROM freetier_checkpoint_ledger('default');
+SELECT stripe, checkpoint_seq, archived FROM freetier_archive_ledger('default') WHERE archived > 0;
+SELECT stripe, seq, kind, created_at FROM freetier.ledger
+ WHERE pool = 'default' AND stripe = 0 ORDER BY seq;
+SELECT stripe, min(seq), max(seq) FROM freetier_ledger_archive('default') GROUP BY stripe ORDER BY stripe;
+SELECT verified();
+BEGIN; :off;
+UPDATE freetier.ledger_archive SET delta_sats = -11 WHERE pool = 'default' AND stripe = 0 AND seq = 2;
+SELECT 'default archive' AS tampered, verified(); ROLLBACK;
+BEGIN; :off;
+UPDATE freetier.ledger SET balance_after = 9999 WHERE pool = 'default' AND stripe = 0 AND seq = 1;
+SELECT 'default install seed' AS tampered, verified(); ROLLBACK;
+-- dropped, then archived again: the archive starts at the first checkpoint,
+-- after the install seed
+SELECT freetier_drop_ledger_archive('default');
+SELECT freetier_release(hold_id) FROM freetier_decide('r5', 10, 'default');
+SELECT count(seq) AS checkpointed FROM freetier_checkpoint_ledger('default');
+SELECT count(*) AS stripes, sum(archived) AS archived FROM freetier_archive_ledger('default');
+SELECT stripe, min(seq), max(seq) FROM freetier_ledger_archive('default') WHERE stripe = 0 GROUP BY stripe;
+SELECT verified();
+
+-- A stripe that owes sats (a credit reversed when its sats were on hold)
+-- gets no checkpoint: a checkpoint commits to one balance.
+SELECT freetier_create_pool('owes', 0, 10, '15 minutes', 1);
+SELECT freetier_credit(100, 'owes', 'owes-pay');
+SELECT serve, absorb_sats FROM freetier_decide('r5', 10, 'owes');
+SELECT freetier_reverse_credit('owes-pay', 'chargeback');
+SELECT balance_sats, owed_sats FROM freetier.pool_stripes WHERE pool = 'owes';
+SELECT * FROM freetier_checkpoint_ledger('owes');
+SELECT count(*) FROM freetier.ledger WHERE pool = 'owes' AND kind = 'checkpoint';
+SELECT * FROM freetier_archive_ledger('owes');
+SELECT verified();
+
+-- The README's known answer for a checkpoint's hash: pool kc of 100 sats
+-- on one stripe, created and checkpointed at 2025-05-05 05:05:05 UTC.
+SET freetier.test_now = '2025-05-05 05:05:05+00';
+SELECT freetier_create_pool('kc', 100, 10, '15 minutes', 1);
+SELECT * FROM freetier_checkpoint_ledger('kc');
+SELECT left(encode(hash, 'hex'), 8) AS checkpoint_hash FROM freetier.ledger
+ WHERE pool = 'kc' AND kind = 'checkpoint';
+RESET freetier.test_now;
+
+-- no rule of the request path's tables is broken
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set invariants :abs_srcdir '/invariants.sql'
+\set ECHO none
+\i :invariants
+\set ECHO all
+SELECT * FROM broken_rules;
