@@ -486,25 +486,6 @@ COMMENT ON TABLE freetier.request_keys IS
 SELECT pg_catalog.pg_extension_config_dump('freetier.request_keys', '');
 REVOKE ALL ON freetier.request_keys FROM PUBLIC;
 
--- A restore also brings the default pool's max_hold_ttl back.
-CREATE OR REPLACE FUNCTION freetier.restore_pool() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    UPDATE freetier.pools p
-       SET credit_pct = NEW.credit_pct, hold_ttl = NEW.hold_ttl,
-           stripes = NEW.stripes, max_hold_ttl = NEW.max_hold_ttl, created_at = NEW.created_at
-     WHERE p.pool = NEW.pool
-       AND (p.pool, p.credit_pct, p.hold_ttl, p.stripes, p.max_hold_ttl)
-           = ('default', 10, interval '15 minutes', 16, interval '30 days');
-    IF FOUND THEN
-        RETURN NULL;
-    END IF;
-    RETURN NEW;
-END
-$$;
-
 -- New arguments, last and with defaults (decide, create_pool,
 -- configure_pool, configure_credits; below reserve_credits, spend_credits,
 -- mint_trial): new signatures, so the GRANTs of the old ones must be given
@@ -526,27 +507,29 @@ CREATE FUNCTION freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
                                      credit_pct numeric DEFAULT 10,
                                      hold_ttl interval DEFAULT interval '15 minutes',
                                      stripes int DEFAULT 16,
-                                     max_hold_ttl interval DEFAULT interval '30 days')
+                                     max_hold_ttl interval DEFAULT interval '30 days',
+                                     low_water_sats bigint DEFAULT 0)
     RETURNS void
     AS 'MODULE_PATHNAME', 'freetier_create_pool_v3'
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval) IS
-    'create a pool over `stripes` stripes, each with a seed ledger entry of its share of initial_sats';
-REVOKE ALL ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval) FROM PUBLIC;
+COMMENT ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval, bigint) IS
+    'create a pool over `stripes` stripes, each with a seed ledger entry of its share of initial_sats, with a low-water mark (0: none)';
+REVOKE ALL ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval, bigint) FROM PUBLIC;
 
 DROP FUNCTION freetier_configure_pool(text, numeric, interval, int);
 CREATE FUNCTION freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
                                         hold_ttl interval DEFAULT NULL,
                                         stripes int DEFAULT NULL,
-                                        max_hold_ttl interval DEFAULT NULL)
+                                        max_hold_ttl interval DEFAULT NULL,
+                                        low_water_sats bigint DEFAULT NULL)
     RETURNS void
     AS 'MODULE_PATHNAME', 'freetier_configure_pool'
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval) IS
-    'change a pool''s credit_pct, hold_ttl (new holds only), number of active stripes or max_hold_ttl; NULL keeps a value';
-REVOKE ALL ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval) FROM PUBLIC;
+COMMENT ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval, bigint) IS
+    'change a pool''s credit_pct, hold_ttl (new holds only), number of active stripes, max_hold_ttl or low-water mark; NULL keeps a value';
+REVOKE ALL ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval, bigint) FROM PUBLIC;
 
 DROP FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval);
 CREATE FUNCTION freetier_configure_credits(default_plan text DEFAULT NULL,
@@ -674,10 +657,10 @@ REVOKE ALL ON FUNCTION freetier_extend_hold(uuid, interval) FROM PUBLIC;
 -- or takes it to or below its low-water mark, when a sweep expires holds,
 -- and when a ledger fails verification.  The mark is a new pool setting:
 -- 0 (the default, as before: no such line) up to 10^18 sats.  create_pool
--- and configure_pool take it, after max_hold_ttl: new signatures again, so
--- their GRANTs are given again by freetier_grant_operator.  The C symbols
--- stay: decide, create_pool and configure_pool read the mark only when
--- 0.4's SQL passes their new arguments.
+-- and configure_pool take it, after max_hold_ttl (their signatures are
+-- made above, with the request keys').  The C symbols stay: decide,
+-- create_pool and configure_pool read the mark only when 0.4's SQL passes
+-- their new arguments.
 ------------------------------------------------------------------------------
 
 ALTER TABLE freetier.pools
@@ -723,7 +706,7 @@ COMMENT ON FUNCTION freetier_pools() IS
 REVOKE ALL ON FUNCTION freetier_pools() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION freetier_pools() TO pg_monitor;
 
--- A dumped pool row also carries its mark (see restore_pool above).
+-- A dumped pool row carries its max_hold_ttl and its mark back.
 CREATE OR REPLACE FUNCTION freetier.restore_pool() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -742,35 +725,6 @@ BEGIN
     RETURN NEW;
 END
 $$;
-
-DROP FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval);
-CREATE FUNCTION freetier_create_pool(pool text, initial_sats bigint DEFAULT 0,
-                                     credit_pct numeric DEFAULT 10,
-                                     hold_ttl interval DEFAULT interval '15 minutes',
-                                     stripes int DEFAULT 16,
-                                     max_hold_ttl interval DEFAULT interval '30 days',
-                                     low_water_sats bigint DEFAULT 0)
-    RETURNS void
-    AS 'MODULE_PATHNAME', 'freetier_create_pool_v3'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval, bigint) IS
-    'create a pool over `stripes` stripes, each with a seed ledger entry of its share of initial_sats, with a low-water mark (0: none)';
-REVOKE ALL ON FUNCTION freetier_create_pool(text, bigint, numeric, interval, int, interval, bigint) FROM PUBLIC;
-
-DROP FUNCTION freetier_configure_pool(text, numeric, interval, int, interval);
-CREATE FUNCTION freetier_configure_pool(pool text, credit_pct numeric DEFAULT NULL,
-                                        hold_ttl interval DEFAULT NULL,
-                                        stripes int DEFAULT NULL,
-                                        max_hold_ttl interval DEFAULT NULL,
-                                        low_water_sats bigint DEFAULT NULL)
-    RETURNS void
-    AS 'MODULE_PATHNAME', 'freetier_configure_pool'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval, bigint) IS
-    'change a pool''s credit_pct, hold_ttl (new holds only), number of active stripes, max_hold_ttl or low-water mark; NULL keeps a value';
-REVOKE ALL ON FUNCTION freetier_configure_pool(text, numeric, interval, int, interval, bigint) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Retention (issue 8): pruning ended rows, ledger checkpoints, the archive.
