@@ -296,3 +296,15 @@ SELECT a.subject, l.*, a.purchased_balance,
 SELECT kind, ref, target, amount, reason, result FROM freetier.corrections ORDER BY created_at, kind, ref;
 SELECT pool, ok FROM freetier_verify_ledger();
 SELECT subject, ok FROM freetier_verify_account_ledger();
+
+-- A top-up must leave room for the sats on holds, which come back to the
+-- stripe: else releasing, settling or sweeping them would overflow.
+SELECT freetier_create_pool('topped', 100, 10, '15 minutes', 1);
+SELECT freetier_set_tier_budget('topped', 1000);
+SELECT freetier_set_tier('topped-user', 'topped');
+SELECT absorb_sats FROM freetier_decide('topped-user', 50, 'topped');
+SELECT freetier_adjust_pool('topped', 9223372036854775807 - 60, 'typo', 'adj-topped');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_adjust_pool('topped', 9223372036854775807 - 100, 'fits', 'adj-topped');
+SELECT freetier_release((SELECT hold_id FROM freetier.holds WHERE subject = 'topped-user'));
+SELECT pool, ok FROM freetier_verify_ledger('topped');
