@@ -51,9 +51,18 @@ static FtStatement record_key = {
 	8, {TEXTOID, TEXTOID, BYTEAOID, UUIDOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
+/*
+ * Keys older than the cutoff $1, except those whose hold (gate or credit)
+ * is still live at $2: a retry of that request must still get that hold
+ * back.
+ */
 static FtStatement prune_keys = {
-	"DELETE FROM freetier.request_keys WHERE created_at OPERATOR(pg_catalog.<) $1",
-	1, {TIMESTAMPTZOID}, NULL
+	"DELETE FROM freetier.request_keys k WHERE k.created_at OPERATOR(pg_catalog.<) $1"
+	" AND NOT EXISTS (SELECT FROM freetier.holds h"
+	"   WHERE h.hold_id OPERATOR(pg_catalog.=) k.hold_id AND " FT_LIVE_HOLD("h.", "$2") ")"
+	" AND NOT EXISTS (SELECT FROM freetier.credit_holds c"
+	"   WHERE c.hold_id OPERATOR(pg_catalog.=) k.hold_id AND " FT_LIVE_HOLD("c.", "$2") ")",
+	2, {TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
 };
 
 /* freetier.request_key_retention, in seconds. */
@@ -75,13 +84,15 @@ PG_FUNCTION_INFO_V1(freetier_prune_request_keys);
  * freetier_prune_request_keys() RETURNS bigint
  *
  * Delete the request keys recorded more than freetier.request_key_retention
- * before now (freetier's clock); returns how many.  A key recorded exactly
- * that long ago is kept.
+ * before now (freetier's clock), but not one whose hold is still live;
+ * returns how many.  A key recorded exactly that long ago is kept.
  */
 Datum
 freetier_prune_request_keys(PG_FUNCTION_ARGS)
 {
-	Datum		args[1] = {TimestampTzGetDatum(ft_now() - retention_secs * USECS_PER_SEC)};
+	TimestampTz now = ft_now();
+	Datum		args[2] = {TimestampTzGetDatum(now - retention_secs * USECS_PER_SEC),
+		TimestampTzGetDatum(now)};
 	int64		pruned;
 
 	ft_connect(FT_LOCKING);

@@ -332,6 +332,19 @@ SELECT serve, absorb_sats FROM freetier_decide('kim', 2, request_key => 'late-1'
 SET freetier.request_key_retention = '1h';
 SET freetier.test_now = '2026-05-03 01:00:02+00';
 SELECT freetier_prune_request_keys() AS pruned;
+-- a key whose hold is still live outlives the retention (a hold_ttl or an
+-- extension may be longer): a retry must still get that hold back
+SELECT serve, absorb_sats FROM freetier_decide('kim', 3, request_key => 'long-1', hold_ttl => '3 hours');
+SET freetier.test_now = '2026-05-03 03:00:00+00';
+SELECT freetier_prune_request_keys() AS pruned;
+SELECT count(*) AS kept FROM freetier.request_keys WHERE request_key = 'long-1';
+SELECT d.hold_id = k.hold_id AS same_hold
+  FROM freetier_decide('kim', 3, request_key => 'long-1', hold_ttl => '3 hours') d,
+       freetier.request_keys k WHERE k.request_key = 'long-1';
+-- once the hold has ended, the key goes with the next prune
+SELECT freetier_release((SELECT hold_id FROM freetier.request_keys WHERE request_key = 'long-1')) AS released;
+SELECT freetier_prune_request_keys() AS pruned;
+SELECT count(*) AS kept FROM freetier.request_keys WHERE request_key = 'long-1';
 -- (the server's own message on the range differs between 15 and 17: only
 -- its SQLSTATE is shown)
 \set VERBOSITY sqlstate
