@@ -491,6 +491,32 @@ REVOKE ALL ON freetier.request_keys FROM PUBLIC;
 -- mint_trial): new signatures, so the GRANTs of the old ones must be given
 -- again (freetier_grant_app, _operator).  The C symbols stay: they read
 -- the new arguments only when they are passed, so 0.3's SQL still works.
+-- A role that was given one of these functions with GRANT (0.3's README)
+-- loses it with the old signature: say which, and what gives it back.
+-- (Granting the new signature here would record the grant as the
+-- extension's own, and pg_dump would then leave it out.)
+DO $$
+DECLARE
+    lost text;
+BEGIN
+    SELECT string_agg(DISTINCT format('%s on %s', a.grantee::regrole, p.oid::regprocedure), '; ')
+      INTO lost
+      FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+     WHERE p.oid IN ('freetier_decide(text,bigint,text)'::regprocedure,
+                     'freetier_create_pool(text,bigint,numeric,interval,integer)'::regprocedure,
+                     'freetier_configure_pool(text,numeric,interval,integer)'::regprocedure,
+                     'freetier_configure_credits(text,interval,text,bigint,integer,interval)'::regprocedure,
+                     'freetier_reserve_credits(text,bigint,text)'::regprocedure,
+                     'freetier_spend_credits(text,bigint,text)'::regprocedure,
+                     'freetier_mint_trial(inet)'::regprocedure)
+       AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner;
+    IF lost IS NOT NULL THEN
+        RAISE WARNING 'freetier 0.4 changes the signatures of functions granted to roles: %', lost
+            USING HINT = 'Give them back with SELECT freetier_grant_app(role) or freetier_grant_operator(role).';
+    END IF;
+END
+$$;
+
 DROP FUNCTION freetier_decide(text, bigint, text);
 CREATE FUNCTION freetier_decide(subject text, estimated_sats bigint, pool text DEFAULT 'default',
                                 request_key text DEFAULT NULL, hold_ttl interval DEFAULT NULL)

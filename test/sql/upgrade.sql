@@ -460,8 +460,20 @@ SELECT subject FROM freetier_open_account('dee');
 SELECT allowance_credits, reason FROM freetier_reserve_credits('dee', 2, 'api');
 SELECT ok, allowance_credits FROM freetier_spend_credits('dee', 1, 'api');
 SELECT subject IS NOT NULL AS minted FROM freetier_mint_trial('192.0.2.30');
+-- a role given decide and spend with GRANT, as 0.3's README said: the
+-- update warns that it loses them, and freetier_grant_app gives them back
+CREATE ROLE freetier_upgrade_app;
+GRANT EXECUTE ON FUNCTION freetier_decide(text, bigint, text),
+                          freetier_spend_credits(text, bigint, text) TO freetier_upgrade_app;
 ALTER EXTENSION freetier UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'freetier';
+SELECT has_function_privilege('freetier_upgrade_app', 'freetier_decide(text, bigint, text, text, interval)',
+                              'EXECUTE') AS before_grant_app;
+SELECT freetier_grant_app('freetier_upgrade_app');
+SELECT has_function_privilege('freetier_upgrade_app', 'freetier_decide(text, bigint, text, text, interval)',
+                              'EXECUTE') AS after_grant_app;
+DROP OWNED BY freetier_upgrade_app;
+DROP ROLE freetier_upgrade_app;
 SELECT pool, hold_ttl, stripes, max_hold_ttl FROM freetier.pools ORDER BY pool;
 SELECT freetier_extend_hold((SELECT hold_id FROM d03), '1 hour') > now() AS extended;
 SELECT serve, absorb_sats FROM freetier_decide('dee', 5, 'p03', 'u-1', '1 hour');
