@@ -345,6 +345,7 @@ CREATE TRIGGER corrections_no_truncate BEFORE TRUNCATE ON freetier.corrections
 ALTER TABLE freetier.corrections ENABLE ALWAYS TRIGGER corrections_append_only;
 ALTER TABLE freetier.corrections ENABLE ALWAYS TRIGGER corrections_no_truncate;
 SELECT pg_catalog.pg_extension_config_dump('freetier.corrections', '');
+REVOKE ALL ON freetier.corrections FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION freetier_credit(paid_sats bigint, pool text DEFAULT 'default', payment_ref text DEFAULT NULL)
     RETURNS bigint
@@ -879,10 +880,17 @@ REVOKE ALL ON FUNCTION freetier_archive_ledger(text) FROM PUBLIC;
 
 CREATE FUNCTION freetier_ledger_archive(pool text)
     RETURNS SETOF freetier.ledger_archive
-    LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM freetier.ledger_archive a WHERE a.pool = $1 ORDER BY a.stripe, a.seq
+BEGIN
+    IF NOT EXISTS (SELECT FROM freetier.pools p WHERE p.pool = $1) THEN
+        RAISE EXCEPTION 'pool "%" does not exist', $1
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Pools are created with freetier_create_pool.';
+    END IF;
+    RETURN QUERY SELECT a.* FROM freetier.ledger_archive a WHERE a.pool = $1 ORDER BY a.stripe, a.seq;
+END
 $$;
 COMMENT ON FUNCTION freetier_ledger_archive(text) IS
     'the archived entries of a pool, to export before freetier_drop_ledger_archive';

@@ -66,14 +66,20 @@ static FtStatement expire_credit_holds = {
 };
 
 /*
- * The credit settings' max_hold_ttl, and the account's updated_at once its
- * lock is ours.
+ * The account's updated_at once its lock is ours: the account row alone,
+ * since a joined row would be rechecked against the old snapshot after a
+ * lock wait.
  */
 static FtStatement lock_account_for_extend = {
-	"SELECT s.max_hold_ttl, a.updated_at FROM freetier.credit_settings s,"
-	" freetier.accounts a WHERE a.subject OPERATOR(pg_catalog.=) $1"
-	" FOR NO KEY UPDATE OF a",
+	"SELECT a.updated_at FROM freetier.accounts a WHERE a.subject OPERATOR(pg_catalog.=) $1"
+	" FOR NO KEY UPDATE",
 	1, {TEXTOID}, NULL
+};
+
+/* The credit settings' max_hold_ttl, read after the account's lock. */
+static FtStatement credit_max_hold_ttl = {
+	"SELECT s.max_hold_ttl FROM freetier.credit_settings s",
+	0, {InvalidOid}, NULL
 };
 
 static FtStatement set_credit_hold_expiry = {
@@ -258,17 +264,19 @@ ft_credit_hold_extend(const pg_uuid_t *id, const Interval *ttl, TimestampTz now,
 	LockedCreditHold h;
 	Datum		args[2];
 	bool		isnull;
+	TimestampTz account_updated_at;
 
 	if (!lock_credit_hold_row(id, &h))
 		return false;
 	args[0] = CStringGetTextDatum(h.subject);
 	ft_execute(&lock_account_for_extend, args, NULL);
+	account_updated_at = DatumGetTimestampTz(ft_column(0, 1, &isnull));
+	ft_execute(&credit_max_hold_ttl, NULL, NULL);
 	ft_check_hold_ttl_bound(ttl, "ttl", DatumGetIntervalP(ft_column(0, 1, &isnull)),
 							"the credit settings");
 	if (strcmp(h.state, "held") != 0)
 		ft_report_hold_not_extendable(id, h.state);
-	if (h.expires_at <= now ||
-		h.expires_at <= DatumGetTimestampTz(ft_column(0, 2, &isnull)))
+	if (h.expires_at <= now || h.expires_at <= account_updated_at)
 		ft_report_hold_not_extendable(id, "expired");
 
 	*expires_at = ft_plus_duration(now, ttl);

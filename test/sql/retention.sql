@@ -225,6 +225,8 @@ SELECT freetier_drop_ledger_archive('ret');
 SELECT freetier_drop_ledger_archive('ret');      -- nothing left
 SELECT freetier_drop_ledger_archive('nowhere');
 \echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM freetier_ledger_archive('nowhere');
+\echo :LAST_ERROR_SQLSTATE
 -- dropped entries cannot be summed: freetier_balance_at refuses
 SELECT freetier_balance_at('ret', '2026-04-02 00:00+00');
 \echo :LAST_ERROR_SQLSTATE

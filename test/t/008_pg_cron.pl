@@ -66,9 +66,10 @@ $node->command_ok(
 	[ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-U', 'operator',
 	  '-f', 'ops/pg_cron.sql' ],
 	'the operator schedules ops/pg_cron.sql');
-is(sql(q{SELECT jobname || ' | ' || schedule || ' | ' || command || ' | ' || username FROM cron.job}),
-	'freetier-expire-holds | * * * * * | SELECT freetier_expire_holds() | operator',
-	'one job: every minute, as the operator');
+is(sql(q{SELECT string_agg(jobname || ' | ' || schedule || ' | ' || command || ' | ' || username, E'\n' ORDER BY jobname) FROM cron.job}),
+	"freetier-expire-holds | * * * * * | SELECT freetier_expire_holds() | operator\n"
+	  . "freetier-prune-request-keys | 17 * * * * | SELECT freetier_prune_request_keys() | operator",
+	'two jobs, as the operator: the sweep every minute, the request keys hourly');
 
 ok($node->poll_query_until('postgres',
 		q{SELECT count(*) > 0 FROM cron.job_run_details WHERE status IN ('succeeded', 'failed')}),
@@ -87,7 +88,7 @@ is(sql(q{SELECT bool_and(ok) FROM freetier_verify_ledger()}), 't', 'the ledger v
 
 $node->command_ok(
 	[ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-U', 'operator',
-	  '-c', q{SELECT cron.unschedule('freetier-expire-holds')} ],
-	'the operator can unschedule it');
+	  '-c', q{SELECT cron.unschedule('freetier-expire-holds'), cron.unschedule('freetier-prune-request-keys')} ],
+	'the operator can unschedule them');
 $node->stop;
 done_testing();
