@@ -21,8 +21,8 @@
  *	   added (verify.c).
  *
  * An import only starts what has no traffic: a pool whose ledger holds
- * nothing but its seed entries, a subject or an account that does not
- * exist.  Every import is a row of freetier.imports, keyed by its kind and
+ * nothing but its seed entries (and subjects' imports, which move
+ * nothing), a subject or an account that does not exist.  Every import is a row of freetier.imports, keyed by its kind and
  * ref, with its arguments as JSON and its result: a call that repeats a ref
  * with the same arguments returns the first result and moves nothing; with
  * other arguments it is 55000.
@@ -84,9 +84,16 @@ static FtStatement account_args = {
 	7, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID, JSONBOID}, NULL
 };
 
+/* A subject's import (0 sats) is not traffic; another import of the pool is. */
 static FtStatement pool_traffic = {
 	"SELECT 1 FROM freetier.ledger WHERE pool OPERATOR(pg_catalog.=) $1"
-	" AND kind OPERATOR(pg_catalog.<>) 'seed' LIMIT 1",
+	" AND kind OPERATOR(pg_catalog.<>) ALL ('{seed,import}') LIMIT 1",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement pool_imported = {
+	"SELECT ref FROM freetier.imports WHERE kind OPERATOR(pg_catalog.=) 'pool'"
+	" AND target OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}, NULL
 };
 
@@ -225,7 +232,7 @@ PG_FUNCTION_INFO_V1(freetier_import_pool);
  * freetier_import_pool(pool text, balance_sats bigint, ref text) RETURNS bigint
  *
  * Set the balance of a pool that has had no traffic (its ledger holds only
- * seed entries) to balance_sats: 'import' entries move each stripe from its
+ * seed entries and subjects' imports) to balance_sats: 'import' entries move each stripe from its
  * seed to its share.  Returns the pool's balance.
  */
 Datum
@@ -255,11 +262,17 @@ freetier_import_pool(PG_FUNCTION_ARGS)
 		SPI_finish();
 		PG_RETURN_INT64(result);
 	}
+	if (ft_execute(&pool_imported, args, NULL) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pool \"%s\" was imported already", im.target),
+				 errdetail("Its balance was imported with ref \"%s\".", ft_column_text(0, 1)),
+				 errhint("Correct its balance with freetier_adjust_pool.")));
 	if (ft_execute(&pool_traffic, args, NULL) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pool \"%s\" has ledger entries other than its seed", im.target),
-				 errdetail("An import starts a pool: it has had no hold, credit, correction or import."),
+				 errmsg("pool \"%s\" has had traffic", im.target),
+				 errdetail("An import starts a pool: its ledger may hold only its seed entries and subjects' imports."),
 				 errhint("Import into a new pool (freetier_create_pool), or correct this one with freetier_adjust_pool.")));
 	ft_pool_settings(im.target, FT_LAYOUT_STRIPES, true, &ps);
 	result = balance;

@@ -52,7 +52,7 @@ CREATE TEMP VIEW account_entries AS
 SELECT subject, seq, kind, bucket, delta, balance_after, backend, ref FROM freetier.account_ledger
  ORDER BY subject, seq;
 CREATE TEMP VIEW state AS
-SELECT (SELECT sum(balance_sats) FROM freetier.pool_stripes WHERE pool = 'default') AS pool,
+SELECT (SELECT sum(balance_sats) FROM freetier.pool_stripes) AS pools,
        (SELECT count(*) FROM freetier.ledger) AS pool_entries,
        (SELECT count(*) FROM freetier.subjects) AS subjects,
        (SELECT count(*) FROM freetier.accounts) AS accounts,
@@ -139,13 +139,23 @@ SELECT ok, allowance_credits, purchased_credits, reason FROM freetier_spend_cred
 SET freetier.test_now = '2026-03-17 00:00:00+00';
 SELECT ok, allowance_credits, purchased_credits, reason FROM freetier_spend_credits('inst-pro', 1000, 'hardware');
 
+-- A subject's import moves nothing: a pool's balance may come after it.
+SELECT freetier_create_pool('later', 0, stripes => 2);
+SELECT freetier_import_subject('npub-fay', 'elite', NULL, 0, 'fay', 'later');
+SELECT freetier_import_pool('later', 900, 'later-pool');
+SELECT stripe, kind, delta_sats, balance_after FROM freetier.ledger
+ WHERE pool = 'later' AND kind = 'import' ORDER BY stripe, seq;
+
 ------------------------------------------------------------------------------
 -- Errors: each with its SQLSTATE, and nothing changed.
 ------------------------------------------------------------------------------
+SELECT freetier_create_pool('busy', 0, stripes => 2);
+SELECT freetier_credit(1000, 'busy', 'inv-busy');
 CREATE TEMP TABLE before AS SELECT * FROM state;
 \set VERBOSITY sqlstate
 \echo pool
-SELECT freetier_import_pool('default', 4321, 'other-ref');            -- 55000 traffic
+SELECT freetier_import_pool('later', 900, 'other-ref');               -- 55000 imported already
+SELECT freetier_import_pool('busy', 100, 'r');                         -- 55000 traffic
 SELECT freetier_import_pool('default', 1234, 'seed000-pool');         -- 55000 other arguments
 SELECT freetier_import_pool('nowhere', 1, 'r');                        -- 42704
 SELECT freetier_import_pool('default', -1, 'r');                       -- 22023
@@ -179,7 +189,8 @@ SELECT freetier_import_account('u', 'pro', '2026-03-01+00', '2026-03-01+00', 5, 
 \set VERBOSITY default
 SELECT (SELECT row(b.*) FROM before b) = (SELECT row(s.*) FROM state s) AS nothing_changed;
 -- A message or two in full.
-SELECT freetier_import_pool('default', 4321, 'other-ref');
+SELECT freetier_import_pool('later', 900, 'other-ref');
+SELECT freetier_import_pool('busy', 100, 'r');
 SELECT freetier_import_account('u', 'pro', '2026-01-31+00', '2026-02-27+00', 0, 0, 'r');
 
 ------------------------------------------------------------------------------
