@@ -232,8 +232,8 @@ PG_FUNCTION_INFO_V1(freetier_import_pool);
  * freetier_import_pool(pool text, balance_sats bigint, ref text) RETURNS bigint
  *
  * Set the balance of a pool that has had no traffic (its ledger holds only
- * seed entries and subjects' imports) to balance_sats: 'import' entries move each stripe from its
- * seed to its share.  Returns the pool's balance.
+ * seed entries and subjects' imports) to balance_sats: 'import' entries
+ * move each stripe from its seed to its share.  Returns the pool's balance.
  */
 Datum
 freetier_import_pool(PG_FUNCTION_ARGS)
