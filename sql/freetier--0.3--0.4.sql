@@ -927,7 +927,7 @@ CREATE FUNCTION freetier_import_pool(pool text, balance_sats bigint, ref text)
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION freetier_import_pool(text, bigint, text) IS
-    'set the balance of a pool that has had no traffic (only seed entries), once per ref: import entries on its stripes; returns the balance';
+    'set the balance of a pool that has had no traffic (only seed entries and subjects'' imports), once per ref: import entries on its stripes; returns the balance';
 REVOKE ALL ON FUNCTION freetier_import_pool(text, bigint, text) FROM PUBLIC;
 
 CREATE FUNCTION freetier_import_subject(subject text, tier text, window_start timestamptz,
