@@ -122,7 +122,10 @@ AS $$
         'freetier_reverse_credit(text,text)',
         'freetier_refund_credits(text,text,text)',
         'freetier_balance_at(text,timestamp with time zone)',
-        'freetier_account_balance_at(text,timestamp with time zone)'])
+        'freetier_account_balance_at(text,timestamp with time zone)',
+        'freetier_import_pool(text,bigint,text)',
+        'freetier_import_subject(text,text,timestamp with time zone,bigint,text,text)',
+        'freetier_import_account(text,text,timestamp with time zone,timestamp with time zone,bigint,bigint,text,jsonb)'])
 $$;
 COMMENT ON FUNCTION freetier_grant_operator(regrole) IS
     'let a role run freetier: everything an application and a monitor may, plus credits, tiers, pools, plans and checks';
@@ -913,3 +916,73 @@ CREATE FUNCTION freetier_drop_ledger_archive(pool text)
 COMMENT ON FUNCTION freetier_drop_ledger_archive(text) IS
     'delete every archived entry of the pool (export them first); returns how many';
 REVOKE ALL ON FUNCTION freetier_drop_ledger_archive(text) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Import (issue 9; src/import.c).  freetier_import_pool,
+-- freetier_import_subject and freetier_import_account start freetier from
+-- a seed deployment's state, operator-only, each once per ref (recorded in
+-- freetier.imports).  Every imported value is a ledger entry of kind
+-- 'import': on the pool's stripes (a subject's is an entry of delta 0
+-- whose payment_ref is the import as JSON), and on the account's chain one
+-- per bucket moved (per backend for the allowance used).
+------------------------------------------------------------------------------
+
+ALTER TABLE freetier.account_ledger
+    DROP CONSTRAINT account_ledger_kind_check,
+    ADD CONSTRAINT account_ledger_kind_check
+        CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change', 'purchase', 'grant',
+                        'trial', 'carry_in', 'carry_out', 'refund', 'import'));
+
+-- One row per import applied: its arguments and its result, so that a
+-- repeated ref returns the first result.  Append-only, like the ledgers.
+CREATE TABLE freetier.imports (
+    kind       text NOT NULL CHECK (kind IN ('pool', 'subject', 'account')),
+    ref        text NOT NULL CHECK (octet_length(ref) BETWEEN 1 AND 256),
+    target     text NOT NULL,
+    args       jsonb NOT NULL,
+    result     bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (kind, ref)
+);
+COMMENT ON TABLE freetier.imports IS
+    'imports applied, with their arguments (instants in UTC) and result: a repeated ref returns the first result';
+CREATE TRIGGER imports_append_only BEFORE UPDATE OR DELETE ON freetier.imports
+    FOR EACH ROW EXECUTE FUNCTION freetier.refuse_change();
+CREATE TRIGGER imports_no_truncate BEFORE TRUNCATE ON freetier.imports
+    FOR EACH STATEMENT EXECUTE FUNCTION freetier.refuse_change();
+ALTER TABLE freetier.imports ENABLE ALWAYS TRIGGER imports_append_only;
+ALTER TABLE freetier.imports ENABLE ALWAYS TRIGGER imports_no_truncate;
+SELECT pg_catalog.pg_extension_config_dump('freetier.imports', '');
+REVOKE ALL ON freetier.imports FROM PUBLIC;
+
+CREATE FUNCTION freetier_import_pool(pool text, balance_sats bigint, ref text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_import_pool'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_import_pool(text, bigint, text) IS
+    'set the balance of a pool that has had no traffic (only seed entries and subjects'' imports), once per ref: import entries on its stripes; returns the balance';
+REVOKE ALL ON FUNCTION freetier_import_pool(text, bigint, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_import_subject(subject text, tier text, window_start timestamptz,
+                                        window_used_sats bigint, ref text,
+                                        pool text DEFAULT 'default')
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_import_subject'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_import_subject(text, text, timestamptz, bigint, text, text) IS
+    'create a subject with its tier and its current window''s use, once per ref: an import entry of 0 sats on the pool naming it; returns window_used_sats';
+REVOKE ALL ON FUNCTION freetier_import_subject(text, text, timestamptz, bigint, text, text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_import_account(subject text, plan text, anniversary timestamptz,
+                                        period_start timestamptz, period_used bigint,
+                                        purchased_balance bigint, ref text,
+                                        backend_use jsonb DEFAULT NULL)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_import_account'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_import_account(text, text, timestamptz, timestamptz, bigint, bigint, text, jsonb) IS
+    'open an account with its plan, anniversary, period use (per backend) and purchased balance, once per ref: import entries on its chain; returns the purchased balance';
+REVOKE ALL ON FUNCTION freetier_import_account(text, text, timestamptz, timestamptz, bigint, bigint, text, jsonb) FROM PUBLIC;

@@ -21,6 +21,9 @@
  *	 corrections
  *	   correction.c   freetier_adjust_pool, _reverse_credit, _refund_credits:
  *	                  an operator's corrections, once per ref
+ *	 migration
+ *	   import.c       freetier_import_pool, _import_subject,
+ *	                  _import_account: a seed deployment's state, once per ref
  *	 shared by both
  *	   holds.c        freetier_release, freetier_expire_holds,
  *	                  freetier_extend_hold: both kinds

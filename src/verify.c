@@ -112,7 +112,9 @@ static FtStatement pool_entries_owed = {
 /*
  * An account's four counters; and its totals and plan, which the chain also
  * carries: every spend entry is spent credits (purchased ones as negative
- * deltas), every purchase, grant, trial or carry-in entry is credits added,
+ * deltas), and so is an import of allowance use; every purchase, grant,
+ * trial or carry-in entry is credits added, and so is an import of a
+ * purchased balance,
  * and the last open or plan_change entry names the plan.
  */
 static FtStatement account_owners = {
@@ -122,10 +124,13 @@ static FtStatement account_owners = {
 	"     CASE WHEN l.bucket OPERATOR(pg_catalog.=) 'purchased'"
 	"          THEN OPERATOR(pg_catalog.-) l.delta ELSE l.delta END)"
 	"   FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) a.subject"
-	"     AND l.kind OPERATOR(pg_catalog.=) 'spend'), 0)"
+	"     AND (l.kind OPERATOR(pg_catalog.=) 'spend' OR l.kind OPERATOR(pg_catalog.=) 'import'"
+	"          AND l.bucket OPERATOR(pg_catalog.<>) 'purchased')), 0)"
 	" AND a.lifetime_added OPERATOR(pg_catalog.=) coalesce((SELECT pg_catalog.sum(l.delta)"
 	"   FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) a.subject"
-	"     AND l.kind OPERATOR(pg_catalog.=) ANY ('{purchase,grant,trial,carry_in}')), 0)"
+	"     AND (l.kind OPERATOR(pg_catalog.=) ANY ('{purchase,grant,trial,carry_in}')"
+	"          OR l.kind OPERATOR(pg_catalog.=) 'import'"
+	"          AND l.bucket OPERATOR(pg_catalog.=) 'purchased')), 0)"
 	" AND a.plan IS NOT DISTINCT FROM (SELECT l.ref FROM freetier.account_ledger l"
 	"   WHERE l.subject OPERATOR(pg_catalog.=) a.subject"
 	"     AND l.kind OPERATOR(pg_catalog.=) ANY ('{open,plan_change}')"

@@ -56,6 +56,16 @@ SELECT freetier_refund_credits('kar', 'buy-kar', 'asked');
 SELECT seq, kind, encode(hash, 'hex') = '34dfffda51fe283eecb7294020188b2c03cbd76cc8cf6eee3d63bfd0af74340d' AS known
   FROM freetier.account_ledger WHERE subject = 'kar' AND kind = 'refund';
 
+-- An import (0.4) hashes the same way too: a pool's balance on its one
+-- stripe, with its ref as payment_ref; an account's imported period use.
+SELECT freetier_create_pool('kai', 0, 10, '15 minutes', 1);
+SELECT freetier_import_pool('kai', 500, 'imp-kai');
+SELECT seq, kind, encode(hash, 'hex') = '707d48476771999713a961ed20097f37f308d5e6aa45ad995a1cabc0c590545a' AS known
+  FROM freetier.ledger WHERE pool = 'kai' AND kind = 'import';
+SELECT freetier_import_account('kaj', 'pro', '2025-05-05 05:05:05+00', '2025-05-05 05:05:05+00', 3, 0, 'imp-kaj');
+SELECT seq, kind, encode(hash, 'hex') = '737b3549a68bdeeb5247667b65946cf63d426bb56d8709eba8e28a227612a7d0' AS known
+  FROM freetier.account_ledger WHERE subject = 'kaj' AND kind = 'import';
+
 ------------------------------------------------------------------------------
 -- Chains to tamper with: pool 'tam' and account 'ta', each with a twin
 -- ('twin', 'tb') for the tampers that move a chain to another key.

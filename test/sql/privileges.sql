@@ -112,6 +112,13 @@ SELECT freetier_refund_credits('pat', 'app-buy', 'refund');
 \echo :LAST_ERROR_SQLSTATE
 SELECT freetier_balance_at('default', now());
 \echo :LAST_ERROR_SQLSTATE
+-- ... nor import a seed's state (issue 9).
+SELECT freetier_import_pool('default', 1, 'app-imp');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_import_subject('mallory', 'elite', NULL, 0, 'app-imp');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_import_account('mallory', 'max', now(), now(), 0, 100, 'app-imp');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- The operator role does the operator's work, and still no table writes.
@@ -128,6 +135,10 @@ SELECT serve, absorb_sats FROM freetier_decide('quinn', 60, 'ops');   -- it has 
 SELECT freetier_adjust_pool('ops', 100, 'gift', 'op-adj');         -- and makes corrections
 SELECT freetier_reverse_credit('op-1', 'chargeback');
 SELECT freetier_balance_at('ops', now());
+SELECT freetier_create_pool('imp', stripes => 1);                   -- and imports
+SELECT freetier_import_pool('imp', 70, 'op-imp');
+SELECT freetier_import_subject('ivy', 'trusted', now(), 5, 'op-imp', 'imp');
+SELECT freetier_import_account('ivy', 'pro', now(), now(), 5, 10, 'op-imp');
 UPDATE freetier.tiers SET daily_budget_sats = 99999;
 \echo :LAST_ERROR_SQLSTATE
 DELETE FROM freetier.ledger;
