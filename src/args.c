@@ -86,6 +86,25 @@ ft_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 	return text_to_cstring(t);
 }
 
+/*
+ * A required text argument of 1 to FT_MAX_TEXT_BYTES bytes: empty is 22023,
+ * its detail naming what needs it ("A correction", "An import").
+ */
+char *
+ft_nonempty_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
+					 const char *whose)
+{
+	char	   *s = ft_text_arg(fcinfo, argno, argname, true);
+
+	if (s[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", argname),
+				 errdetail("%s names its %s: 1 to %d bytes.", whose, argname,
+						   FT_MAX_TEXT_BYTES)));
+	return s;
+}
+
 /* a + b, or 22003 naming what overflowed; never a wrapped number. */
 int64
 ft_add_sats(int64 a, int64 b, const char *what)

@@ -80,21 +80,6 @@ static FtStatement added_credits = {
 	1, {TEXTOID}, NULL
 };
 
-/* A required, non-empty text argument of at most FT_MAX_TEXT_BYTES (22023). */
-static char *
-required_text(FunctionCallInfo fcinfo, int argno, const char *argname)
-{
-	char	   *s = ft_text_arg(fcinfo, argno, argname, true);
-
-	if (s[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", argname),
-				 errdetail("A correction names its %s: 1 to %d bytes.", argname,
-						   FT_MAX_TEXT_BYTES)));
-	return s;
-}
-
 /*
  * Whether c's ref was applied already: then *result is its first result,
  * or 55000 when its arguments were other than c's.
@@ -218,8 +203,8 @@ freetier_adjust_pool(PG_FUNCTION_ARGS)
 	c.target = ft_text_arg(fcinfo, 0, "pool", true);
 	ft_check_not_null(fcinfo, 1, "delta_sats");
 	delta = PG_GETARG_INT64(1);
-	c.reason = required_text(fcinfo, 2, "reason");
-	c.ref = required_text(fcinfo, 3, "ref");
+	c.reason = ft_nonempty_text_arg(fcinfo, 2, "reason", "A correction");
+	c.ref = ft_nonempty_text_arg(fcinfo, 3, "ref", "A correction");
 	if (delta == 0 || delta == PG_INT64_MIN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -295,8 +280,8 @@ freetier_reverse_credit(PG_FUNCTION_ARGS)
 	int64		total = 0;
 	int64		taken;
 
-	c.ref = required_text(fcinfo, 0, "payment_ref");
-	c.reason = required_text(fcinfo, 1, "reason");
+	c.ref = ft_nonempty_text_arg(fcinfo, 0, "payment_ref", "A correction");
+	c.reason = ft_nonempty_text_arg(fcinfo, 1, "reason", "A correction");
 	c.now = ft_now();
 
 	ft_connect(FT_LOCKING);
@@ -351,8 +336,8 @@ freetier_refund_credits(PG_FUNCTION_ARGS)
 
 	c.target = ft_text_arg(fcinfo, 0, "subject", true);
 	ft_check_subject(c.target);
-	c.ref = required_text(fcinfo, 1, "ref");
-	c.reason = required_text(fcinfo, 2, "reason");
+	c.ref = ft_nonempty_text_arg(fcinfo, 1, "ref", "A correction");
+	c.reason = ft_nonempty_text_arg(fcinfo, 2, "reason", "A correction");
 	c.now = ft_now();
 
 	ft_connect(FT_LOCKING);

@@ -138,6 +138,8 @@ extern void ft_check_sats(const char *argname, int64 value);
 extern void ft_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern char *ft_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 						 bool required);
+extern char *ft_nonempty_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
+								  const char *whose);
 extern int64 ft_add_sats(int64 a, int64 b, const char *what);
 extern void ft_check_subject(const char *subject);
 extern bool ft_is_duration(const Interval *i);

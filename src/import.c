@@ -128,21 +128,6 @@ static FtStatement insert_backend_use = {
 	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}, NULL
 };
 
-/* A required, non-empty text argument of at most FT_MAX_TEXT_BYTES (22023). */
-static char *
-required_text(FunctionCallInfo fcinfo, int argno, const char *argname)
-{
-	char	   *s = ft_text_arg(fcinfo, argno, argname, true);
-
-	if (s[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", argname),
-				 errdetail("An import names its %s: 1 to %d bytes.", argname,
-						   FT_MAX_TEXT_BYTES)));
-	return s;
-}
-
 /* A required amount: 22023 when negative, 22003 past 10^18. */
 static int64
 amount_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
@@ -248,7 +233,7 @@ freetier_import_pool(PG_FUNCTION_ARGS)
 
 	im.target = ft_text_arg(fcinfo, 0, "pool", true);
 	balance = amount_arg(fcinfo, 1, "balance_sats");
-	im.ref = required_text(fcinfo, 2, "ref");
+	im.ref = ft_nonempty_text_arg(fcinfo, 2, "ref", "An import");
 	im.now = ft_now();
 
 	ft_connect(FT_LOCKING);
@@ -322,7 +307,7 @@ freetier_import_subject(PG_FUNCTION_ARGS)
 	ft_check_subject(im.target);
 	tier = ft_text_arg(fcinfo, 1, "tier", true);
 	used = amount_arg(fcinfo, 3, "window_used_sats");
-	im.ref = required_text(fcinfo, 4, "ref");
+	im.ref = ft_nonempty_text_arg(fcinfo, 4, "ref", "An import");
 	pool = ft_text_arg(fcinfo, 5, "pool", true);
 	im.now = ft_now();
 	if (!PG_ARGISNULL(2))
@@ -435,7 +420,7 @@ freetier_import_account(PG_FUNCTION_ARGS)
 	period_start = PG_GETARG_TIMESTAMPTZ(3);
 	period_used = amount_arg(fcinfo, 4, "period_used");
 	purchased = amount_arg(fcinfo, 5, "purchased_balance");
-	im.ref = required_text(fcinfo, 6, "ref");
+	im.ref = ft_nonempty_text_arg(fcinfo, 6, "ref", "An import");
 	im.now = ft_now();
 	if (TIMESTAMP_NOT_FINITE(anniversary) || TIMESTAMP_NOT_FINITE(period_start))
 		ereport(ERROR,
