@@ -81,7 +81,8 @@ AS $$
         'freetier_accounts_summary()',
         'freetier_pool_counters()',
         'freetier_account_counters()',
-        'freetier_pool_status(text)'])
+        'freetier_pool_status(text)',
+        'freetier_ledger_anchor()'])
 $$;
 COMMENT ON FUNCTION freetier_grant_monitor(regrole) IS
     'let a role read freetier''s metrics and pool status (pg_monitor members may already)';
@@ -106,6 +107,7 @@ AS $$
         'freetier_archive_ledger(text)',
         'freetier_ledger_archive(text)',
         'freetier_verify_ledger_archive(text)',
+        'freetier_verify_anchor(text,bigint,bytea)',
         'freetier_drop_ledger_archive(text)',
         'freetier_expire_holds()',
         'freetier_prune_request_keys()',
@@ -879,3 +881,26 @@ CREATE FUNCTION freetier_drop_ledger_archive(pool text)
 COMMENT ON FUNCTION freetier_drop_ledger_archive(text) IS
     'delete every archived entry of the pool (export them first); returns how many';
 REVOKE ALL ON FUNCTION freetier_drop_ledger_archive(text) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Anchors (issue 9): every chain's head, for the operator to keep outside
+-- the database, and the check of a kept one (src/anchor.c).  A chain is
+-- named 'pool:<stripe>:<pool>' or 'account:<subject>'.
+
+CREATE FUNCTION freetier_ledger_anchor()
+    RETURNS TABLE (chain text, seq bigint, head_hash bytea)
+    AS 'MODULE_PATHNAME', 'freetier_ledger_anchor'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_ledger_anchor() IS
+    'every chain (each stripe of each pool, each account) and its head''s seq and hash, read at one instant: anchors to keep outside the database';
+REVOKE ALL ON FUNCTION freetier_ledger_anchor() FROM PUBLIC;
+
+CREATE FUNCTION freetier_verify_anchor(chain text, seq bigint, head_hash bytea)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'freetier_verify_anchor'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_verify_anchor(text, bigint, bytea) IS
+    'true only when the chain''s entry seq still has that hash and the whole chain verifies up to its owning row';
+REVOKE ALL ON FUNCTION freetier_verify_anchor(text, bigint, bytea) FROM PUBLIC;

@@ -287,6 +287,11 @@ extern void ft_field_arg(const FtField *f, Datum *arg, char *null);
 extern void ft_chain_append(FtChainHead *head, const char *domain,
 							FtStatement *insert, FtField *fields, int nfields);
 
+/* ---- verify.c: the hash chains, read side ---- */
+
+extern bool ft_verify_anchor(bool account, const char *key, int chain, int64 seq,
+							 const uint8 *hash, bool *exists);
+
 /* ---- period.c: calendar arithmetic, pure ---- */
 
 typedef enum FtPeriod
