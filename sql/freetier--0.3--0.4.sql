@@ -82,7 +82,8 @@ AS $$
         'freetier_pool_counters()',
         'freetier_account_counters()',
         'freetier_pool_status(text)',
-        'freetier_ledger_anchor()'])
+        'freetier_ledger_anchor()',
+        'freetier_log_anchors()'])
 $$;
 COMMENT ON FUNCTION freetier_grant_monitor(regrole) IS
     'let a role read freetier''s metrics and pool status (pg_monitor members may already)';
@@ -884,8 +885,9 @@ REVOKE ALL ON FUNCTION freetier_drop_ledger_archive(text) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Anchors (issue 9): every chain's head, for the operator to keep outside
--- the database, and the check of a kept one (src/anchor.c).  A chain is
--- named 'pool:<stripe>:<pool>' or 'account:<subject>'.
+-- the database (as rows, or as lines in the server log), and the check of
+-- a kept one (src/anchor.c).  A chain is named 'pool:<stripe>:<pool>' or
+-- 'account:<subject>'.
 
 CREATE FUNCTION freetier_ledger_anchor()
     RETURNS TABLE (chain text, seq bigint, head_hash bytea)
@@ -895,6 +897,15 @@ CREATE FUNCTION freetier_ledger_anchor()
 COMMENT ON FUNCTION freetier_ledger_anchor() IS
     'every chain (each stripe of each pool, each account) and its head''s seq and hash, read at one instant: anchors to keep outside the database';
 REVOKE ALL ON FUNCTION freetier_ledger_anchor() FROM PUBLIC;
+
+CREATE FUNCTION freetier_log_anchors()
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_log_anchors'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_log_anchors() IS
+    'write freetier_ledger_anchor''s rows to the server log, one line per chain (ops/pg_cron_anchors.sql runs it daily); returns how many';
+REVOKE ALL ON FUNCTION freetier_log_anchors() FROM PUBLIC;
 
 CREATE FUNCTION freetier_verify_anchor(chain text, seq bigint, head_hash bytea)
     RETURNS boolean

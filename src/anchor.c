@@ -2,8 +2,9 @@
  *
  * anchor.c
  *	  Anchors: every chain's head, for an operator to keep outside the
- *	  database (freetier_ledger_anchor), and the check of a kept one
- *	  against the chain (freetier_verify_anchor, verify.c's check).
+ *	  database (freetier_ledger_anchor, or freetier_log_anchors to the
+ *	  server log), and the check of a kept one against the chain
+ *	  (freetier_verify_anchor, verify.c's check).
  *
  * A chain is named by text that says which it is:
  *
@@ -14,9 +15,9 @@
  * The pool or subject is the rest of the name, as it is, so every pool or
  * subject (':' in it or not) gives one name, and every name one chain.
  *
- * Both only read, with one snapshot for the whole call (FT_READING):
- * freetier_ledger_anchor reads every head in one statement, so the heads
- * it shows are those of one instant.
+ * All three only read, with one snapshot for the whole call (FT_READING):
+ * the heads are read in one statement, so the anchors are those of one
+ * instant.
  *
  *-------------------------------------------------------------------------
  */
@@ -72,6 +73,23 @@ anchor_row(TupleTableSlot *row, void *arg)
 	ft_result_row(fcinfo, values, isnull);
 }
 
+/* One row of heads as one line of the server log; *arg counts them. */
+static void
+anchor_line(TupleTableSlot *row, void *arg)
+{
+	bytea	   *hash;
+
+	slot_getallattrs(row);
+	hash = DatumGetByteaPP(row->tts_values[4]);
+	if (VARSIZE_ANY_EXHDR(hash) != FT_HASH_BYTES)
+		elog(ERROR, "freetier: a chain head is malformed");
+	ft_log_anchor(text_to_cstring(chain_name(DatumGetBool(row->tts_values[0]),
+											 TextDatumGetCString(row->tts_values[1]),
+											 DatumGetInt32(row->tts_values[2]))),
+				  DatumGetInt64(row->tts_values[3]), (const uint8 *) VARDATA_ANY(hash));
+	(*(int64 *) arg)++;
+}
+
 PG_FUNCTION_INFO_V1(freetier_ledger_anchor);
 
 /*
@@ -88,6 +106,25 @@ freetier_ledger_anchor(PG_FUNCTION_ARGS)
 	ft_execute_each(&heads, NULL, NULL, anchor_row, fcinfo);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_log_anchors);
+
+/*
+ * freetier_log_anchors() RETURNS bigint
+ *
+ * What freetier_ledger_anchor shows, as one line per chain in the server
+ * log (log_lines.c), for an operator's daily job; returns how many.
+ */
+Datum
+freetier_log_anchors(PG_FUNCTION_ARGS)
+{
+	int64		n = 0;
+
+	ft_connect(FT_READING);
+	ft_execute_each(&heads, NULL, NULL, anchor_line, &n);
+	SPI_finish();
+	PG_RETURN_INT64(n);
 }
 
 /* 22023: a chain name that names no chain's kind. */

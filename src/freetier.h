@@ -202,6 +202,7 @@ extern void ft_log_sweep(int npools, char *const *pools, const int64 *holds,
 						 const int64 *sats, int64 credit_holds, int64 credits);
 extern void ft_log_bad_chain(bool account, const char *key, int chain,
 							 int64 first_bad_entry);
+extern void ft_log_anchor(const char *chain, int64 seq, const uint8 *hash);
 
 /* ---- clock.c ---- */
 

@@ -33,6 +33,8 @@ SELECT subject FROM freetier_open_account('pool:0:anc', 'pro');
 CREATE TEMP TABLE g1 AS SELECT * FROM freetier_ledger_anchor();
 SELECT chain, seq, freetier_verify_anchor(chain, seq, head_hash) AS verified
   FROM g1 WHERE chain NOT LIKE 'pool:%:default' ORDER BY chain COLLATE "C";
+-- the same, one line per chain in the server log (test/t/008_pg_cron.pl reads them)
+SELECT freetier_log_anchors() AS lines;
 SELECT count(*) = count(DISTINCT chain) AS one_row_per_chain,
        count(*) = (SELECT count(*) FROM freetier.pool_stripes) + (SELECT count(*) FROM freetier.accounts) AS every_chain
   FROM g1;
