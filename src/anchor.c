@@ -25,7 +25,6 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 
 #define POOL_PREFIX "pool:"
@@ -39,21 +38,15 @@ static FtStatement heads = {
 	0, {InvalidOid}, NULL
 };
 
-/* A chain's name, as the header says. */
-static text *
-chain_name(bool account, const char *key, int stripe)
+/* The name of the chain of a row of heads, as the header says. */
+static char *
+chain_name(TupleTableSlot *row)
 {
-	StringInfoData s;
-	text	   *name;
+	char	   *key = TextDatumGetCString(row->tts_values[1]);
 
-	initStringInfo(&s);
-	if (account)
-		appendStringInfo(&s, ACCOUNT_PREFIX "%s", key);
-	else
-		appendStringInfo(&s, POOL_PREFIX "%d:%s", stripe, key);
-	name = cstring_to_text_with_len(s.data, s.len);
-	pfree(s.data);
-	return name;
+	if (DatumGetBool(row->tts_values[0]))
+		return psprintf(ACCOUNT_PREFIX "%s", key);
+	return psprintf(POOL_PREFIX "%d:%s", DatumGetInt32(row->tts_values[2]), key);
 }
 
 /* One row of heads as one row of the result. */
@@ -65,9 +58,7 @@ anchor_row(TupleTableSlot *row, void *arg)
 	bool		isnull[3] = {false, false, false};
 
 	slot_getallattrs(row);
-	values[0] = PointerGetDatum(chain_name(DatumGetBool(row->tts_values[0]),
-										   TextDatumGetCString(row->tts_values[1]),
-										   DatumGetInt32(row->tts_values[2])));
+	values[0] = CStringGetTextDatum(chain_name(row));
 	values[1] = row->tts_values[3];
 	values[2] = row->tts_values[4];
 	ft_result_row(fcinfo, values, isnull);
@@ -77,16 +68,11 @@ anchor_row(TupleTableSlot *row, void *arg)
 static void
 anchor_line(TupleTableSlot *row, void *arg)
 {
-	bytea	   *hash;
+	FtChainHead head;
 
 	slot_getallattrs(row);
-	hash = DatumGetByteaPP(row->tts_values[4]);
-	if (VARSIZE_ANY_EXHDR(hash) != FT_HASH_BYTES)
-		elog(ERROR, "freetier: a chain head is malformed");
-	ft_log_anchor(text_to_cstring(chain_name(DatumGetBool(row->tts_values[0]),
-											 TextDatumGetCString(row->tts_values[1]),
-											 DatumGetInt32(row->tts_values[2]))),
-				  DatumGetInt64(row->tts_values[3]), (const uint8 *) VARDATA_ANY(hash));
+	ft_chain_head_read(&head, DatumGetInt64(row->tts_values[3]), row->tts_values[4]);
+	ft_log_anchor(chain_name(row), head.seq, head.hash);
 	(*(int64 *) arg)++;
 }
 

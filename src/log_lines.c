@@ -18,9 +18,9 @@
  * A line about a move (the first three) is written when the transaction
  * that made the move commits (or is prepared): a move rolled back, with its
  * transaction or its subtransaction, logs nothing.  A verification failure
- * is written at once, and so is an anchor.  Lines are LOG_SERVER_ONLY: never sent to a client,
- * whatever its client_min_messages, so an application role learns nothing
- * of a pool's state from them.  Nothing here is called per request at the
+ * is written at once, and so is an anchor.  Lines are LOG_SERVER_ONLY:
+ * never sent to a client, whatever its client_min_messages, so an
+ * application role learns nothing of a pool's state from them.  Nothing here is called per request at the
  * default level: a decide logs only when it crosses a line.
  *
  * Subjects are shortened to their first 8 characters, as the seed's service

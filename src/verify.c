@@ -263,7 +263,7 @@ typedef struct ChainCheck
 	bool		install_seed_only;	/* the one entry so far is an install seed */
 	int64		balance[FT_MAX_BUCKETS];
 	uint8		head[FT_HASH_BYTES];
-	int64		anchor_seq;		/* an anchor's entry (0: none) ... */
+	int64		anchor_seq;		/* an anchored entry's seq (0: none) ... */
 	const uint8 *anchor_hash;	/* ... and its hash */
 	bool		anchor_found;	/* that entry matched, with that hash */
 } ChainCheck;
@@ -376,8 +376,8 @@ typedef struct ChainOwner
 /*
  * Walk one chain, each entry as the statement produces it, so that neither
  * the rows nor what checking them allocates grow with the ledger; then
- * check its owning row against the chain's end.  c->anchor_seq and
- * c->anchor_hash are set by the caller (0 and NULL: no anchor).
+ * check its owning row against the chain's end.  The caller zeroes *c,
+ * and may set an anchor to look for on the way.
  */
 static void
 check_chain(const ChainKind *kind, const ChainOwner *o, ChainCheck *c)
