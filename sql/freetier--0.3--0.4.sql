@@ -86,7 +86,7 @@ AS $$
         'freetier_log_anchors()'])
 $$;
 COMMENT ON FUNCTION freetier_grant_monitor(regrole) IS
-    'let a role read freetier''s metrics and pool status (pg_monitor members may already)';
+    'let a role read freetier''s metrics, pool status and anchors (pg_monitor members may already read all but the anchors)';
 REVOKE ALL ON FUNCTION freetier_grant_monitor(regrole) FROM PUBLIC;
 
 CREATE FUNCTION freetier_grant_operator(role regrole)
