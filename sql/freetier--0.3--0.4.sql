@@ -81,10 +81,12 @@ AS $$
         'freetier_accounts_summary()',
         'freetier_pool_counters()',
         'freetier_account_counters()',
-        'freetier_pool_status(text)'])
+        'freetier_pool_status(text)',
+        'freetier_ledger_anchor()',
+        'freetier_log_anchors()'])
 $$;
 COMMENT ON FUNCTION freetier_grant_monitor(regrole) IS
-    'let a role read freetier''s metrics and pool status (pg_monitor members may already)';
+    'let a role read freetier''s metrics, pool status and anchors (pg_monitor members may already read all but the anchors)';
 REVOKE ALL ON FUNCTION freetier_grant_monitor(regrole) FROM PUBLIC;
 
 CREATE FUNCTION freetier_grant_operator(role regrole)
@@ -106,6 +108,7 @@ AS $$
         'freetier_archive_ledger(text)',
         'freetier_ledger_archive(text)',
         'freetier_verify_ledger_archive(text)',
+        'freetier_verify_anchor(text,bigint,bytea)',
         'freetier_drop_ledger_archive(text)',
         'freetier_expire_holds()',
         'freetier_prune_request_keys()',
@@ -986,3 +989,35 @@ CREATE FUNCTION freetier_import_account(subject text, plan text, anniversary tim
 COMMENT ON FUNCTION freetier_import_account(text, text, timestamptz, timestamptz, bigint, bigint, text, jsonb) IS
     'open an account with its plan, anniversary, period use (per backend) and purchased balance, once per ref: import entries on its chain; returns the purchased balance';
 REVOKE ALL ON FUNCTION freetier_import_account(text, text, timestamptz, timestamptz, bigint, bigint, text, jsonb) FROM PUBLIC;
+
+-- Anchors (issue 9): every chain's head, for the operator to keep outside
+-- the database (as rows, or as lines in the server log), and the check of
+-- a kept one (src/anchor.c).  A chain is named 'pool:<stripe>:<pool>' or
+-- 'account:<subject>'.
+
+CREATE FUNCTION freetier_ledger_anchor()
+    RETURNS TABLE (chain text, seq bigint, head_hash bytea)
+    AS 'MODULE_PATHNAME', 'freetier_ledger_anchor'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_ledger_anchor() IS
+    'every chain (each stripe of each pool, each account) and its head''s seq and hash, read at one instant: anchors to keep outside the database';
+REVOKE ALL ON FUNCTION freetier_ledger_anchor() FROM PUBLIC;
+
+CREATE FUNCTION freetier_log_anchors()
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_log_anchors'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_log_anchors() IS
+    'write freetier_ledger_anchor''s rows to the server log, one line per chain (ops/pg_cron_anchors.sql runs it daily); returns how many';
+REVOKE ALL ON FUNCTION freetier_log_anchors() FROM PUBLIC;
+
+CREATE FUNCTION freetier_verify_anchor(chain text, seq bigint, head_hash bytea)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'freetier_verify_anchor'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_verify_anchor(text, bigint, bytea) IS
+    'true only when the chain''s entry seq still has that hash and the whole chain verifies up to its owning row';
+REVOKE ALL ON FUNCTION freetier_verify_anchor(text, bigint, bytea) FROM PUBLIC;

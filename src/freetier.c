@@ -33,6 +33,8 @@
  *	                  verify_account_ledger, verify_ledger_archive
  *	   ledger_archive.c  a pool chain's retention: checkpoints, the archive
  *	                  move, dropping the archive; the ledger's guard trigger
+ *	   anchor.c       anchors: every chain's head (ledger_anchor,
+ *	                  log_anchors), and a kept one checked (verify_anchor)
  *	 pure: inputs in, answers out, no SQL
  *	   decision.c     the gate's arithmetic, shared by decide and estimate
  *	   allowance.c    the credit arithmetic, shared by reserve, spend, route

@@ -204,6 +204,7 @@ extern void ft_log_sweep(int npools, char *const *pools, const int64 *holds,
 						 const int64 *sats, int64 credit_holds, int64 credits);
 extern void ft_log_bad_chain(bool account, const char *key, int chain,
 							 int64 first_bad_entry);
+extern void ft_log_anchor(const char *chain, int64 seq, const uint8 *hash);
 
 /* ---- clock.c ---- */
 
@@ -288,6 +289,11 @@ extern void ft_chain_next(const FtChainHead *head, const char *domain,
 extern void ft_field_arg(const FtField *f, Datum *arg, char *null);
 extern void ft_chain_append(FtChainHead *head, const char *domain,
 							FtStatement *insert, FtField *fields, int nfields);
+
+/* ---- verify.c: the hash chains, read side ---- */
+
+extern bool ft_verify_anchor(bool account, const char *key, int chain, int64 seq,
+							 const uint8 *hash, bool *exists);
 
 /* ---- period.c: calendar arithmetic, pure ---- */
 

@@ -11,13 +11,16 @@
  *	                                        anything, per pool, and credit holds
  *	   ledger of pool "P" failed verification ...
  *	   account ledger of "S" failed verification ...
+ *	   anchor {"chain": ..., "seq": ..., "head_hash": ...}
+ *	                                        one line per chain, per call of
+ *	                                        freetier_log_anchors
  *
  * A line about a move (the first three) is written when the transaction
  * that made the move commits (or is prepared): a move rolled back, with its
  * transaction or its subtransaction, logs nothing.  A verification failure
- * is written at once.  Lines are LOG_SERVER_ONLY: never sent to a client,
- * whatever its client_min_messages, so an application role learns nothing
- * of a pool's state from them.  Nothing here is called per request at the
+ * is written at once, and so is an anchor.  Lines are LOG_SERVER_ONLY:
+ * never sent to a client, whatever its client_min_messages, so an
+ * application role learns nothing of a pool's state from them.  Nothing here is called per request at the
  * default level: a decide logs only when it crosses a line.
  *
  * Subjects are shortened to their first 8 characters, as the seed's service
@@ -31,6 +34,7 @@
 #include "access/xact.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 
 /* Lines waiting for their transaction's commit, in TopTransactionContext. */
@@ -203,5 +207,25 @@ ft_log_bad_chain(bool account, const char *key, int chain, int64 first_bad_entry
 	else
 		appendStringInfoString(&line, account ? ": the account row does not match its chain"
 							   : ", its row does not match its chain");
+	write_line(line.data);
+}
+
+/*
+ * A chain's anchor (freetier_log_anchors): its name and head's seq as JSON,
+ * the name a JSON string so that no pool or subject can break the line,
+ * and the head's hash in hex.
+ */
+void
+ft_log_anchor(const char *chain, int64 seq, const uint8 *hash)
+{
+	StringInfoData line;
+
+	initStringInfo(&line);
+	appendStringInfoString(&line, "freetier: anchor {\"chain\": ");
+	escape_json(&line, chain);
+	appendStringInfo(&line, ", \"seq\": " INT64_FORMAT ", \"head_hash\": \"", seq);
+	for (int i = 0; i < FT_HASH_BYTES; i++)
+		appendStringInfo(&line, "%02x", hash[i]);
+	appendStringInfoString(&line, "\"}");
 	write_line(line.data);
 }

@@ -2,7 +2,8 @@
  *
  * verify.c
  *	  The hash chains' read side: freetier_verify_ledger (the pools' chains)
- *	  and freetier_verify_account_ledger (the accounts' chains).
+ *	  and freetier_verify_account_ledger (the accounts' chains), and the
+ *	  check behind freetier_verify_anchor.
  *
  * Every entry is checked in seq order against the chain so far: its seq is
  * the next one, its stored prev_hash is the previous entry's hash, its
@@ -20,6 +21,9 @@
  * after what that checkpoint says it follows.  A pool's archive is checked
  * the same way, each stripe's archived entries ending right before the
  * checkpoint its chain now starts at.
+ *
+ * An anchor (anchor.c) is checked the same way, one chain whole, looking
+ * on the way for the anchored entry and its hash (ft_verify_anchor).
  *
  * A pool has one chain per stripe; an account has one.  Verification only
  * reads, with one snapshot for the whole call
@@ -264,6 +268,9 @@ typedef struct ChainCheck
 	bool		install_seed_only;	/* the one entry so far is an install seed */
 	int64		balance[FT_MAX_BUCKETS];
 	uint8		head[FT_HASH_BYTES];
+	int64		anchor_seq;		/* an anchored entry's seq (0: none) ... */
+	const uint8 *anchor_hash;	/* ... and its hash */
+	bool		anchor_found;	/* that entry matched, with that hash */
 } ChainCheck;
 
 /*
@@ -340,6 +347,8 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	c->entries++;
 	c->balance[bucket] = expected;
 	memcpy(c->head, hash, FT_HASH_BYTES);
+	if (c->entries == c->anchor_seq)
+		c->anchor_found = memcmp(hash, c->anchor_hash, FT_HASH_BYTES) == 0;
 	c->install_seed_only = c->entries == 1 && !c->kind->accounts && is_install_seed(fields);
 	return true;
 }
@@ -358,22 +367,6 @@ check_entry(TupleTableSlot *row, void *arg)
 	}
 }
 
-/*
- * Walk one chain, each entry as the statement produces it, so that neither
- * the rows nor what checking them allocates grow with the ledger.
- */
-static void
-check_chain(const ChainKind *kind, const char *key, int chain, ChainCheck *c)
-{
-	Datum		args[2] = {CStringGetTextDatum(key), Int32GetDatum(chain)};
-
-	memset(c, 0, sizeof(*c));
-	c->kind = kind;
-	c->chain = chain;
-	c->ok = true;
-	ft_execute_each(kind->entries, args, NULL, check_entry, c);
-}
-
 /* A chain's owning row: its key and chain number, head, bucket balances, other figures. */
 typedef struct ChainOwner
 {
@@ -386,36 +379,47 @@ typedef struct ChainOwner
 } ChainOwner;
 
 /*
- * One row per chain (or for the one named): entries, ok, first_bad_entry.
- * first_bad_entry is the seq of the first entry that does not match, or the
- * first missing one when entries are gone from the end; ok is false with
- * first_bad_entry NULL when every entry matches but the owning row does not
- * match the chain's end.
+ * Walk one chain, each entry as the statement produces it, so that neither
+ * the rows nor what checking them allocates grow with the ledger; then
+ * check its owning row against the chain's end.  The caller zeroes *c,
+ * and may set an anchor to look for on the way.
  */
 static void
-verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argname)
+check_chain(const ChainKind *kind, const ChainOwner *o, ChainCheck *c)
 {
-	char	   *only = ft_text_arg(fcinfo, 0, argname, false);
+	Datum		args[2] = {CStringGetTextDatum(o->key), Int32GetDatum(o->chain)};
+
+	c->kind = kind;
+	c->chain = o->chain;
+	c->ok = true;
+	ft_execute_each(kind->entries, args, NULL, check_entry, c);
+	if (c->ok && (c->entries != o->head_seq || !o->figures_ok ||
+				  memcmp(c->balance, o->balance, sizeof(c->balance)) != 0 ||
+				  memcmp(c->head, o->head, FT_HASH_BYTES) != 0))
+	{
+		c->ok = false;
+		if (c->entries < o->head_seq)
+			c->first_bad_entry = c->entries + 1;
+	}
+}
+
+/*
+ * The owning rows of every chain of kind `kind` (only those of key `only`
+ * when it is not NULL), ordered by key, then chain.
+ */
+static ChainOwner *
+read_owners(const ChainKind *kind, const char *only, int *n)
+{
 	Datum		args[1];
 	char		nulls[1];
-	int			n;
 	ChainOwner *owners;
-
-	ft_result_begin(fcinfo);
-	ft_connect(FT_READING);
 
 	args[0] = only ? CStringGetTextDatum(only) : (Datum) 0;
 	nulls[0] = only ? ' ' : 'n';
-	n = ft_execute(kind->owners, args, nulls);
-	if (only && n == 0)
-	{
-		if (kind->accounts)
-			ft_report_unknown_account(only);
-		ft_report_unknown_pool(only);
-	}
+	*n = ft_execute(kind->owners, args, nulls);
 
-	owners = SPI_palloc(sizeof(ChainOwner) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+	owners = SPI_palloc(sizeof(ChainOwner) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
 	{
 		bool		isnull;
 		bytea	   *head = DatumGetByteaPP(ft_column(i, 4, &isnull));
@@ -429,6 +433,32 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 		for (int b = 0; b < FT_MAX_BUCKETS; b++)
 			owners[i].balance[b] = ft_column_int64(i, 5 + b);
 		owners[i].figures_ok = DatumGetBool(ft_column(i, 5 + FT_MAX_BUCKETS, &isnull));
+	}
+	return owners;
+}
+
+/*
+ * One row per chain (or for the one named): entries, ok, first_bad_entry.
+ * first_bad_entry is the seq of the first entry that does not match, or the
+ * first missing one when entries are gone from the end; ok is false with
+ * first_bad_entry NULL when every entry matches but the owning row does not
+ * match the chain's end.
+ */
+static void
+verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argname)
+{
+	char	   *only = ft_text_arg(fcinfo, 0, argname, false);
+	int			n;
+	ChainOwner *owners;
+
+	ft_result_begin(fcinfo);
+	ft_connect(FT_READING);
+	owners = read_owners(kind, only, &n);
+	if (only && n == 0)
+	{
+		if (kind->accounts)
+			ft_report_unknown_account(only);
+		ft_report_unknown_pool(only);
 	}
 
 	/* the owners come ordered by key, then chain: one result row per key */
@@ -444,17 +474,9 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 		for (k = i; k < n && strcmp(owners[k].key, owners[i].key) == 0; k++)
 		{
 			ChainOwner *o = &owners[k];
-			ChainCheck	c;
+			ChainCheck	c = {0};
 
-			check_chain(kind, o->key, o->chain, &c);
-			if (c.ok && (c.entries != o->head_seq || !o->figures_ok ||
-						 memcmp(c.balance, o->balance, sizeof(c.balance)) != 0 ||
-						 memcmp(c.head, o->head, FT_HASH_BYTES) != 0))
-			{
-				c.ok = false;
-				if (c.entries < o->head_seq)
-					c.first_bad_entry = c.entries + 1;
-			}
+			check_chain(kind, o, &c);
 			entries += c.rows;
 			if (!c.ok)
 				ft_log_bad_chain(kind->accounts, o->key, o->chain, c.first_bad_entry);
@@ -535,4 +557,59 @@ freetier_verify_ledger_archive(PG_FUNCTION_ARGS)
 {
 	verify_chains(fcinfo, &archive_chains, "pool");
 	return (Datum) 0;
+}
+
+/* The hash a chain starts after. */
+static const uint8 zero_hash[FT_HASH_BYTES] = {0};
+
+/* The owning row of chain `chain` of `key`, or NULL when there is none. */
+static ChainOwner *
+find_owner(const ChainKind *kind, const char *key, int chain)
+{
+	int			n;
+	ChainOwner *owners = read_owners(kind, key, &n);
+
+	for (int i = 0; i < n; i++)
+		if (owners[i].chain == chain)
+			return &owners[i];
+	return NULL;
+}
+
+/*
+ * Whether entry `seq` of a chain still has hash `hash` and the chain
+ * verifies (anchor.c): stripe `chain` of pool `key`, or account `key`'s
+ * chain (chain 0).  The chain is checked whole, from its first stored
+ * entry to its owning row, as freetier_verify_ledger and
+ * freetier_verify_account_ledger check it, and the entry is looked for on
+ * the way.  A pool's entry archived before the checkpoint its chain starts
+ * at is looked for in the archive, which must then verify up to that
+ * checkpoint; when it is not there (the archive was dropped) the answer is
+ * false.  Seq 0 is a chain's start, before its first entry, whose hash is
+ * 32 zero bytes (the head of a chain with no entry yet).  *exists is false
+ * when there is no such chain.
+ */
+bool
+ft_verify_anchor(bool account, const char *key, int chain, int64 seq,
+				 const uint8 *hash, bool *exists)
+{
+	const ChainKind *kind = account ? &account_chains : &pool_chains_owed;
+	ChainOwner *o = find_owner(kind, key, chain);
+	ChainCheck	c = {0};
+
+	*exists = o != NULL;
+	if (o == NULL || seq < 0 || seq > o->head_seq)
+		return false;
+	c.anchor_seq = seq;
+	c.anchor_hash = hash;
+	c.anchor_found = seq == 0 && memcmp(hash, zero_hash, FT_HASH_BYTES) == 0;
+	check_chain(kind, o, &c);
+	if (!c.ok || c.anchor_found || account)
+		return c.ok && c.anchor_found;
+
+	o = find_owner(&archive_chains, key, chain);
+	memset(&c, 0, sizeof(c));
+	c.anchor_seq = seq;
+	c.anchor_hash = hash;
+	check_chain(&archive_chains, o, &c);
+	return c.ok && c.anchor_found;
 }

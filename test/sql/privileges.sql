@@ -58,6 +58,10 @@ SELECT * FROM freetier_estimate('pat', 10);
 \echo :LAST_ERROR_SQLSTATE
 SELECT pool, ok FROM freetier_verify_ledger();
 \echo :LAST_ERROR_SQLSTATE
+-- it may keep anchors (hashes, no balance), not check them (issue 9)
+SELECT chain, seq FROM freetier_ledger_anchor() LIMIT 1;
+SELECT freetier_verify_anchor('pool:0:default', 1, '\x00');
+\echo :LAST_ERROR_SQLSTATE
 SET ROLE freetier_test_watcher;
 SELECT pool, balance_sats, stripes FROM freetier_pools();
 SELECT * FROM freetier_accounts_summary();

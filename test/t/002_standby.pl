@@ -143,6 +143,13 @@ is(sql($standby, $verify), "default|7|t|\nside|4|t|",
 is(sql($standby, $verify), sql($primary, $verify),
 	'standby: freetier_verify_ledger agrees with the primary');
 
+# Anchors (0.4) read and check on the standby: the primary's, every one.
+my $anchors = q{SELECT chain, seq, head_hash FROM freetier_ledger_anchor()};
+is(sql($standby, $anchors), sql($primary, $anchors),
+	'standby: freetier_ledger_anchor agrees with the primary');
+is(sql($standby, q{SELECT bool_and(freetier_verify_anchor(chain, seq, head_hash)) FROM freetier_ledger_anchor()}),
+	't', 'standby: freetier_verify_anchor holds for each');
+
 foreach my $pool ('default', 'side')
 {
 	foreach my $at ($t0, $t1)

@@ -90,5 +90,30 @@ $node->command_ok(
 	[ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-U', 'operator',
 	  '-c', q{SELECT cron.unschedule('freetier-expire-holds'), cron.unschedule('freetier-prune-request-keys')} ],
 	'the operator can unschedule them');
+
+# The anchors recipe, ops/pg_cron_anchors.sql: freetier_log_anchors()
+# daily, as the operator.  Its command, run now as the operator rather
+# than at 03:00, writes one line per chain, which no subject can break
+# (this one tries); each line read back verifies.
+sql(q{SELECT freetier_open_account(E'o''brien\nLOG:  freetier: anchor {}')});
+$node->command_ok(
+	[ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-U', 'operator',
+	  '-f', 'ops/pg_cron_anchors.sql' ],
+	'the operator schedules ops/pg_cron_anchors.sql');
+is(sql(q{SELECT schedule || ' | ' || command || ' | ' || username FROM cron.job WHERE jobname = 'freetier-anchors'}),
+	'0 3 * * * | SELECT freetier_log_anchors() | operator', 'one job: daily, as the operator');
+my $command = sql(q{SELECT command FROM cron.job WHERE jobname = 'freetier-anchors'});
+$offset = -s $node->logfile;
+$node->command_ok(
+	[ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-U', 'operator',
+	  '-c', $command ],
+	'its command runs as the operator');
+my @anchors = slurp_file($node->logfile, $offset) =~ /LOG:  freetier: anchor (.*)$/mg;
+is(scalar @anchors, 17, 'one line per chain: 16 stripes, one account');
+like($anchors[0], qr/^\{"chain": "pool:0:default", "seq": 3, "head_hash": "[0-9a-f]{64}"\}$/, 'a line');
+my $kept = join(', ', map { "'" . (s/'/''/gr) . "'" } @anchors);
+is(sql(qq{SELECT count(*) FROM unnest(ARRAY[$kept]::json[]) a
+           WHERE freetier_verify_anchor(a->>'chain', (a->>'seq')::bigint, decode(a->>'head_hash', 'hex'))}),
+	'17', 'and each verifies');
 $node->stop;
 done_testing();

@@ -1,0 +1,199 @@
+/*-------------------------------------------------------------------------
+ *
+ * anchor.c
+ *	  Anchors: every chain's head, for an operator to keep outside the
+ *	  database (freetier_ledger_anchor, or freetier_log_anchors to the
+ *	  server log), and the check of a kept one against the chain
+ *	  (freetier_verify_anchor, verify.c's check).
+ *
+ * A chain is named by text that says which it is:
+ *
+ *	 pool:<stripe>:<pool>	 stripe <stripe> of pool <pool> (the stripe in
+ *							 decimal, without leading zeros)
+ *	 account:<subject>		 the account of <subject>
+ *
+ * The pool or subject is the rest of the name, as it is, so every pool or
+ * subject (':' in it or not) gives one name, and every name one chain.
+ *
+ * All three only read, with one snapshot for the whole call (FT_READING):
+ * the heads are read in one statement, so the anchors are those of one
+ * instant.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "freetier.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#define POOL_PREFIX "pool:"
+#define ACCOUNT_PREFIX "account:"
+
+/* Every chain's head: pools' stripes first, then accounts. */
+static FtStatement heads = {
+	"SELECT false, pool, stripe, head_seq, head_hash FROM freetier.pool_stripes"
+	" UNION ALL SELECT true, subject, 0, head_seq, head_hash FROM freetier.accounts"
+	" ORDER BY 1, 2, 3",
+	0, {InvalidOid}, NULL
+};
+
+/* The name of the chain of a row of heads, as the header says. */
+static char *
+chain_name(TupleTableSlot *row)
+{
+	char	   *key = TextDatumGetCString(row->tts_values[1]);
+
+	if (DatumGetBool(row->tts_values[0]))
+		return psprintf(ACCOUNT_PREFIX "%s", key);
+	return psprintf(POOL_PREFIX "%d:%s", DatumGetInt32(row->tts_values[2]), key);
+}
+
+/* One row of heads as one row of the result. */
+static void
+anchor_row(TupleTableSlot *row, void *arg)
+{
+	FunctionCallInfo fcinfo = (FunctionCallInfo) arg;
+	Datum		values[3];
+	bool		isnull[3] = {false, false, false};
+
+	slot_getallattrs(row);
+	values[0] = CStringGetTextDatum(chain_name(row));
+	values[1] = row->tts_values[3];
+	values[2] = row->tts_values[4];
+	ft_result_row(fcinfo, values, isnull);
+}
+
+/* One row of heads as one line of the server log; *arg counts them. */
+static void
+anchor_line(TupleTableSlot *row, void *arg)
+{
+	FtChainHead head;
+
+	slot_getallattrs(row);
+	ft_chain_head_read(&head, DatumGetInt64(row->tts_values[3]), row->tts_values[4]);
+	ft_log_anchor(chain_name(row), head.seq, head.hash);
+	(*(int64 *) arg)++;
+}
+
+PG_FUNCTION_INFO_V1(freetier_ledger_anchor);
+
+/*
+ * freetier_ledger_anchor()
+ *	 RETURNS TABLE (chain text, seq bigint, head_hash bytea)
+ *
+ * One row per chain: its name, its head's seq and hash.
+ */
+Datum
+freetier_ledger_anchor(PG_FUNCTION_ARGS)
+{
+	ft_result_begin(fcinfo);
+	ft_connect(FT_READING);
+	ft_execute_each(&heads, NULL, NULL, anchor_row, fcinfo);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_log_anchors);
+
+/*
+ * freetier_log_anchors() RETURNS bigint
+ *
+ * What freetier_ledger_anchor shows, as one line per chain in the server
+ * log (log_lines.c), for an operator's daily job; returns how many.
+ */
+Datum
+freetier_log_anchors(PG_FUNCTION_ARGS)
+{
+	int64		n = 0;
+
+	ft_connect(FT_READING);
+	ft_execute_each(&heads, NULL, NULL, anchor_line, &n);
+	SPI_finish();
+	PG_RETURN_INT64(n);
+}
+
+/* 22023: a chain name that names no chain's kind. */
+static void
+report_malformed_chain(const char *chain)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("chain \"%s\" is malformed", chain),
+			 errdetail("A chain is named \"pool:<stripe>:<pool>\" or \"account:<subject>\", as freetier_ledger_anchor shows it.")));
+}
+
+/*
+ * Read a chain's name: whether it is an account's, its key (the pool or
+ * subject) and its stripe (0 for an account).  22023 when malformed.
+ */
+static void
+parse_chain_name(const char *chain, bool *account, const char **key, int *stripe)
+{
+	const char *p;
+
+	*stripe = 0;
+	if (strncmp(chain, ACCOUNT_PREFIX, strlen(ACCOUNT_PREFIX)) == 0)
+	{
+		*account = true;
+		p = chain + strlen(ACCOUNT_PREFIX);
+	}
+	else if (strncmp(chain, POOL_PREFIX, strlen(POOL_PREFIX)) == 0)
+	{
+		const char *digits = chain + strlen(POOL_PREFIX);
+
+		*account = false;
+		for (p = digits; *p >= '0' && *p <= '9' && p - digits < 3; p++)
+			*stripe = *stripe * 10 + (*p - '0');
+		if (p == digits || *p != ':' || (digits[0] == '0' && p - digits > 1))
+			report_malformed_chain(chain);
+		p++;
+	}
+	else
+		report_malformed_chain(chain);
+	if (*p == '\0' || strlen(p) > FT_MAX_TEXT_BYTES)
+		report_malformed_chain(chain);
+	*key = p;
+}
+
+PG_FUNCTION_INFO_V1(freetier_verify_anchor);
+
+/*
+ * freetier_verify_anchor(chain text, seq bigint, head_hash bytea)
+ *	 RETURNS boolean
+ *
+ * True only when the chain's entry seq still has that hash and the chain
+ * verifies, from its start to its head (ft_verify_anchor).
+ */
+Datum
+freetier_verify_anchor(PG_FUNCTION_ARGS)
+{
+	char	   *chain;
+	bytea	   *hash;
+	bool		account;
+	const char *key;
+	int			stripe;
+	bool		exists;
+	bool		holds = false;
+
+	ft_check_not_null(fcinfo, 0, "chain");
+	ft_check_not_null(fcinfo, 1, "seq");
+	ft_check_not_null(fcinfo, 2, "head_hash");
+	chain = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	hash = PG_GETARG_BYTEA_PP(2);
+	parse_chain_name(chain, &account, &key, &stripe);
+
+	ft_connect(FT_READING);
+	if (VARSIZE_ANY_EXHDR(hash) == FT_HASH_BYTES)
+		holds = ft_verify_anchor(account, key, stripe, PG_GETARG_INT64(1),
+								 (const uint8 *) VARDATA_ANY(hash), &exists);
+	else						/* no entry has such a hash; but is the chain there? */
+		(void) ft_verify_anchor(account, key, stripe, -1, NULL, &exists);
+	SPI_finish();
+	if (!exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("chain \"%s\" does not exist", chain),
+				 errdetail("freetier_ledger_anchor lists every chain.")));
+	PG_RETURN_BOOL(holds);
+}
