@@ -32,6 +32,14 @@
 	alias "state OPERATOR(pg_catalog.=) 'held' AND " alias "expires_at OPERATOR(pg_catalog.>) " now
 #define FT_EXPIRED_HOLD(alias, now) \
 	alias "state OPERATOR(pg_catalog.=) 'held' AND " alias "expires_at OPERATOR(pg_catalog.<=) " now
+/*
+ * A pool's install-time seed entry: seq 1, kind seed, dated -infinity, the
+ * same bytes in every install; pg_dump leaves it out and it is never
+ * archived (verify.c's is_install_seed is the same rule in C).
+ */
+#define FT_INSTALL_SEED(alias) \
+	"(" alias "seq OPERATOR(pg_catalog.=) 1 AND " alias "kind OPERATOR(pg_catalog.=) 'seed'" \
+	" AND " alias "created_at OPERATOR(pg_catalog.=) '-infinity')"
 
 /*
  * SQL for a sum of credits as a bigint: 0 when there is nothing to sum, and

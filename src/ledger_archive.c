@@ -70,8 +70,7 @@ static FtStatement archive_entries = {
 	" moved AS (DELETE FROM freetier.ledger l USING cp"
 	"   WHERE l.pool OPERATOR(pg_catalog.=) $1 AND l.stripe OPERATOR(pg_catalog.=) cp.stripe"
 	"     AND l.seq OPERATOR(pg_catalog.<) cp.seq"
-	"     AND NOT (l.seq OPERATOR(pg_catalog.=) 1 AND l.kind OPERATOR(pg_catalog.=) 'seed'"
-	"       AND l.created_at OPERATOR(pg_catalog.=) '-infinity')"
+	"     AND NOT " FT_INSTALL_SEED("l.")
 	"   RETURNING l.pool, l.stripe, l.seq, l.kind, l.delta_sats, l.balance_after, l.hold_id,"
 	"     l.payment_ref, l.created_at, l.prev_hash, l.hash),"
 	" kept AS (INSERT INTO freetier.ledger_archive (pool, stripe, seq, kind, delta_sats,"

@@ -173,8 +173,7 @@ static FtStatement archive_owners = {
 	" FROM freetier.pool_stripes s LEFT JOIN LATERAL ("
 	"   SELECT l.seq, l.prev_hash, l.balance_after, l.delta_sats, l.kind FROM freetier.ledger l"
 	"    WHERE l.pool OPERATOR(pg_catalog.=) s.pool AND l.stripe OPERATOR(pg_catalog.=) s.stripe"
-	"      AND NOT (l.seq OPERATOR(pg_catalog.=) 1 AND l.kind OPERATOR(pg_catalog.=) 'seed'"
-	"       AND l.created_at OPERATOR(pg_catalog.=) '-infinity')"
+	"      AND NOT " FT_INSTALL_SEED("l.")
 	"      AND EXISTS (SELECT FROM freetier.ledger_archive a"
 	"                   WHERE a.pool OPERATOR(pg_catalog.=) s.pool"
 	"                     AND a.stripe OPERATOR(pg_catalog.=) s.stripe)"
@@ -191,8 +190,7 @@ static FtStatement archive_entries = {
 	ARCHIVE_COLUMNS " FROM freetier.ledger_archive WHERE pool OPERATOR(pg_catalog.=) $1"
 	" AND stripe OPERATOR(pg_catalog.=) $2"
 	" UNION ALL " ARCHIVE_COLUMNS " FROM freetier.ledger l WHERE pool OPERATOR(pg_catalog.=) $1"
-	" AND stripe OPERATOR(pg_catalog.=) $2 AND seq OPERATOR(pg_catalog.=) 1 AND kind OPERATOR(pg_catalog.=) 'seed'"
-	" AND created_at OPERATOR(pg_catalog.=) '-infinity'"
+	" AND stripe OPERATOR(pg_catalog.=) $2 AND " FT_INSTALL_SEED("")
 	" AND EXISTS (SELECT FROM freetier.ledger_archive a WHERE a.pool OPERATOR(pg_catalog.=) $1"
 	"   AND a.stripe OPERATOR(pg_catalog.=) $2)"
 	" ORDER BY 5",
