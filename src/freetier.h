@@ -387,6 +387,9 @@ extern int	ft_stripes_lock_all(const char *pool, FtLayout layout, FtStripe **str
 extern void ft_stripe_lock(const char *pool, int stripe, FtLayout layout, FtStripe *s);
 extern bool ft_stripe_try_lock(const char *pool, int stripe, FtLayout layout,
 							   FtStripe *s);
+extern int64 ft_stripes_others_sum(const char *pool, int stripe);
+extern void ft_stripe_lock_for_return(const char *pool, int stripe, FtLayout layout,
+									  FtStripe *s);
 extern void ft_stripe_entry_args(const FtStripe *s, const char *kind, int64 delta_sats,
 								 const pg_uuid_t *hold_id, const char *payment_ref,
 								 TimestampTz at, Datum *args, char *nulls,

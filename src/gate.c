@@ -216,8 +216,63 @@ emit_row(FunctionCallInfo fcinfo, const FtDecision *d, const pg_uuid_t *hold_id,
 }
 
 /*
+ * Lock, without waiting, a stripe of r's pool that holds enough for `need`
+ * (ft_stripe_pick), and return its holds past their TTL to it; the same
+ * outputs as wait_for_stripe.  False when every such stripe is locked.
+ */
+static bool
+pick_stripe(const GateRequest *r, int64 need, bool marks, TimestampTz now,
+			FtStripe *one, FtPoolSettings *ps, int64 *before, int64 *others)
+{
+	bool		has_expired;
+
+	if (!ft_stripe_pick(r->pool, need, ft_stripe_start(r->subject), now, marks, one, ps,
+						&has_expired, others))
+		return false;
+	*before = one->balance_sats;
+	if (has_expired)
+		ft_gate_holds_expire(one, 1, false, FT_LAYOUT_STRIPES, now);
+	return true;
+}
+
+/*
+ * Lock, waiting, the first stripe of r's pool in ascending order that holds
+ * `need` sats once its holds past their TTL are back (more than `need` with
+ * marks: 0.4's one-stripe decide keeps a sat), into *one, with the pool's
+ * settings in *ps, the stripe's balance before those returns in *before,
+ * and (as ft_stripe_pick gives it) the other stripes' committed sum in
+ * *others when the stripe alone ends at or below the low-water mark, else
+ * -1.  False when no active stripe does: the caller then locks every
+ * stripe.  A decide comes here when ft_stripe_pick found no stripe it could
+ * lock without waiting; waiting for one stripe, not for all of them, keeps
+ * such a decide from holding most of the pool while it waits (a convoy that
+ * made every following pick fail too).  The stripes it holds are always
+ * 0 .. k, so it waits in the same order as ft_stripes_lock_all.
+ */
+static bool
+wait_for_stripe(const GateRequest *r, int64 need, bool marks, TimestampTz now,
+				FtStripe *one, FtPoolSettings *ps, int64 *before, int64 *others)
+{
+	ft_pool_settings(r->pool, FT_LAYOUT_STRIPES, marks, ps);
+	for (int k = 0; k < ps->stripes; k++)
+	{
+		ft_stripe_lock(r->pool, k, FT_LAYOUT_STRIPES, one);
+		*before = one->balance_sats;
+		ft_gate_holds_expire(one, 1, false, FT_LAYOUT_STRIPES, now);
+		if (marks ? one->balance_sats > need : one->balance_sats >= need)
+		{
+			*others = marks && one->balance_sats - need <= ps->low_water_sats ?
+				ft_stripes_others_sum(r->pool, k) : -1;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * Decide against the pool and place the hold.  The sats come from one
- * stripe when one that holds enough can be locked without waiting: the
+ * stripe when one that holds enough can be locked, first without waiting
+ * (ft_stripe_pick), else waiting, in ascending order (wait_for_stripe): the
  * answer is then the whole request (up to what the subject may still
  * absorb), as from any pool that holds at least that much.  Otherwise every
  * stripe is locked, in ascending order, and the decision is taken against
@@ -228,10 +283,10 @@ emit_row(FunctionCallInfo fcinfo, const FtDecision *d, const pg_uuid_t *hold_id,
  * The hold's lines (log_lines.c) compare the pool's balance before this
  * call returned any expired hold with the balance after the hold: when
  * every stripe is locked, their exact sum; when one stripe is, that
- * stripe's balance and the other stripes' as last committed, read by the
- * pick only when the stripe alone ends at or below the low-water mark
- * (otherwise the pool stays above it).  A pool runs dry only under the
- * lock of every stripe: with marks, a one-stripe pick keeps a sat.
+ * stripe's balance and the other stripes' as last committed, read only
+ * when the stripe alone ends at or below the low-water mark (otherwise the
+ * pool stays above it).  A pool runs dry only under the lock of every
+ * stripe: with marks, a one-stripe decide keeps a sat.
  */
 static pg_uuid_t *
 decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaining,
@@ -240,7 +295,7 @@ decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaini
 	FtStripe	one;
 	FtStripe   *all;
 	FtPoolSettings ps;
-	bool		has_expired;
+	int64		need = Min(remaining, r->estimated_sats);
 	int64		others;
 	int			n;
 	int			home;
@@ -249,14 +304,11 @@ decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaini
 	pg_uuid_t  *hold_id;
 
 	if (layout == FT_LAYOUT_STRIPES &&
-		ft_stripe_pick(r->pool, Min(remaining, r->estimated_sats), ft_stripe_start(r->subject),
-					   now, marks, &one, &ps, &has_expired, &others))
+		(pick_stripe(r, need, marks, now, &one, &ps, &before, &others) ||
+		 wait_for_stripe(r, need, marks, now, &one, &ps, &before, &others)))
 	{
-		before = one.balance_sats;
 		if (r->hold_ttl)
 			ps.hold_ttl = *r->hold_ttl;
-		if (has_expired)
-			ft_gate_holds_expire(&one, 1, false, layout, now);
 		ft_against_pool(r->estimated_sats, remaining, one.balance_sats, d);
 		hold_id = ft_gate_hold_place(r->subject, r->estimated_sats, d->absorb_sats, s,
 									 &one, 1, 0, &ps, layout, now);
@@ -278,8 +330,7 @@ decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaini
 		before = ft_add_saturating(before, all[i].balance_sats);
 	ft_gate_holds_expire(all, n, true, layout, now);
 	if (layout == FT_LAYOUT_STRIPES)
-		ft_stripes_even_out(all, n, Min(ps.stripes, n),
-							Min(remaining, r->estimated_sats), now);
+		ft_stripes_even_out(all, n, Min(ps.stripes, n), need, now);
 	for (int i = 0; i < n; i++)
 		total = ft_add_saturating(total, all[i].balance_sats);
 	ft_against_pool(r->estimated_sats, remaining, total, d);

@@ -12,11 +12,12 @@
  * subject's window while it is live: in state 'held' and before
  * expires_at.  The sats a live hold takes from a window are counted from
  * this table, so a release or an expiry never touches the subject's row.
- * Whatever the hold gives back goes to its own stripe (holds.stripe), the
- * one it drew from first.
+ * An expiry gives back to the hold's own stripe (holds.stripe), the one it
+ * drew from first; a settle or a release to that one when no other
+ * transaction has it locked, else to another (ft_stripe_lock_for_return).
  *
  * Lock order: the hold row (one statement, lock_hold), then the subject
- * row (a settle only), then the hold's stripe.  Expiry takes hold rows with
+ * row (a settle only), then one stripe.  Expiry takes hold rows with
  * SKIP LOCKED after their stripes, so it never waits on a hold.
  *
  * "Past its TTL" is judged by the caller's clock and, for a settle, also by
@@ -100,7 +101,7 @@ static FtStatement absorb_into_window = {
 };
 
 /*
- * A settle on a striped pool: the return to the hold's stripe ($1..$11,
+ * A settle on a striped pool: the return to a locked stripe ($1..$11,
  * pool.c; $6 is the hold), the hold ended, and the grant ($12 subject, $13
  * actual, $14 absorbed, $15 charge, $16 request_hash).  pool_balance_after
  * is the stripe's new balance and the other stripes' as this statement
@@ -332,8 +333,8 @@ report_hold_state(const LockedHold *h, const char *what)
 
 /*
  * Write a settle of locked hold h, whose return of `returned` sats goes to
- * its stripe: the stripe's entry, the hold ended, the grant.  Sets
- * *grant_id and *balance_after.
+ * its stripe or another (ft_stripe_lock_for_return): the stripe's entry,
+ * the hold ended, the grant.  Sets *grant_id and *balance_after.
  */
 static void
 write_settle(const LockedHold *h, int64 actual, int64 absorbed, int64 returned,
@@ -344,7 +345,7 @@ write_settle(const LockedHold *h, int64 actual, int64 absorbed, int64 returned,
 	Datum		args[16];
 	char		nulls[16];
 
-	ft_stripe_lock(h->pool, h->stripe, layout, &stripe);
+	ft_stripe_lock_for_return(h->pool, h->stripe, layout, &stripe);
 	if (layout == FT_LAYOUT_STRIPES)
 	{
 		FtStripe	after;
@@ -514,7 +515,8 @@ freetier_record_grant_v3(PG_FUNCTION_ARGS)
 }
 
 /*
- * Release gate hold `id`: everything it took goes back to its stripe.  Sets
+ * Release gate hold `id`: everything it took goes back to the pool (its
+ * stripe, or another: ft_stripe_lock_for_return).  Sets
  * *returned (0 when it had already been released or expired); false when
  * there is no such gate hold.  A settled hold is an error.
  */
@@ -533,7 +535,7 @@ ft_gate_hold_release(const pg_uuid_t *id, const char *reason, FtLayout layout,
 	{
 		FtStripe	stripe;
 
-		ft_stripe_lock(h.pool, h.stripe, layout, &stripe);
+		ft_stripe_lock_for_return(h.pool, h.stripe, layout, &stripe);
 		ft_stripe_append(&stripe, layout, "release", h.held_sats, id, NULL, now);
 		end_hold_row(&h, "released", now, reason);
 		ft_count(h.pool, FT_SATS_RELEASED, h.held_sats);

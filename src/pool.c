@@ -17,9 +17,11 @@
  * chain's entries.  The stripe's row lock serialises appends to its chain.
  *
  * Lock order among stripes: a caller that waits for stripes locks them in
- * ascending stripe order (ft_stripes_lock_all), or locks one stripe only
- * (ft_stripe_lock).  ft_stripe_pick and ft_stripe_try_lock never wait
- * (SKIP LOCKED), so they can close no cycle.
+ * ascending stripe order (ft_stripes_lock_all; decide's wait for one stripe
+ * holds 0 .. k while it waits for k + 1), or locks one stripe only
+ * (ft_stripe_lock, ft_stripe_lock_for_return).  ft_stripe_pick,
+ * ft_stripe_try_lock and the emptiest-stripe pick never wait (SKIP LOCKED),
+ * so they can close no cycle.
  *
  * Up to 0.2.1 a pool's balance and chain were in its pools row: one stripe,
  * number 0, whose ledger entries had no stripe column.  That SQL keeps
@@ -413,6 +415,45 @@ ft_stripe_lock_emptiest(const char *pool, FtStripe *s)
 		stripe_from_row(pool, 0, s);
 	else
 		ft_stripe_lock(pool, 0, FT_LAYOUT_STRIPES, s);
+}
+
+static FtStatement others_sum = {
+	"SELECT coalesce(pg_catalog.sum(balance_sats), 0)::bigint FROM freetier.pool_stripes"
+	" WHERE pool OPERATOR(pg_catalog.=) $1 AND stripe OPERATOR(pg_catalog.<>) $2",
+	2, {TEXTOID, INT4OID}, NULL
+};
+
+/* The sum of the stripes of `pool` other than `stripe`, as last committed. */
+int64
+ft_stripes_others_sum(const char *pool, int stripe)
+{
+	Datum		args[2] = {CStringGetTextDatum(pool), Int32GetDatum(stripe)};
+
+	ft_execute(&others_sum, args, NULL);
+	return ft_column_int64(0, 1);
+}
+
+/*
+ * Lock the stripe of `pool` that a hold on stripe `stripe` gives back to:
+ * its own when nobody else has it locked, else the active stripe with the
+ * fewest sats that nobody has locked, else its own, waiting.  A return is
+ * money coming in, so any stripe may take it; not waiting for the hold's
+ * own stripe keeps a settle from queueing behind the decide that locked it
+ * (the pool's balance, the sum of its stripes, is the same either way).
+ */
+void
+ft_stripe_lock_for_return(const char *pool, int stripe, FtLayout layout, FtStripe *s)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+
+	if (layout == FT_LAYOUT_POOL_ROW)
+		ft_stripe_lock(pool, stripe, layout, s);
+	else if (ft_stripe_try_lock(pool, stripe, layout, s))
+		return;
+	else if (ft_execute(&pick_emptiest, args, NULL) == 1)
+		stripe_from_row(pool, 0, s);
+	else
+		ft_stripe_lock(pool, stripe, layout, s);
 }
 
 static FtStatement insert_pool[2] = {
