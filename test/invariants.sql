@@ -40,6 +40,10 @@ SELECT rule FROM (VALUES
             WHERE NOT EXISTS (SELECT FROM freetier.holds h
                                WHERE h.hold_id = g.hold_id AND h.state = 'settled'
                                  AND h.held_sats = g.absorbed_sats + g.returned_sats))),
+  ('grants: grant_id <= its hold''s stripe''s max_grant_id, which a restore moves the sequence past',
+   EXISTS (SELECT FROM freetier.grants g JOIN freetier.holds h USING (hold_id)
+                 JOIN freetier.pool_stripes s ON s.pool = h.pool AND s.stripe = h.stripe
+            WHERE s.max_grant_id < g.grant_id)),
   ('ledger: seq >= 1',
    EXISTS (SELECT FROM freetier.ledger WHERE NOT seq >= 1)),
   ('ledger: kind is seed, hold, return, release, expiry, credit, move, adjust, reversal, owed, repay, checkpoint or import',
