@@ -35,7 +35,9 @@
 #     duplicate keys on every table that is not upserted, and the state is
 #     still exactly src's;
 #   - a dump of a database that never changed freetier's defaults (a fresh
-#     CREATE EXTENSION) restores to the same rows, verifies, and works.
+#     CREATE EXTENSION) restores to the same rows, verifies, and works; and
+#     the restored copy, once it has one grant (grant_id 1), restores again
+#     to a database whose next grant is grant_id 2;
 #   - a dump of a 0.2 database with a hold_ttl past 0.2.1's bound cannot
 #     bring it back: the restore into 0.2.1 refuses that row;
 #   - loading an older dump into a database that has moved on since is
@@ -583,6 +585,20 @@ foreach my $db ('fresh_plain', 'fresh_custom')
 		"$db: the chain verifies after the new entries");
 	is(sql($db, $all_ok_sql), 't', "$db: the balance is the sum of ledger deltas");
 }
+
+# One grant, grant_id 1, restored: the sequence, never called in the new
+# database, is moved past it too.
+$node->command_ok([ 'pg_dump', '-Fc', '-f', "$tmp/one.dump", 'fresh_plain' ],
+	'pg_dump -Fc of fresh_plain, with its one grant');
+$node->safe_psql('postgres', 'CREATE DATABASE one_grant');
+$node->command_ok([ 'pg_restore', '-d', 'one_grant', "$tmp/one.dump" ],
+	'pg_restore of it into one_grant');
+sql('one_grant', q{SELECT freetier_set_tier('yann', 'established')});
+my (undef, $one_out, $one_err) = $node->psql('one_grant',
+	qq{SET freetier.test_now = '$t0';
+SELECT grant_id FROM freetier_record_grant((SELECT hold_id FROM freetier_decide('yann', 5)), 5)});
+is($one_out, '2', 'one_grant: the next grant is grant_id 2');
+is($one_err, '', 'one_grant: no duplicate key');
 
 ### A dump of a 0.2 database with a setting past 0.2.1's bounds.
 
