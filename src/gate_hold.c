@@ -104,7 +104,9 @@ static FtStatement absorb_into_window = {
  * pool.c; $6 is the hold), the hold ended, and the grant ($12 subject, $13
  * actual, $14 absorbed, $15 charge, $16 request_hash).  pool_balance_after
  * is the stripe's new balance and the other stripes' as this statement
- * sees them.
+ * sees them.  ctes: the stripe's part; grant_id_column and grant_id: the
+ * grant's id when the statement takes it itself, empty for the column's
+ * default.
  */
 #define SETTLE_HOLD(ctes, grant_id_column, grant_id) \
 	"WITH " ctes "," \
@@ -127,10 +129,13 @@ static FtStatement settle_hold = {
  * The same from 0.4 on: the grant's id, taken first, is also kept on the
  * stripe (pool_stripes.max_grant_id), so that a dump carries the highest
  * grant_id in rows that every restore loads (restore_pool_stripe moves
- * freetier.grant_ids past it).  The stripe row is written anyway.
+ * freetier.grant_ids past it).  The stripe row is written anyway.  GREATEST:
+ * the id is taken under the stripe's lock, but a sequence given a CACHE
+ * hands ids to backends out of order.
  */
 static FtStatement settle_hold_v4 = {
-	SETTLE_HOLD("new_grant AS (SELECT pg_catalog.nextval('freetier.grant_ids') AS grant_id), "
+	SETTLE_HOLD("new_grant AS (SELECT pg_catalog.nextval('freetier.grant_ids'::pg_catalog.regclass)"
+				" AS grant_id), "
 				FT_STRIPE_APPEND_CTES_SETTING(", max_grant_id = GREATEST(max_grant_id,"
 											  "   (SELECT grant_id FROM new_grant))"),
 				"grant_id, ", "(SELECT grant_id FROM new_grant), "),
