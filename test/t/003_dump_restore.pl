@@ -44,7 +44,8 @@
 #     refused table by table, pools and tiers included (their restore
 #     triggers replace only rows still exactly as installed), so every chain
 #     still verifies and decide still works; and it leaves the grants
-#     sequence where it was, so the next settle there gets a new grant_id.
+#     sequence where it was, so the next settle there gets a new grant_id;
+#     also a dump taken by 0.3, whose setval names the sequence's old name.
 # The custom dump is also restored with pg_restore -j 4 (dst2j), which
 # loads the tables' data in parallel, in any order.
 
@@ -537,6 +538,32 @@ is( sql_at(
             FROM freetier_record_grant((SELECT hold_id FROM freetier_decide('erin', 7)), 7)}),
 	'6|7',
 	'dst3: the next settle after loading an older dump gets grant_id 6');
+
+# A dump taken by 0.3 carries setval('freetier.grants_grant_id_seq', ...).
+# Loaded onto the same database after its update to 0.4 and one more
+# grant, that line finds no such sequence (0.4 renamed it): the sequence
+# stays, and the next settle gets a new grant_id.
+$node->safe_psql('postgres', 'CREATE DATABASE old03');
+sql('old03', q{CREATE EXTENSION freetier VERSION '0.3'});
+sql('old03', q{SELECT freetier_set_tier('olga', 'established')});
+my $settle_olga = q{SELECT grant_id
+  FROM freetier_record_grant((SELECT hold_id FROM freetier_decide('olga', 5)), 5)};
+is(sql_at('old03', $t0, $settle_olga), '1', 'old03: a grant in 0.3');
+$node->command_ok([ 'pg_dump', '-f', "$tmp/old03.sql", 'old03' ],
+	'pg_dump (plain) of a 0.3 database');
+like(slurp_file("$tmp/old03.sql"),
+	qr/setval\('freetier\.grants_grant_id_seq', 1, true\)/,
+	'the 0.3 dump sets the grants sequence');
+sql('old03', q{ALTER EXTENSION freetier UPDATE});
+is(sql_at('old03', $t0, $settle_olga), '2', 'old03: a grant after the update to 0.4');
+my (undef, undef, $old03_err) =
+  $node->psql('old03', slurp_file("$tmp/old03.sql"), on_error_stop => 0);
+like($old03_err,
+	qr/relation "freetier\.grants_grant_id_seq" does not exist/,
+	'old03: the 0.3 dump\'s setval finds no sequence');
+is(sql('old03', q{SELECT last_value FROM freetier.grant_ids}),
+	'2', 'old03: loading the 0.3 dump does not rewind the grants sequence');
+is(sql_at('old03', $t0, $settle_olga), '3', 'old03: the next grant is grant_id 3');
 
 ### A database that never changed freetier's defaults.
 
