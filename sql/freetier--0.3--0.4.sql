@@ -1021,3 +1021,70 @@ CREATE FUNCTION freetier_verify_anchor(chain text, seq bigint, head_hash bytea)
 COMMENT ON FUNCTION freetier_verify_anchor(text, bigint, bytea) IS
     'true only when the chain''s entry seq still has that hash and the whole chain verifies up to its owning row';
 REVOKE ALL ON FUNCTION freetier_verify_anchor(text, bigint, bytea) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Grant ids a dump cannot wind back (issue 8, Backups).  pg_dump wrote the
+-- grants sequence's value (setval) into every dump, and loading an older
+-- dump onto a database that had moved on wound it back, so the next
+-- freetier_record_grant failed on a duplicate grant_id.  The sequence is
+-- no longer in pg_dump's list, and is renamed, so an older dump's setval
+-- finds no such sequence.  Instead, each stripe keeps the highest grant_id
+-- settled from it (pool_stripes.max_grant_id, written by the settle's own
+-- stripe update: no statement more per grant), and a restored stripe row
+-- moves the sequence past it, never back (restore_pool_stripe).
+-- ---------------------------------------------------------------------------
+ALTER EXTENSION freetier DROP SEQUENCE freetier.grants_grant_id_seq;
+ALTER EXTENSION freetier ADD SEQUENCE freetier.grants_grant_id_seq;
+ALTER SEQUENCE freetier.grants_grant_id_seq RENAME TO grant_ids;
+COMMENT ON SEQUENCE freetier.grant_ids IS
+    'the grant_ids freetier_record_grant hands out; not dumped: a restored stripe row (max_grant_id) moves it forward';
+
+ALTER TABLE freetier.pool_stripes ADD COLUMN max_grant_id bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN freetier.pool_stripes.max_grant_id IS
+    'the highest grant_id of a settle on this stripe; a restore moves freetier.grant_ids past it';
+UPDATE freetier.pool_stripes s
+   SET max_grant_id = g.max_grant_id
+  FROM (SELECT h.pool, h.stripe, max(g.grant_id) AS max_grant_id
+          FROM freetier.grants g JOIN freetier.holds h USING (hold_id)
+         GROUP BY h.pool, h.stripe) g
+ WHERE g.pool = s.pool AND g.stripe = s.stripe;
+
+CREATE OR REPLACE FUNCTION freetier_record_grant(hold_id uuid, actual_sats bigint, request_hash text DEFAULT NULL)
+    RETURNS TABLE (grant_id bigint, absorbed_sats bigint, returned_sats bigint,
+                   charge_sats bigint, pool_balance_after bigint)
+    AS 'MODULE_PATHNAME', 'freetier_record_grant_v4'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+
+-- A restore replaces a stripe the install made, max_grant_id too; every
+-- restored stripe row moves freetier.grant_ids past its max_grant_id, so
+-- that the next grant_id is above every restored one.  Never back: a dump
+-- loaded onto a database that has moved on leaves the sequence as it is.
+CREATE OR REPLACE FUNCTION freetier.restore_pool_stripe() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.setval('freetier.grant_ids', NEW.max_grant_id)
+       FROM freetier.grant_ids
+      WHERE NEW.max_grant_id > CASE WHEN is_called THEN last_value ELSE last_value - 1 END;
+    IF NEW.head_seq > 0 THEN
+        UPDATE freetier.pool_stripes s
+           SET balance_sats = NEW.balance_sats, owed_sats = NEW.owed_sats,
+               head_seq = NEW.head_seq, head_hash = NEW.head_hash,
+               max_grant_id = NEW.max_grant_id
+         WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe
+           AND (s.head_seq = 0
+                OR s.head_seq = 1 AND EXISTS (SELECT FROM freetier.ledger l
+                                               WHERE l.pool = s.pool AND l.stripe = s.stripe
+                                                 AND l.seq = 1 AND l.created_at = '-infinity'));
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    ELSIF EXISTS (SELECT FROM freetier.pool_stripes s
+                   WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe) THEN
+        RETURN NULL;                -- an empty stripe adds nothing to one that exists
+    END IF;
+    RETURN NEW;
+END
+$$;

@@ -364,15 +364,17 @@ typedef struct FtPoolSettings
  * stripe to it, as a data-modifying WITH list: $1 pool, $2 seq, $3 kind,
  * $4 delta_sats, $5 balance_after, $6 hold_id, $7 payment_ref, $8
  * created_at, $9 stripe, $10 prev_hash, $11 hash (ft_stripe_entry_args).
- * Callers that write more in the same statement add their own parts.
+ * Callers that write more in the same statement add their own parts;
+ * FT_STRIPE_APPEND_CTES_SETTING also sets `more` (", col = ...") on the stripe.
  */
-#define FT_STRIPE_APPEND_CTES \
+#define FT_STRIPE_APPEND_CTES_SETTING(more) \
 	"entry AS (INSERT INTO freetier.ledger (pool, seq, kind, delta_sats, balance_after," \
 	"  hold_id, payment_ref, created_at, stripe, prev_hash, hash)" \
 	"  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))," \
 	" moved AS (UPDATE freetier.pool_stripes SET balance_sats = $5, head_seq = $2," \
-	"  head_hash = $11 WHERE pool OPERATOR(pg_catalog.=) $1" \
+	"  head_hash = $11" more " WHERE pool OPERATOR(pg_catalog.=) $1" \
 	"  AND stripe OPERATOR(pg_catalog.=) $9)"
+#define FT_STRIPE_APPEND_CTES FT_STRIPE_APPEND_CTES_SETTING("")
 #define FT_STRIPE_APPEND_ARGS 11
 #define FT_STRIPE_APPEND_TYPES \
 	TEXTOID, INT8OID, TEXTOID, INT8OID, INT8OID, UUIDOID, TEXTOID, \

@@ -105,19 +105,41 @@ static FtStatement absorb_into_window = {
  * pool.c; $6 is the hold), the hold ended, and the grant ($12 subject, $13
  * actual, $14 absorbed, $15 charge, $16 request_hash).  pool_balance_after
  * is the stripe's new balance and the other stripes' as this statement
- * sees them.
+ * sees them.  ctes: the stripe's part; grant_id_column and grant_id: the
+ * grant's id when the statement takes it itself, empty for the column's
+ * default.
  */
+#define SETTLE_HOLD(ctes, grant_id_column, grant_id) \
+	"WITH " ctes "," \
+	" ended AS (UPDATE freetier.holds SET state = 'settled', ended_at = $8" \
+	"   WHERE hold_id OPERATOR(pg_catalog.=) $6)" \
+	" INSERT INTO freetier.grants (" grant_id_column "hold_id, subject, pool, actual_sats," \
+	"  absorbed_sats, returned_sats, charge_sats, pool_balance_after, request_hash, created_at)" \
+	" VALUES (" grant_id "$6, $12, $1, $13, $14, $4, $15," \
+	"  $5 OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(o.balance_sats)::bigint" \
+	"    FROM freetier.pool_stripes o WHERE o.pool OPERATOR(pg_catalog.=) $1" \
+	"    AND o.stripe OPERATOR(pg_catalog.<>) $9), 0)," \
+	"  $16, $8) RETURNING grant_id, pool_balance_after"
+
 static FtStatement settle_hold = {
-	"WITH " FT_STRIPE_APPEND_CTES ","
-	" ended AS (UPDATE freetier.holds SET state = 'settled', ended_at = $8"
-	"   WHERE hold_id OPERATOR(pg_catalog.=) $6)"
-	" INSERT INTO freetier.grants (hold_id, subject, pool, actual_sats, absorbed_sats,"
-	"  returned_sats, charge_sats, pool_balance_after, request_hash, created_at)"
-	" VALUES ($6, $12, $1, $13, $14, $4, $15,"
-	"  $5 OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(o.balance_sats)::bigint"
-	"    FROM freetier.pool_stripes o WHERE o.pool OPERATOR(pg_catalog.=) $1"
-	"    AND o.stripe OPERATOR(pg_catalog.<>) $9), 0),"
-	"  $16, $8) RETURNING grant_id, pool_balance_after",
+	SETTLE_HOLD(FT_STRIPE_APPEND_CTES, "", ""),
+	16, {FT_STRIPE_APPEND_TYPES, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID}, NULL
+};
+
+/*
+ * The same from 0.4 on: the grant's id, taken first, is also kept on the
+ * stripe (pool_stripes.max_grant_id), so that a dump carries the highest
+ * grant_id in rows that every restore loads (restore_pool_stripe moves
+ * freetier.grant_ids past it).  The stripe row is written anyway.  GREATEST:
+ * the id is taken under the stripe's lock, but a sequence given a CACHE
+ * hands ids to backends out of order.
+ */
+static FtStatement settle_hold_v4 = {
+	SETTLE_HOLD("new_grant AS (SELECT pg_catalog.nextval('freetier.grant_ids'::pg_catalog.regclass)"
+				" AS grant_id), "
+				FT_STRIPE_APPEND_CTES_SETTING(", max_grant_id = GREATEST(max_grant_id,"
+											  "   (SELECT grant_id FROM new_grant))"),
+				"grant_id, ", "(SELECT grant_id FROM new_grant), "),
 	16, {FT_STRIPE_APPEND_TYPES, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID}, NULL
 };
 
@@ -338,8 +360,8 @@ report_hold_state(const LockedHold *h, const char *what)
  */
 static void
 write_settle(const LockedHold *h, int64 actual, int64 absorbed, int64 returned,
-			 int64 charge, const char *request_hash, FtLayout layout, TimestampTz now,
-			 int64 *grant_id, int64 *balance_after)
+			 int64 charge, const char *request_hash, FtLayout layout, bool max_grant_ids,
+			 TimestampTz now, int64 *grant_id, int64 *balance_after)
 {
 	FtStripe	stripe;
 	Datum		args[16];
@@ -359,7 +381,7 @@ write_settle(const LockedHold *h, int64 actual, int64 absorbed, int64 returned,
 		args[15] = request_hash ? CStringGetTextDatum(request_hash) : (Datum) 0;
 		memset(nulls + 11, ' ', 5);
 		nulls[15] = request_hash ? ' ' : 'n';
-		ft_execute(&settle_hold, args, nulls);
+		ft_execute(max_grant_ids ? &settle_hold_v4 : &settle_hold, args, nulls);
 		*grant_id = ft_column_int64(0, 1);
 		*balance_after = ft_column_int64(0, 2);
 		return;
@@ -394,7 +416,7 @@ write_settle(const LockedHold *h, int64 actual, int64 absorbed, int64 returned,
  * arguments returns the first result; with others it is an error.
  */
 static void
-record_grant(FunctionCallInfo fcinfo, FtLayout layout)
+record_grant(FunctionCallInfo fcinfo, FtLayout layout, bool max_grant_ids)
 {
 	pg_uuid_t  *id;
 	int64		actual;
@@ -476,8 +498,8 @@ record_grant(FunctionCallInfo fcinfo, FtLayout layout)
 					 errmsg("cannot settle hold %s: it has expired", ft_uuid_string(id)),
 					 errdetail("The hold expired at %s; its sats count as returned to the pool.",
 							   timestamptz_to_str(h.expires_at))));
-		write_settle(&h, actual, absorbed, returned, charge, request_hash, layout, now,
-					 &grant_id, &balance_after);
+		write_settle(&h, actual, absorbed, returned, charge, request_hash, layout,
+					 max_grant_ids, now, &grant_id, &balance_after);
 		ft_count(h.pool, FT_SATS_ABSORBED, absorbed);
 		ft_count(h.pool, FT_SATS_CHARGED, charge);
 		ft_count(h.pool, FT_SATS_RETURNED, returned);
@@ -500,17 +522,27 @@ PG_FUNCTION_INFO_V1(freetier_record_grant);
 Datum
 freetier_record_grant(PG_FUNCTION_ARGS)
 {
-	record_grant(fcinfo, FT_LAYOUT_POOL_ROW);
+	record_grant(fcinfo, FT_LAYOUT_POOL_ROW, false);
 	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(freetier_record_grant_v3);
 
-/* freetier_record_grant from 0.3 on. */
+/* freetier_record_grant of 0.3. */
 Datum
 freetier_record_grant_v3(PG_FUNCTION_ARGS)
 {
-	record_grant(fcinfo, FT_LAYOUT_STRIPES);
+	record_grant(fcinfo, FT_LAYOUT_STRIPES, false);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_record_grant_v4);
+
+/* freetier_record_grant from 0.4 on: stripes keep the highest grant_id. */
+Datum
+freetier_record_grant_v4(PG_FUNCTION_ARGS)
+{
+	record_grant(fcinfo, FT_LAYOUT_STRIPES, true);
 	return (Datum) 0;
 }
 

@@ -40,6 +40,10 @@ SELECT rule FROM (VALUES
             WHERE NOT EXISTS (SELECT FROM freetier.holds h
                                WHERE h.hold_id = g.hold_id AND h.state = 'settled'
                                  AND h.held_sats = g.absorbed_sats + g.returned_sats))),
+  ('grants: grant_id <= the max_grant_id of a stripe of its pool (the one its return went to), which a restore moves the sequence past',
+   EXISTS (SELECT FROM freetier.grants g
+            WHERE g.grant_id > (SELECT max(s.max_grant_id) FROM freetier.pool_stripes s
+                                 WHERE s.pool = g.pool))),
   ('ledger: seq >= 1',
    EXISTS (SELECT FROM freetier.ledger WHERE NOT seq >= 1)),
   ('ledger: kind is seed, hold, return, release, expiry, credit, move, adjust, reversal, owed, repay, checkpoint or import',

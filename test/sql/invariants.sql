@@ -100,6 +100,7 @@ SELECT row_number() OVER () AS n, c.what, format(c.sql, c.w) AS corruption
         UNION ALL SELECT 'entry: no stripe', 'UPDATE freetier.ledger SET stripe = 63 WHERE %s', w FROM one_entry
         UNION ALL SELECT 'stripe: negative owed', 'UPDATE freetier.pool_stripes SET owed_sats = -1 WHERE pool = ''inv'' AND stripe = 0', NULL
         UNION ALL SELECT 'stripe: owed off stripe 0', 'UPDATE freetier.pool_stripes SET owed_sats = 1 WHERE pool = ''inv'' AND stripe = 1', NULL
+        UNION ALL SELECT 'stripe: max_grant_id too low', 'UPDATE freetier.pool_stripes SET max_grant_id = 0 WHERE pool = ''inv''', NULL
         UNION ALL SELECT 'subject: empty name', 'UPDATE freetier.subjects SET subject = '''' WHERE %s', w FROM one_subject
         UNION ALL SELECT 'subject: negative window', 'UPDATE freetier.subjects SET window_settled_sats = -1 WHERE %s', w FROM one_subject
         UNION ALL SELECT 'subject: no tier', 'UPDATE freetier.subjects SET tier = ''gone'' WHERE %s', w FROM one_subject

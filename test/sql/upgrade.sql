@@ -192,7 +192,8 @@ DECLARE
 BEGIN
     FOR r IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = 'freetier' AND c.relkind IN ('r', 'S') ORDER BY c.relname LOOP
-        tbl := r.relname;
+        -- the grants' sequence under one name: 0.4 renamed it (grant_ids)
+        tbl := CASE WHEN r.relkind = 'S' THEN 'grant_id sequence' ELSE r.relname END;
         EXECUTE format('SELECT count(*), md5(coalesce(string_agg(t::text, E''\n'' ORDER BY t::text), ''''))'
                        ' FROM (SELECT %s) t',
                        CASE WHEN r.relkind = 'S' THEN format('x.last_value, x.is_called FROM freetier.%I x', r.relname)
@@ -414,7 +415,7 @@ SELECT count(*) AS differ
 -- balance and chain now stripe 0's.
 SELECT b.tbl, b.nrows, a.nrows = b.nrows AS same_count, a.md5 = b.md5 AS same_rows
   FROM fp_021 b LEFT JOIN pg_temp.fingerprint() a USING (tbl) ORDER BY b.tbl;
-SELECT pool, stripe, balance_sats, head_seq FROM freetier.pool_stripes
+SELECT pool, stripe, balance_sats, head_seq, max_grant_id FROM freetier.pool_stripes
  WHERE head_seq > 0 OR balance_sats > 0 ORDER BY pool, stripe;
 SELECT pool, stripes FROM freetier.pools ORDER BY pool;
 SELECT * FROM freetier_verify_ledger();

@@ -13,7 +13,9 @@
 # with psql into dst) and in custom format (restored with pg_restore into
 # dst2).  For each restored database this test proves that:
 #   - every row of every freetier table (pools, tiers, subjects, holds,
-#     grants, credits, ledger) and the grants sequence are exactly as in src,
+#     grants, credits, ledger) and the grants sequence (freetier.grant_ids,
+#     which the dump does not carry: the restored stripe rows set it forward)
+#     are exactly as in src,
 #     and the extension still registers the same config tables;
 #   - freetier_verify_ledger is ok for every pool, and each pool's balance is
 #     the sum of its ledger deltas;
@@ -33,16 +35,17 @@
 #     duplicate keys on every table that is not upserted, and the state is
 #     still exactly src's;
 #   - a dump of a database that never changed freetier's defaults (a fresh
-#     CREATE EXTENSION) restores to the same rows, verifies, and works.
+#     CREATE EXTENSION) restores to the same rows, verifies, and works; and
+#     the restored copy, once it has one grant (grant_id 1), restores again
+#     to a database whose next grant is grant_id 2;
 #   - a dump of a 0.2 database with a hold_ttl past 0.2.1's bound cannot
 #     bring it back: the restore into 0.2.1 refuses that row;
 #   - loading an older dump into a database that has moved on since is
 #     refused table by table, pools and tiers included (their restore
 #     triggers replace only rows still exactly as installed), so every chain
-#     still verifies and decide still works.
-# A TODO block records what is left: pg_dump's setval still winds the
-# grants sequence back, so the next settle there fails with a duplicate key
-# until the sequence is set forward.  Restore into a fresh database.
+#     still verifies and decide still works; and it leaves the grants
+#     sequence where it was, so the next settle there gets a new grant_id;
+#     also a dump taken by 0.3, whose setval names the sequence's old name.
 # The custom dump is also restored with pg_restore -j 4 (dst2j), which
 # loads the tables' data in parallel, in any order.
 
@@ -87,7 +90,7 @@ sub fingerprint
 		map {
 			"SELECT '$_', count(*)::text, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM freetier.$_ t"
 		} @tables)
-	  . "\nUNION ALL SELECT 'grants_grant_id_seq', last_value::text, is_called::text FROM freetier.grants_grant_id_seq";
+	  . "\nUNION ALL SELECT 'grant_ids', last_value::text, is_called::text FROM freetier.grant_ids";
 	my %fp = map { my ($name, $rest) = split(/\|/, $_, 2); ($name => $rest) }
 	  split(/\n/, sql($db, $query));
 	return \%fp;
@@ -98,7 +101,7 @@ sub fingerprint_is
 	my ($db, $expected, $what) = @_;
 	local $Test::Builder::Level = $Test::Builder::Level + 1;
 	my $got = fingerprint($db);
-	foreach my $name (@tables, 'grants_grant_id_seq')
+	foreach my $name (@tables, 'grant_ids')
 	{
 		is($got->{$name}, $expected->{$name}, "$db: $name $what");
 	}
@@ -276,8 +279,10 @@ $node->command_ok([ 'pg_dump', '-Fc', '-f', $custom, 'src' ],
 my $dump_text = slurp_file($plain);
 unlike($dump_text, qr/-infinity/,
 	'the plain dump leaves out the install-time seed entry (dated -infinity)');
-like($dump_text, qr/setval\('freetier\.grants_grant_id_seq', 4, true\)/,
-	'the plain dump carries the grants sequence');
+unlike($dump_text, qr/setval/,
+	'the plain dump sets no sequence: loaded anywhere, it cannot wind one back');
+like($dump_text, qr/^COPY freetier\.pool_stripes \(.*max_grant_id.*\n(?:.*\n)*?default\t0\t.*\t4\n/m,
+	'the plain dump carries the highest grant_id in the stripe it was settled from');
 
 ### Restore: plain with psql into dst, custom with pg_restore into dst2.
 
@@ -523,13 +528,42 @@ my (undef, undef, $decide_err) = $node->psql('dst3',
 SELECT serve FROM freetier_decide('carol', 10)});
 is($decide_err, '', 'dst3: a decide still works after loading an older dump');
 
-TODO:
-{
-	local $TODO = "pg_dump's setval winds the grants sequence back; restore into a fresh database";
+# ... nor is the grants sequence: the dump sets none, and the restored
+# stripe rows only ever move it forward.  The next settle gets a new id.
+is(sql('dst3', q{SELECT last_value FROM freetier.grant_ids}),
+	'5', 'dst3: loading an older dump does not rewind the grants sequence');
+is( sql_at(
+		'dst3', $t2,
+		q{SELECT grant_id, absorbed_sats
+            FROM freetier_record_grant((SELECT hold_id FROM freetier_decide('erin', 7)), 7)}),
+	'6|7',
+	'dst3: the next settle after loading an older dump gets grant_id 6');
 
-	is(sql('dst3', q{SELECT last_value FROM freetier.grants_grant_id_seq}),
-		'5', 'dst3: loading an older dump does not rewind the grants sequence');
-}
+# A dump taken by 0.3 carries setval('freetier.grants_grant_id_seq', ...).
+# Loaded onto the same database after its update to 0.4 and one more
+# grant, that line finds no such sequence (0.4 renamed it): the sequence
+# stays, and the next settle gets a new grant_id.
+$node->safe_psql('postgres', 'CREATE DATABASE old03');
+sql('old03', q{CREATE EXTENSION freetier VERSION '0.3'});
+sql('old03', q{SELECT freetier_set_tier('olga', 'established')});
+my $settle_olga = q{SELECT grant_id
+  FROM freetier_record_grant((SELECT hold_id FROM freetier_decide('olga', 5)), 5)};
+is(sql_at('old03', $t0, $settle_olga), '1', 'old03: a grant in 0.3');
+$node->command_ok([ 'pg_dump', '-f', "$tmp/old03.sql", 'old03' ],
+	'pg_dump (plain) of a 0.3 database');
+like(slurp_file("$tmp/old03.sql"),
+	qr/setval\('freetier\.grants_grant_id_seq', 1, true\)/,
+	'the 0.3 dump sets the grants sequence');
+sql('old03', q{ALTER EXTENSION freetier UPDATE});
+is(sql_at('old03', $t0, $settle_olga), '2', 'old03: a grant after the update to 0.4');
+my (undef, undef, $old03_err) =
+  $node->psql('old03', slurp_file("$tmp/old03.sql"), on_error_stop => 0);
+like($old03_err,
+	qr/relation "freetier\.grants_grant_id_seq" does not exist/,
+	'old03: the 0.3 dump\'s setval finds no sequence');
+is(sql('old03', q{SELECT last_value FROM freetier.grant_ids}),
+	'2', 'old03: loading the 0.3 dump does not rewind the grants sequence');
+is(sql_at('old03', $t0, $settle_olga), '3', 'old03: the next grant is grant_id 3');
 
 ### A database that never changed freetier's defaults.
 
@@ -578,6 +612,20 @@ foreach my $db ('fresh_plain', 'fresh_custom')
 		"$db: the chain verifies after the new entries");
 	is(sql($db, $all_ok_sql), 't', "$db: the balance is the sum of ledger deltas");
 }
+
+# One grant, grant_id 1, restored: the sequence, never called in the new
+# database, is moved past it too.
+$node->command_ok([ 'pg_dump', '-Fc', '-f', "$tmp/one.dump", 'fresh_plain' ],
+	'pg_dump -Fc of fresh_plain, with its one grant');
+$node->safe_psql('postgres', 'CREATE DATABASE one_grant');
+$node->command_ok([ 'pg_restore', '-d', 'one_grant', "$tmp/one.dump" ],
+	'pg_restore of it into one_grant');
+sql('one_grant', q{SELECT freetier_set_tier('yann', 'established')});
+my (undef, $one_out, $one_err) = $node->psql('one_grant',
+	qq{SET freetier.test_now = '$t0';
+SELECT grant_id FROM freetier_record_grant((SELECT hold_id FROM freetier_decide('yann', 5)), 5)});
+is($one_out, '2', 'one_grant: the next grant is grant_id 2');
+is($one_err, '', 'one_grant: no duplicate key');
 
 ### A dump of a 0.2 database with a setting past 0.2.1's bounds.
 
