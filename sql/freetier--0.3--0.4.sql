@@ -1021,3 +1021,51 @@ CREATE FUNCTION freetier_verify_anchor(chain text, seq bigint, head_hash bytea)
 COMMENT ON FUNCTION freetier_verify_anchor(text, bigint, bytea) IS
     'true only when the chain''s entry seq still has that hash and the whole chain verifies up to its owning row';
 REVOKE ALL ON FUNCTION freetier_verify_anchor(text, bigint, bytea) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Settings in the chains (issue 9, "Settings outside the chain").  A
+-- setting that moves money is a chained entry, and verification compares
+-- the stored row with the latest chained value, so an edit made outside
+-- the functions is reported.  A pool's credit_pct, hold_ttl and
+-- max_hold_ttl: a 'settings' entry on its stripe 0 (create_pool,
+-- configure_pool), carried on by each checkpoint there (src/pool.c).  An
+-- account's anniversary and period start: its 'open' entry, then a
+-- 'settings' entry on its chain (set_plan, import_account; src/account.c).
+-- The upgrade chains the settings 0.3 kept outside: those of every pool
+-- not at the defaults, and every account's.
+------------------------------------------------------------------------------
+
+ALTER TABLE freetier.account_ledger
+    DROP CONSTRAINT account_ledger_kind_check,
+    ADD CONSTRAINT account_ledger_kind_check
+        CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change', 'purchase', 'grant',
+                        'trial', 'carry_in', 'carry_out', 'refund', 'import', 'settings'));
+
+CREATE FUNCTION freetier.period_start(period text, anniversary timestamptz, at timestamptz)
+    RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'freetier_period_start'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION freetier.period_start(text, timestamptz, timestamptz) IS
+    'the start of the period of a plan of `period` from `anniversary` that contains `at`';
+REVOKE ALL ON FUNCTION freetier.period_start(text, timestamptz, timestamptz) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION freetier_verify_account_ledger(subject text DEFAULT NULL)
+    RETURNS TABLE (subject text, entries bigint, ok boolean, first_bad_entry bigint)
+    AS 'MODULE_PATHNAME', 'freetier_verify_account_ledger_v4'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_verify_account_ledger(text) IS
+    'recompute each account''s hash chain and balances, and check its plan, anniversary and period start against it; first_bad_entry is the seq of the first entry that does not match';
+
+-- Used here only, then dropped: called later it would chain whatever the
+-- row holds.
+CREATE FUNCTION freetier.chain_account_settings(subject text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_chain_account_settings'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp;
+SELECT freetier.chain_account_settings(a.subject) FROM freetier.accounts a ORDER BY a.subject;
+DROP FUNCTION freetier.chain_account_settings(text);
+
+-- Changing nothing, it chains a pool's settings unless they are the defaults.
+SELECT freetier_configure_pool(p.pool) FROM freetier.pools p ORDER BY p.pool;

@@ -407,6 +407,63 @@ ft_account_take_purchased(FtAccount *a, const char *kind, int64 credits, const c
 }
 
 /*
+ * An account's anniversary and period start in its chain (0.4): they move
+ * money (a period that starts again gives the allowance again).  An 'open'
+ * entry sets both to its own instant; a setter that changes them
+ * (set_plan, import_account; the 0.4 upgrade) appends a 'settings' entry,
+ * moving nothing, whose ref (hashed like every field) is both as jsonb
+ * text; a rollover moves the period start on to the period its entry (if
+ * any) is dated in.  verify.c compares the accounts row with them.
+ */
+static FtStatement settings_json = {
+	"SELECT pg_catalog.jsonb_build_object('anniversary', $2, 'period_start', $3)::text,"
+	" c.anniversary OPERATOR(pg_catalog.=) $2 AND c.period_start OPERATOR(pg_catalog.=) $3"
+	" FROM " FT_CHAINED_ACCOUNT_SETTINGS("$1") " c",
+	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
+};
+
+/*
+ * Chain a locked account's anniversary and period start: a 'settings'
+ * entry unless they are the chained ones already.
+ */
+void
+ft_account_settings_chain(FtAccount *a)
+{
+	Datum		args[3];
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(a->subject);
+	args[1] = TimestampTzGetDatum(a->anniversary);
+	args[2] = TimestampTzGetDatum(a->period_start);
+	if (ft_execute(&settings_json, args, NULL) == 1 &&
+		DatumGetBool(ft_column(0, 2, &isnull)))
+		return;
+	ft_account_append(a, "settings", "period", 0, a->period_used, NULL, NULL,
+					  ft_column_text(0, 1));
+}
+
+PG_FUNCTION_INFO_V1(freetier_chain_account_settings);
+
+/*
+ * freetier.chain_account_settings(subject text) RETURNS void: chain the
+ * account's stored anniversary and period start, for the 0.4 upgrade to
+ * bring the accounts of 0.3 under their chains.
+ */
+Datum
+freetier_chain_account_settings(PG_FUNCTION_ARGS)
+{
+	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
+	FtAccount	a;
+
+	ft_connect(FT_LOCKING);
+	ft_account_require(subject, ft_now(), &a);
+	ft_account_settings_chain(&a);
+	ft_account_save(&a);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
  * Write the account back if anything changed.  A caller that must write it
  * regardless (a reservation, so that concurrent REPEATABLE READ reservations
  * conflict) sets a->changed first.
@@ -480,7 +537,8 @@ PG_FUNCTION_INFO_V1(freetier_set_plan);
  * change keeps the anniversary and what was used: between periodic plans
  * the period's use stays counted under the new plan's grid; on a lifetime
  * plan the lifetime use counts again.  Each change is a plan_change entry
- * naming the plan.
+ * naming the plan, then a settings entry when the anniversary or the
+ * period start changed.
  */
 Datum
 freetier_set_plan(PG_FUNCTION_ARGS)
@@ -528,6 +586,7 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 	a.changed = true;
 	ft_account_append(&a, "plan_change", "period", a.period_used - used_before,
 					  a.period_used, NULL, NULL, plan);
+	ft_account_settings_chain(&a);
 	ft_account_save(&a);
 	a.current_start = Max(ft_period_start(new_period, a.anniversary, now),
 						  new_period == FT_PERIOD_LIFETIME ? DT_NOBEGIN : a.period_start);

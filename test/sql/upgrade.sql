@@ -202,6 +202,8 @@ BEGIN
                             WHEN r.relname = 'ledger' THEN
                                 'pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at, prev_hash, hash'
                                 ' FROM freetier.ledger' || CASE WHEN striped THEN ' WHERE stripe = 0' ELSE '' END
+                                -- the 0.4 upgrade chains settings (below)
+                                || CASE WHEN striped THEN ' AND kind <> ''settings''' ELSE '' END
                             WHEN r.relname = 'credit_settings' THEN
                                 'default_plan, hold_ttl, trial_plan, trial_credits, trials_per_network,'
                                 ' trial_window FROM freetier.credit_settings'
@@ -288,9 +290,13 @@ SELECT 'only after upgrade' AS side, * FROM (SELECT * FROM snap EXCEPT ALL SELEC
 SELECT 'only in fresh install' AS side, * FROM (SELECT * FROM snap_fresh EXCEPT ALL SELECT * FROM snap) x
  ORDER BY kind, object, attr;
 
--- Every 0.1 row is kept, unchanged.
+-- Every 0.1 row is kept, unchanged; but pool side's settings (25 %, 5
+-- minutes) are not the defaults, and the upgrade chains them: a settings
+-- entry on its stripe 0, whose head (in pools) moves on by it.
 SELECT b.tbl, b.nrows, a.nrows = b.nrows AS same_count, a.md5 = b.md5 AS same_rows
   FROM fp_01 b LEFT JOIN pg_temp.fingerprint() a USING (tbl) ORDER BY b.tbl;
+SELECT pool, stripe, seq, kind, delta_sats, balance_after, payment_ref
+  FROM freetier.ledger WHERE kind = 'settings' ORDER BY pool;
 -- The tables 0.2 adds start as in a fresh install (its default plans and
 -- settings, nothing else).
 SELECT a.tbl, a.nrows, a.md5 = f.md5 AS same_as_fresh
