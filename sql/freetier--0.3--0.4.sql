@@ -1057,6 +1057,14 @@ CREATE OR REPLACE FUNCTION freetier_verify_account_ledger(subject text DEFAULT N
 COMMENT ON FUNCTION freetier_verify_account_ledger(text) IS
     'recompute each account''s hash chain and balances, and check its plan, anniversary and period start against it; first_bad_entry is the seq of the first entry that does not match';
 
+CREATE OR REPLACE FUNCTION freetier_set_plan(subject text, plan text)
+    RETURNS TABLE (plan text, anniversary timestamptz, period_start timestamptz)
+    AS 'MODULE_PATHNAME', 'freetier_set_plan_v4'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_set_plan(text, text) IS
+    'move an account to a plan; from a lifetime plan to a periodic one re-anchors the anniversary now (a settings entry)';
+
 -- Used here only, then dropped: called later it would chain whatever the
 -- row holds.
 CREATE FUNCTION freetier.chain_account_settings(subject text)

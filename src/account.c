@@ -417,8 +417,9 @@ ft_account_take_purchased(FtAccount *a, const char *kind, int64 credits, const c
  */
 static FtStatement settings_json = {
 	"SELECT pg_catalog.jsonb_build_object('anniversary', $2, 'period_start', $3)::text,"
-	" c.anniversary OPERATOR(pg_catalog.=) $2 AND c.period_start OPERATOR(pg_catalog.=) $3"
-	" FROM " FT_CHAINED_ACCOUNT_SETTINGS("$1") " c",
+	" coalesce(c.anniversary OPERATOR(pg_catalog.=) $2"
+	"   AND c.period_start OPERATOR(pg_catalog.=) $3, false)"
+	" FROM (SELECT) x LEFT JOIN LATERAL " FT_CHAINED_ACCOUNT_SETTINGS("$1") " c ON true",
 	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
 };
 
@@ -435,8 +436,8 @@ ft_account_settings_chain(FtAccount *a)
 	args[0] = CStringGetTextDatum(a->subject);
 	args[1] = TimestampTzGetDatum(a->anniversary);
 	args[2] = TimestampTzGetDatum(a->period_start);
-	if (ft_execute(&settings_json, args, NULL) == 1 &&
-		DatumGetBool(ft_column(0, 2, &isnull)))
+	ft_execute(&settings_json, args, NULL);
+	if (DatumGetBool(ft_column(0, 2, &isnull)))
 		return;
 	ft_account_append(a, "settings", "period", 0, a->period_used, NULL, NULL,
 					  ft_column_text(0, 1));
@@ -526,8 +527,6 @@ freetier_open_account(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(freetier_set_plan);
-
 /*
  * freetier_set_plan(subject text, plan text)
  *	 RETURNS TABLE (plan text, anniversary timestamptz, period_start timestamptz)
@@ -537,11 +536,12 @@ PG_FUNCTION_INFO_V1(freetier_set_plan);
  * change keeps the anniversary and what was used: between periodic plans
  * the period's use stays counted under the new plan's grid; on a lifetime
  * plan the lifetime use counts again.  Each change is a plan_change entry
- * naming the plan, then a settings entry when the anniversary or the
- * period start changed.
+ * naming the plan, then (chain_settings: 0.4's SQL, whose ledger takes
+ * the kind) a settings entry when the anniversary or the period start
+ * changed.
  */
-Datum
-freetier_set_plan(PG_FUNCTION_ARGS)
+static void
+set_plan(FunctionCallInfo fcinfo, bool chain_settings)
 {
 	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
 	char	   *plan = ft_text_arg(fcinfo, 1, "plan", true);
@@ -586,7 +586,8 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 	a.changed = true;
 	ft_account_append(&a, "plan_change", "period", a.period_used - used_before,
 					  a.period_used, NULL, NULL, plan);
-	ft_account_settings_chain(&a);
+	if (chain_settings)
+		ft_account_settings_chain(&a);
 	ft_account_save(&a);
 	a.current_start = Max(ft_period_start(new_period, a.anniversary, now),
 						  new_period == FT_PERIOD_LIFETIME ? DT_NOBEGIN : a.period_start);
@@ -596,6 +597,25 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 	values[2] = TimestampTzGetDatum(a.current_start);
 	ft_result_row(fcinfo, values, isnull);
 	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(freetier_set_plan);
+
+/* freetier_set_plan of 0.2 to 0.3: the dates are not chained. */
+Datum
+freetier_set_plan(PG_FUNCTION_ARGS)
+{
+	set_plan(fcinfo, false);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_set_plan_v4);
+
+/* freetier_set_plan from 0.4 on: a change of the dates is a settings entry. */
+Datum
+freetier_set_plan_v4(PG_FUNCTION_ARGS)
+{
+	set_plan(fcinfo, true);
 	return (Datum) 0;
 }
 

@@ -466,6 +466,10 @@ SELECT subject FROM freetier_open_account('dee');
 SELECT allowance_credits, reason FROM freetier_reserve_credits('dee', 2, 'api');
 SELECT ok, allowance_credits FROM freetier_spend_credits('dee', 1, 'api');
 SELECT subject IS NOT NULL AS minted FROM freetier_mint_trial('192.0.2.30');
+-- an account promoted from a lifetime plan: its anniversary is not its
+-- open entry's instant (the update chains it, as it does p03's settings)
+SELECT subject FROM freetier_open_account('eve', 'core');
+SELECT plan FROM freetier_set_plan('eve', 'pro');
 -- a role given decide and spend with GRANT, as 0.3's README said: the
 -- update warns that it loses them, and freetier_grant_app gives them back
 CREATE ROLE freetier_upgrade_app;
@@ -481,6 +485,21 @@ SELECT has_function_privilege('freetier_upgrade_app', 'freetier_decide(text, big
 DROP OWNED BY freetier_upgrade_app;
 DROP ROLE freetier_upgrade_app;
 SELECT pool, hold_ttl, stripes, max_hold_ttl FROM freetier.pools ORDER BY pool;
+-- the settings 0.3 kept outside the chains are chained, and both ledgers
+-- verify; an edit of them is reported from now on
+SELECT pool, stripe, kind, payment_ref FROM freetier.ledger WHERE kind = 'settings';
+SELECT subject, kind, (ref::jsonb ->> 'anniversary')::timestamptz
+                     = (SELECT anniversary FROM freetier.accounts a WHERE a.subject = l.subject)
+                     AS anniversary_chained
+  FROM freetier.account_ledger l WHERE kind = 'settings';
+SELECT pool, ok FROM freetier_verify_ledger() ORDER BY pool;
+SELECT count(*) AS accounts, bool_and(ok) AS ok FROM freetier_verify_account_ledger();
+BEGIN;
+UPDATE freetier.accounts SET anniversary = anniversary - interval '1 day' WHERE subject = 'eve';
+UPDATE freetier.pools SET credit_pct = 13 WHERE pool = 'p03';
+SELECT subject, ok FROM freetier_verify_account_ledger() WHERE NOT ok;
+SELECT pool, ok FROM freetier_verify_ledger() WHERE NOT ok;
+ROLLBACK;
 SELECT freetier_extend_hold((SELECT hold_id FROM d03), '1 hour') > now() AS extended;
 SELECT serve, absorb_sats FROM freetier_decide('dee', 5, 'p03', 'u-1', '1 hour');
 SELECT serve, absorb_sats FROM freetier_decide('dee', 5, 'p03', 'u-1', '1 hour');
