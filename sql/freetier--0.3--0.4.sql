@@ -1065,15 +1065,20 @@ CREATE OR REPLACE FUNCTION freetier_set_plan(subject text, plan text)
 COMMENT ON FUNCTION freetier_set_plan(text, text) IS
     'move an account to a plan; from a lifetime plan to a periodic one re-anchors the anniversary now (a settings entry)';
 
--- Used here only, then dropped: called later it would chain whatever the
--- row holds.
+-- Used here only, then dropped: called later they would chain whatever
+-- the rows hold.  Each writes an entry only where the row is not what the
+-- chain already says (the defaults, an account's open entry).
+CREATE FUNCTION freetier.chain_pool_settings(pool text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_chain_pool_settings'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION freetier.chain_account_settings(subject text)
     RETURNS void
     AS 'MODULE_PATHNAME', 'freetier_chain_account_settings'
     LANGUAGE C VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, pg_temp;
+SELECT freetier.chain_pool_settings(p.pool) FROM freetier.pools p ORDER BY p.pool;
 SELECT freetier.chain_account_settings(a.subject) FROM freetier.accounts a ORDER BY a.subject;
+DROP FUNCTION freetier.chain_pool_settings(text);
 DROP FUNCTION freetier.chain_account_settings(text);
-
--- Changing nothing, it chains a pool's settings unless they are the defaults.
-SELECT freetier_configure_pool(p.pool) FROM freetier.pools p ORDER BY p.pool;

@@ -423,6 +423,33 @@ static FtStatement settings_json = {
 	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
 };
 
+static FtStatement dates_chained = {
+	"SELECT " FT_ACCOUNT_DATES_CHAINED " FROM freetier.accounts a"
+	" WHERE a.subject OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * 55000 unless a locked account's stored anniversary and period start are
+ * the ones its chain gives: a setter never chains over an edit made
+ * outside freetier.
+ */
+static void
+check_dates_chained(const char *subject)
+{
+	Datum		args[1] = {CStringGetTextDatum(subject)};
+	bool		isnull;
+
+	ft_execute(&dates_chained, args, NULL);
+	if (!DatumGetBool(ft_column(0, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the anniversary or period start of account \"%s\" is not what its ledger says",
+						subject),
+				 errdetail("They were changed outside freetier; freetier_verify_account_ledger reports the account."),
+				 errhint("Put them back as the account's latest open or settings entry gives them.")));
+}
+
 /*
  * Chain a locked account's anniversary and period start: a 'settings'
  * entry unless they are the chained ones already.
@@ -538,7 +565,8 @@ freetier_open_account(PG_FUNCTION_ARGS)
  * plan the lifetime use counts again.  Each change is a plan_change entry
  * naming the plan, then (chain_settings: 0.4's SQL, whose ledger takes
  * the kind) a settings entry when the anniversary or the period start
- * changed.
+ * changed; and then an account whose dates were edited outside freetier
+ * is refused (55000), not chained.
  */
 static void
 set_plan(FunctionCallInfo fcinfo, bool chain_settings)
@@ -561,6 +589,8 @@ set_plan(FunctionCallInfo fcinfo, bool chain_settings)
 	new_period = ft_period_from_name(ft_column_text(0, 2));
 
 	ft_account_require(subject, now, &a);
+	if (chain_settings)
+		check_dates_chained(subject);
 	ft_account_roll_over(&a);
 	used_before = a.period_used;
 

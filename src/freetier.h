@@ -93,6 +93,33 @@
 	"  ORDER BY l.seq DESC LIMIT 1)"
 
 /*
+ * Whether the anniversary and period start of accounts row `a` are the
+ * ones its chain gives (0.4; verify.c, and set_plan before it chains new
+ * ones).  The anniversary must be the chained one.  The period start must
+ * be the chained one or, rolled over since with no entry (nothing was
+ * used), a later start of a period of the plan, not after now or the
+ * account's latest write (whose clock may be ahead of ours); and no
+ * rollover or spend of the period's allowance since the chained one may be
+ * dated in a period after it (a period start moved back would give that
+ * allowance again).
+ */
+#define FT_ACCOUNT_DATES_CHAINED \
+	"coalesce((SELECT a.anniversary OPERATOR(pg_catalog.=) c.anniversary" \
+	"   AND (a.period_start OPERATOR(pg_catalog.=) c.period_start" \
+	"        OR a.period_start OPERATOR(pg_catalog.>) c.period_start" \
+	"           AND a.period_start OPERATOR(pg_catalog.<=) GREATEST(freetier.clock(), a.updated_at)" \
+	"           AND freetier.period_start(p.period, a.anniversary, a.period_start)" \
+	"               OPERATOR(pg_catalog.=) a.period_start)" \
+	"   AND NOT EXISTS (SELECT FROM freetier.account_ledger l" \
+	"     WHERE l.subject OPERATOR(pg_catalog.=) a.subject AND l.seq OPERATOR(pg_catalog.>) c.seq" \
+	"       AND (l.kind OPERATOR(pg_catalog.=) 'rollover' OR l.kind OPERATOR(pg_catalog.=) 'spend'" \
+	"            AND l.bucket OPERATOR(pg_catalog.=) 'period')" \
+	"       AND freetier.period_start(p.period, a.anniversary, l.created_at)" \
+	"           OPERATOR(pg_catalog.>) a.period_start)" \
+	"  FROM freetier.plans p, " FT_CHAINED_ACCOUNT_SETTINGS("a.subject") " c" \
+	"  WHERE p.plan OPERATOR(pg_catalog.=) a.plan), false)"
+
+/*
  * SQL for a sum of credits as a bigint: 0 when there is nothing to sum, and
  * never past FT_UNLIMITED (a sum of bigints is numeric and may not fit).
  */

@@ -399,7 +399,7 @@ ft_pool_owed_append(FtStripe *s, const char *kind, int64 delta_sats,
  * such entry has the defaults, FT_POOL_DEFAULT_SETTINGS: a pool created
  * with them (the install's 'default' too) needs none.  Only the setters
  * write one (create_pool, configure_pool; the 0.4 upgrade through
- * configure_pool); verify.c compares the pools row with the latest
+ * chain_pool_settings); verify.c compares the pools row with the latest
  * (FT_CHAINED_POOL_SETTINGS), and a checkpoint on stripe 0 carries that
  * latest on (ledger_archive.c).
  */
@@ -433,6 +433,26 @@ ft_pool_settings_chain(FtStripe *stripe0, TimestampTz at)
 	if (!DatumGetBool(ft_column(0, 2, &isnull)))
 		ft_stripe_append(stripe0, FT_LAYOUT_STRIPES, "settings", 0, NULL,
 						 ft_column_text(0, 1), at);
+}
+
+PG_FUNCTION_INFO_V1(freetier_chain_pool_settings);
+
+/*
+ * freetier.chain_pool_settings(pool text) RETURNS void: chain the pool's
+ * stored settings, for the 0.4 upgrade to bring the pools of 0.3 under
+ * their chains (whatever 0.3 let them be).
+ */
+Datum
+freetier_chain_pool_settings(PG_FUNCTION_ARGS)
+{
+	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
+	FtStripe	stripe0;
+
+	ft_connect(FT_LOCKING);
+	ft_stripe_lock(pool, 0, FT_LAYOUT_STRIPES, &stripe0);
+	ft_pool_settings_chain(&stripe0, ft_now());
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /* The pool's latest chained settings, NULL for the defaults; exact while stripe 0 is locked. */
@@ -651,15 +671,25 @@ ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need, TimestampT
 	}
 }
 
-/* 0.3's, and from 0.4 on with max_hold_ttl ($5) and low_water_sats ($6). */
+/*
+ * 0.3's, and from 0.4 on with max_hold_ttl ($5) and low_water_sats ($6).
+ * From 0.4 on a chained setting that the call does not change is taken
+ * from the chain, never from the row: an edit made outside the functions
+ * is put back, not chained.
+ */
+#define CHAINED_SETTING(name) \
+	"coalesce(" FT_CHAINED_POOL_SETTINGS("$1") ", " FT_POOL_DEFAULT_SETTINGS ")::jsonb" \
+	" OPERATOR(pg_catalog.->>) '" name "'"
 static FtStatement configure_pool[2] = {
 	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
 		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
 		" WHERE pool OPERATOR(pg_catalog.=) $1",
 	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL},
-	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
-		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes),"
-		" max_hold_ttl = coalesce($5, max_hold_ttl),"
+	{"UPDATE freetier.pools SET"
+		" credit_pct = coalesce($2, (" CHAINED_SETTING("credit_pct") ")::numeric),"
+		" hold_ttl = coalesce($3, (" CHAINED_SETTING("hold_ttl") ")::interval),"
+		" stripes = coalesce($4, stripes),"
+		" max_hold_ttl = coalesce($5, (" CHAINED_SETTING("max_hold_ttl") ")::interval),"
 		" low_water_sats = coalesce($6, low_water_sats)"
 		" WHERE pool OPERATOR(pg_catalog.=) $1",
 	6, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID, INT8OID}, NULL}

@@ -153,32 +153,9 @@ static FtStatement pool_entries_owed = {
 
 static FtStatement account_owners = {ACCOUNT_FIGURES ACCOUNT_OWNERS_FROM, 1, {TEXTOID}, NULL};
 
-/*
- * From 0.4 on an account's anniversary and period start are chained too
- * (account.c, FT_CHAINED_ACCOUNT_SETTINGS).  The anniversary must be the
- * chained one.  The period start must be that one or, rolled over since with
- * no entry (nothing was used), a later start of a period of the plan, not
- * after now; and no rollover or spend of the period's allowance since that
- * entry may be dated in a period after it (a period start moved back would
- * give that allowance again).
- */
-#define ACCOUNT_SETTINGS \
-	" AND coalesce((SELECT a.anniversary OPERATOR(pg_catalog.=) c.anniversary" \
-	"   AND (a.period_start OPERATOR(pg_catalog.=) c.period_start" \
-	"        OR a.period_start OPERATOR(pg_catalog.>) c.period_start" \
-	"           AND a.period_start OPERATOR(pg_catalog.<=) freetier.clock()" \
-	"           AND freetier.period_start(p.period, a.anniversary, a.period_start)" \
-	"               OPERATOR(pg_catalog.=) a.period_start)" \
-	"   AND NOT EXISTS (SELECT FROM freetier.account_ledger l" \
-	"     WHERE l.subject OPERATOR(pg_catalog.=) a.subject AND l.seq OPERATOR(pg_catalog.>) c.seq" \
-	"       AND (l.kind OPERATOR(pg_catalog.=) 'rollover' OR l.kind OPERATOR(pg_catalog.=) 'spend'" \
-	"            AND l.bucket OPERATOR(pg_catalog.=) 'period')" \
-	"       AND freetier.period_start(p.period, a.anniversary, l.created_at)" \
-	"           OPERATOR(pg_catalog.>) a.period_start)" \
-	"  FROM freetier.plans p, " FT_CHAINED_ACCOUNT_SETTINGS("a.subject") " c" \
-	"  WHERE p.plan OPERATOR(pg_catalog.=) a.plan), false)"
-
-static FtStatement account_owners_v4 = {ACCOUNT_FIGURES ACCOUNT_SETTINGS ACCOUNT_OWNERS_FROM,
+/* From 0.4 on, also its anniversary and period start (account.c). */
+static FtStatement account_owners_v4 = {ACCOUNT_FIGURES " AND " FT_ACCOUNT_DATES_CHAINED
+ACCOUNT_OWNERS_FROM,
 1, {TEXTOID}, NULL};
 
 static FtStatement account_entries = {

@@ -95,6 +95,16 @@ SELECT * FROM pg_temp.tampered($$UPDATE freetier.pools SET credit_pct = 90 WHERE
     UPDATE freetier.ledger SET payment_ref = replace(payment_ref, '"credit_pct": 20', '"credit_pct": 90')
      WHERE pool = 'side' AND kind = 'settings' AND payment_ref LIKE '%"credit_pct": 20%'$$);
 ROLLBACK;
+-- A setter never chains such an edit: the settings it does not change
+-- come from the chain, and the edit is put back.
+BEGIN;
+UPDATE freetier.pools SET credit_pct = 90 WHERE pool = 'side';
+SELECT freetier_configure_pool('side', hold_ttl => '2 hours');
+SELECT seq, payment_ref FROM freetier.ledger
+ WHERE pool = 'side' AND kind = 'settings' ORDER BY seq DESC LIMIT 1;
+SELECT credit_pct, hold_ttl FROM freetier.pools WHERE pool = 'side';
+SELECT pool, ok FROM freetier_verify_ledger('side');
+ROLLBACK;
 RESET session_replication_role;
 SELECT * FROM freetier_verify_ledger();
 
@@ -200,6 +210,18 @@ ROLLBACK;
 -- the anniversary and period start of an imported account
 BEGIN;
 SELECT * FROM pg_temp.tampered_account($$UPDATE freetier.accounts SET anniversary = '2025-12-06 00:00:00+00', period_start = '2026-03-06 00:00:00+00' WHERE subject = 'cid'$$);
+ROLLBACK;
+-- set_plan refuses to chain over an edit (55000), and writes nothing
+BEGIN;
+UPDATE freetier.accounts SET period_start = '2026-01-20 00:00:00+00' WHERE subject = 'ava';
+SELECT * FROM freetier_set_plan('ava', 'core');
+ROLLBACK;
+BEGIN;
+UPDATE freetier.accounts SET anniversary = '2026-01-11 00:00:00+00' WHERE subject = 'bea';
+SAVEPOINT s;
+SELECT * FROM freetier_set_plan('bea', 'max');
+ROLLBACK TO s;
+SELECT count(*) AS bea_entries FROM freetier.account_ledger WHERE subject = 'bea';
 ROLLBACK;
 RESET session_replication_role;
 SELECT * FROM freetier_verify_account_ledger();
