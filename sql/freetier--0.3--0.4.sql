@@ -1031,8 +1031,9 @@ REVOKE ALL ON FUNCTION freetier_verify_anchor(text, bigint, bytea) FROM PUBLIC;
 -- configure_pool), carried on by each checkpoint there (src/pool.c).  An
 -- account's anniversary and period start: its 'open' entry, then a
 -- 'settings' entry on its chain (set_plan, import_account; src/account.c).
--- The upgrade chains the settings 0.3 kept outside: those of every pool
--- not at the defaults, and every account's.
+-- A setter never chains an edit made outside them.  The upgrade chains
+-- the settings 0.3 kept outside: those of every pool not at the defaults,
+-- and of every account whose dates are not its open entry's.
 ------------------------------------------------------------------------------
 
 ALTER TABLE freetier.account_ledger

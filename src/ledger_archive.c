@@ -10,9 +10,9 @@
  * the previous entry's hash.  A stripe's other figure, what it owes
  * (0.4's corrections), must be 0 then.  On stripe 0 a checkpoint also
  * carries the pool's chained settings on (pool.c), so that archiving the
- * 'settings' entries before it loses nothing verification compares.  freetier_checkpoint_ledger writes
- * one on each stripe of a pool that owes nothing and that no other
- * transaction has locked (SKIP LOCKED: it
+ * 'settings' entries before it loses nothing verification compares.
+ * freetier_checkpoint_ledger writes one on each stripe of a pool that owes
+ * nothing and that no other transaction has locked (SKIP LOCKED: it
  * never waits, and it holds the stripes it wrote until its caller commits,
  * as a credit does).
  *
