@@ -1088,3 +1088,64 @@ BEGIN
     RETURN NEW;
 END
 $$;
+------------------------------------------------------------------------------
+-- Settings in the chains (issue 9, "Settings outside the chain").  A
+-- setting that moves money is a chained entry, and verification compares
+-- the stored row with the latest chained value, so an edit made outside
+-- the functions is reported.  A pool's credit_pct, hold_ttl and
+-- max_hold_ttl: a 'settings' entry on its stripe 0 (create_pool,
+-- configure_pool), carried on by each checkpoint there (src/pool.c).  An
+-- account's anniversary and period start: its 'open' entry, then a
+-- 'settings' entry on its chain (set_plan, import_account; src/account.c).
+-- A setter never chains an edit made outside them.  The upgrade chains
+-- the settings 0.3 kept outside: those of every pool not at the defaults,
+-- and of every account whose dates are not its open entry's.
+------------------------------------------------------------------------------
+
+ALTER TABLE freetier.account_ledger
+    DROP CONSTRAINT account_ledger_kind_check,
+    ADD CONSTRAINT account_ledger_kind_check
+        CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change', 'purchase', 'grant',
+                        'trial', 'carry_in', 'carry_out', 'refund', 'import', 'settings'));
+
+CREATE FUNCTION freetier.period_start(period text, anniversary timestamptz, at timestamptz)
+    RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'freetier_period_start'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION freetier.period_start(text, timestamptz, timestamptz) IS
+    'the start of the period of a plan of `period` from `anniversary` that contains `at`';
+REVOKE ALL ON FUNCTION freetier.period_start(text, timestamptz, timestamptz) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION freetier_verify_account_ledger(subject text DEFAULT NULL)
+    RETURNS TABLE (subject text, entries bigint, ok boolean, first_bad_entry bigint)
+    AS 'MODULE_PATHNAME', 'freetier_verify_account_ledger_v4'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_verify_account_ledger(text) IS
+    'recompute each account''s hash chain and balances, and check its plan, anniversary and period start against it; first_bad_entry is the seq of the first entry that does not match';
+
+CREATE OR REPLACE FUNCTION freetier_set_plan(subject text, plan text)
+    RETURNS TABLE (plan text, anniversary timestamptz, period_start timestamptz)
+    AS 'MODULE_PATHNAME', 'freetier_set_plan_v4'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_set_plan(text, text) IS
+    'move an account to a plan; from a lifetime plan to a periodic one re-anchors the anniversary now (a settings entry)';
+
+-- Used here only, then dropped: called later they would chain whatever
+-- the rows hold.  Each writes an entry only where the row is not what the
+-- chain already says (the defaults, an account's open entry).
+CREATE FUNCTION freetier.chain_pool_settings(pool text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_chain_pool_settings'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION freetier.chain_account_settings(subject text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_chain_account_settings'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp;
+SELECT freetier.chain_pool_settings(p.pool) FROM freetier.pools p ORDER BY p.pool;
+SELECT freetier.chain_account_settings(a.subject) FROM freetier.accounts a ORDER BY a.subject;
+DROP FUNCTION freetier.chain_pool_settings(text);
+DROP FUNCTION freetier.chain_account_settings(text);

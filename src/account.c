@@ -407,6 +407,91 @@ ft_account_take_purchased(FtAccount *a, const char *kind, int64 credits, const c
 }
 
 /*
+ * An account's anniversary and period start in its chain (0.4): they move
+ * money (a period that starts again gives the allowance again).  An 'open'
+ * entry sets both to its own instant; a setter that changes them
+ * (set_plan, import_account; the 0.4 upgrade) appends a 'settings' entry,
+ * moving nothing, whose ref (hashed like every field) is both as jsonb
+ * text; a rollover moves the period start on to the period its entry (if
+ * any) is dated in.  verify.c compares the accounts row with them.
+ */
+static FtStatement settings_json = {
+	"SELECT pg_catalog.jsonb_build_object('anniversary', $2, 'period_start', $3)::text,"
+	" coalesce(c.anniversary OPERATOR(pg_catalog.=) $2"
+	"   AND c.period_start OPERATOR(pg_catalog.=) $3, false)"
+	" FROM (SELECT) x LEFT JOIN LATERAL " FT_CHAINED_ACCOUNT_SETTINGS("$1") " c ON true",
+	3, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
+};
+
+static FtStatement dates_chained = {
+	"SELECT " FT_ACCOUNT_DATES_CHAINED " FROM freetier.accounts a"
+	" WHERE a.subject OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * 55000 unless a locked account's stored anniversary and period start are
+ * the ones its chain gives: a setter never chains over an edit made
+ * outside freetier.
+ */
+static void
+check_dates_chained(const char *subject)
+{
+	Datum		args[1] = {CStringGetTextDatum(subject)};
+	bool		isnull;
+
+	ft_execute(&dates_chained, args, NULL);
+	if (!DatumGetBool(ft_column(0, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the anniversary or period start of account \"%s\" is not what its ledger says",
+						subject),
+				 errdetail("They were changed outside freetier; freetier_verify_account_ledger reports the account."),
+				 errhint("Put them back as the account's latest open or settings entry gives them.")));
+}
+
+/*
+ * Chain a locked account's anniversary and period start: a 'settings'
+ * entry unless they are the chained ones already.
+ */
+void
+ft_account_settings_chain(FtAccount *a)
+{
+	Datum		args[3];
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(a->subject);
+	args[1] = TimestampTzGetDatum(a->anniversary);
+	args[2] = TimestampTzGetDatum(a->period_start);
+	ft_execute(&settings_json, args, NULL);
+	if (DatumGetBool(ft_column(0, 2, &isnull)))
+		return;
+	ft_account_append(a, "settings", "period", 0, a->period_used, NULL, NULL,
+					  ft_column_text(0, 1));
+}
+
+PG_FUNCTION_INFO_V1(freetier_chain_account_settings);
+
+/*
+ * freetier.chain_account_settings(subject text) RETURNS void: chain the
+ * account's stored anniversary and period start, for the 0.4 upgrade to
+ * bring the accounts of 0.3 under their chains.
+ */
+Datum
+freetier_chain_account_settings(PG_FUNCTION_ARGS)
+{
+	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
+	FtAccount	a;
+
+	ft_connect(FT_LOCKING);
+	ft_account_require(subject, ft_now(), &a);
+	ft_account_settings_chain(&a);
+	ft_account_save(&a);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
  * Write the account back if anything changed.  A caller that must write it
  * regardless (a reservation, so that concurrent REPEATABLE READ reservations
  * conflict) sets a->changed first.
@@ -469,8 +554,6 @@ freetier_open_account(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(freetier_set_plan);
-
 /*
  * freetier_set_plan(subject text, plan text)
  *	 RETURNS TABLE (plan text, anniversary timestamptz, period_start timestamptz)
@@ -480,10 +563,13 @@ PG_FUNCTION_INFO_V1(freetier_set_plan);
  * change keeps the anniversary and what was used: between periodic plans
  * the period's use stays counted under the new plan's grid; on a lifetime
  * plan the lifetime use counts again.  Each change is a plan_change entry
- * naming the plan.
+ * naming the plan, then (chain_settings: 0.4's SQL, whose ledger takes
+ * the kind) a settings entry when the anniversary or the period start
+ * changed; and then an account whose dates were edited outside freetier
+ * is refused (55000), not chained.
  */
-Datum
-freetier_set_plan(PG_FUNCTION_ARGS)
+static void
+set_plan(FunctionCallInfo fcinfo, bool chain_settings)
 {
 	char	   *subject = ft_text_arg(fcinfo, 0, "subject", true);
 	char	   *plan = ft_text_arg(fcinfo, 1, "plan", true);
@@ -503,6 +589,8 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 	new_period = ft_period_from_name(ft_column_text(0, 2));
 
 	ft_account_require(subject, now, &a);
+	if (chain_settings)
+		check_dates_chained(subject);
 	ft_account_roll_over(&a);
 	used_before = a.period_used;
 
@@ -528,6 +616,8 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 	a.changed = true;
 	ft_account_append(&a, "plan_change", "period", a.period_used - used_before,
 					  a.period_used, NULL, NULL, plan);
+	if (chain_settings)
+		ft_account_settings_chain(&a);
 	ft_account_save(&a);
 	a.current_start = Max(ft_period_start(new_period, a.anniversary, now),
 						  new_period == FT_PERIOD_LIFETIME ? DT_NOBEGIN : a.period_start);
@@ -537,6 +627,25 @@ freetier_set_plan(PG_FUNCTION_ARGS)
 	values[2] = TimestampTzGetDatum(a.current_start);
 	ft_result_row(fcinfo, values, isnull);
 	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(freetier_set_plan);
+
+/* freetier_set_plan of 0.2 to 0.3: the dates are not chained. */
+Datum
+freetier_set_plan(PG_FUNCTION_ARGS)
+{
+	set_plan(fcinfo, false);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_set_plan_v4);
+
+/* freetier_set_plan from 0.4 on: a change of the dates is a settings entry. */
+Datum
+freetier_set_plan_v4(PG_FUNCTION_ARGS)
+{
+	set_plan(fcinfo, true);
 	return (Datum) 0;
 }
 

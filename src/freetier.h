@@ -42,6 +42,84 @@
 	" AND " alias "created_at OPERATOR(pg_catalog.=) '-infinity')"
 
 /*
+ * A pool's chained settings (0.4): the payment_ref of the latest 'settings'
+ * or 'checkpoint' entry on its stripe 0, a jsonb text of credit_pct,
+ * hold_ttl and max_hold_ttl (a checkpoint carries the settings before it,
+ * so that archiving keeps them).  NULL (no such entry, or a checkpoint that
+ * carries none) is the settings every pool has until a setter changes
+ * them, FT_POOL_DEFAULT_SETTINGS.  `pool` is SQL for the pool's name.
+ * FT_POOL_SETTINGS_MATCH(settings, p) is whether pools row `p` has the
+ * settings a jsonb `settings` gives: intervals compared field by field
+ * (as text), so that '1 day' is not '24 hours'.
+ */
+#define FT_CHAINED_POOL_SETTINGS(pool) \
+	"(SELECT l.payment_ref FROM freetier.ledger l WHERE l.pool OPERATOR(pg_catalog.=) " pool \
+	" AND l.stripe OPERATOR(pg_catalog.=) 0" \
+	" AND l.kind OPERATOR(pg_catalog.=) ANY ('{settings,checkpoint}')" \
+	" ORDER BY l.seq DESC LIMIT 1)"
+#define FT_POOL_DEFAULT_SETTINGS \
+	"'{\"credit_pct\": 10, \"hold_ttl\": \"0 days 900 seconds\"," \
+	" \"max_hold_ttl\": \"30 days 0 seconds\"}'"
+#define FT_POOL_SETTINGS_JSON(p) \
+	"pg_catalog.jsonb_build_object('credit_pct', " p "credit_pct," \
+	" 'hold_ttl', " FT_DURATION_TEXT(p "hold_ttl") "," \
+	" 'max_hold_ttl', " FT_DURATION_TEXT(p "max_hold_ttl") ")::text"
+/* A duration (no months) as text whatever IntervalStyle is, keeping days apart. */
+#define FT_DURATION_TEXT(i) \
+	"pg_catalog.format('%s days %s seconds', pg_catalog.extract('day', " i ")," \
+	" pg_catalog.trim_scale(pg_catalog.extract('epoch', " i ")" \
+	"   OPERATOR(pg_catalog.-) (pg_catalog.extract('day', " i ") OPERATOR(pg_catalog.*) 86400)))"
+#define FT_POOL_SETTINGS_MATCH(settings, p) \
+	"((" settings " OPERATOR(pg_catalog.->>) 'credit_pct')::numeric OPERATOR(pg_catalog.=) " p "credit_pct" \
+	" AND (" settings " OPERATOR(pg_catalog.->>) 'hold_ttl')::interval::text" \
+	"   OPERATOR(pg_catalog.=) " p "hold_ttl::text" \
+	" AND (" settings " OPERATOR(pg_catalog.->>) 'max_hold_ttl')::interval::text" \
+	"   OPERATOR(pg_catalog.=) " p "max_hold_ttl::text)"
+
+/*
+ * An account's chained anniversary and period start (0.4): its latest
+ * 'open' entry (both are that entry's instant) or 'settings' entry (both
+ * in its ref, a jsonb text); a FROM item with columns seq, anniversary
+ * and period_start.  `subject` is SQL for the account's subject.
+ */
+#define FT_CHAINED_ACCOUNT_SETTINGS(subject) \
+	"(SELECT l.seq," \
+	"   CASE l.kind WHEN 'open' THEN l.created_at" \
+	"     ELSE (l.ref::jsonb OPERATOR(pg_catalog.->>) 'anniversary')::timestamptz END AS anniversary," \
+	"   CASE l.kind WHEN 'open' THEN l.created_at" \
+	"     ELSE (l.ref::jsonb OPERATOR(pg_catalog.->>) 'period_start')::timestamptz END AS period_start" \
+	"  FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) " subject \
+	"   AND l.kind OPERATOR(pg_catalog.=) ANY ('{open,settings}')" \
+	"  ORDER BY l.seq DESC LIMIT 1)"
+
+/*
+ * Whether the anniversary and period start of accounts row `a` are the
+ * ones its chain gives (0.4; verify.c, and set_plan before it chains new
+ * ones).  The anniversary must be the chained one.  The period start must
+ * be the chained one or, rolled over since with no entry (nothing was
+ * used), a later start of a period of the plan, not after now or the
+ * account's latest write (whose clock may be ahead of ours); and no
+ * rollover or spend of the period's allowance since the chained one may be
+ * dated in a period after it (a period start moved back would give that
+ * allowance again).
+ */
+#define FT_ACCOUNT_DATES_CHAINED \
+	"coalesce((SELECT a.anniversary OPERATOR(pg_catalog.=) c.anniversary" \
+	"   AND (a.period_start OPERATOR(pg_catalog.=) c.period_start" \
+	"        OR a.period_start OPERATOR(pg_catalog.>) c.period_start" \
+	"           AND a.period_start OPERATOR(pg_catalog.<=) GREATEST(freetier.clock(), a.updated_at)" \
+	"           AND freetier.period_start(p.period, a.anniversary, a.period_start)" \
+	"               OPERATOR(pg_catalog.=) a.period_start)" \
+	"   AND NOT EXISTS (SELECT FROM freetier.account_ledger l" \
+	"     WHERE l.subject OPERATOR(pg_catalog.=) a.subject AND l.seq OPERATOR(pg_catalog.>) c.seq" \
+	"       AND (l.kind OPERATOR(pg_catalog.=) 'rollover' OR l.kind OPERATOR(pg_catalog.=) 'spend'" \
+	"            AND l.bucket OPERATOR(pg_catalog.=) 'period')" \
+	"       AND freetier.period_start(p.period, a.anniversary, l.created_at)" \
+	"           OPERATOR(pg_catalog.>) a.period_start)" \
+	"  FROM freetier.plans p, " FT_CHAINED_ACCOUNT_SETTINGS("a.subject") " c" \
+	"  WHERE p.plan OPERATOR(pg_catalog.=) a.plan), false)"
+
+/*
  * SQL for a sum of credits as a bigint: 0 when there is nothing to sum, and
  * never past FT_UNLIMITED (a sum of bigints is numeric and may not fit).
  */
@@ -401,6 +479,8 @@ extern void ft_stripe_append(FtStripe *s, FtLayout layout, const char *kind,
 							 const char *payment_ref, TimestampTz at);
 extern int	ft_stripe_start(const char *subject);
 extern void ft_stripe_lock_emptiest(const char *pool, FtStripe *s);
+extern void ft_pool_settings_chain(FtStripe *stripe0, TimestampTz at);
+extern char *ft_pool_chained_settings(const char *pool);
 extern int64 ft_pool_owed(const char *pool);
 extern void ft_pool_owed_append(FtStripe *s, const char *kind, int64 delta_sats,
 								const char *payment_ref, TimestampTz at);
@@ -509,6 +589,7 @@ extern void ft_account_add_purchased(FtAccount *a, const char *kind, int64 credi
 									 const char *ref);
 extern void ft_account_take_purchased(FtAccount *a, const char *kind, int64 credits,
 									  const char *ref);
+extern void ft_account_settings_chain(FtAccount *a);
 extern void ft_account_save(FtAccount *a);
 
 /* ---- credit_hold.c: a credit hold's life ---- */

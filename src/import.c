@@ -552,6 +552,7 @@ freetier_import_account(PG_FUNCTION_ARGS)
 		a.lifetime_added = purchased;
 		ft_account_append(&a, "import", "purchased", purchased, purchased, NULL, NULL, im.ref);
 	}
+	ft_account_settings_chain(&a);
 	a.changed = true;
 	ft_account_save(&a);
 	SPI_finish();

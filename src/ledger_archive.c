@@ -8,9 +8,11 @@
  * moves nothing (delta 0), and like every entry it hashes its seq (the
  * number of entries before it, plus one), the stripe's balance after it and
  * the previous entry's hash.  A stripe's other figure, what it owes
- * (0.4's corrections), must be 0 then.  freetier_checkpoint_ledger writes
- * one on each stripe of a pool that owes nothing and that no other
- * transaction has locked (SKIP LOCKED: it
+ * (0.4's corrections), must be 0 then.  On stripe 0 a checkpoint also
+ * carries the pool's chained settings on (pool.c), so that archiving the
+ * 'settings' entries before it loses nothing verification compares.
+ * freetier_checkpoint_ledger writes one on each stripe of a pool that owes
+ * nothing and that no other transaction has locked (SKIP LOCKED: it
  * never waits, and it holds the stripes it wrote until its caller commits,
  * as a credit does).
  *
@@ -186,7 +188,8 @@ freetier_checkpoint_ledger(PG_FUNCTION_ARGS)
 		values[0] = Int32GetDatum(stripes[i]);
 		if (ft_stripe_try_lock(pool, stripes[i], FT_LAYOUT_STRIPES, &s) && !owes(pool, stripes[i]))
 		{
-			ft_stripe_append(&s, FT_LAYOUT_STRIPES, "checkpoint", 0, NULL, NULL, now);
+			ft_stripe_append(&s, FT_LAYOUT_STRIPES, "checkpoint", 0, NULL,
+							 stripes[i] == 0 ? ft_pool_chained_settings(pool) : NULL, now);
 			values[1] = Int64GetDatum(s.head.seq);
 			values[2] = Int64GetDatum(s.balance_sats);
 			isnull[1] = isnull[2] = false;

@@ -14,6 +14,7 @@
 #include "freetier.h"
 
 #include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/datetime.h"
 
 /* ts broken down in UTC, or 22008. */
@@ -162,4 +163,24 @@ freetier_next_renewal_after(PG_FUNCTION_ARGS)
 					 errdetail("anchor_day was %d.", anchor_day)));
 	}
 	PG_RETURN_TIMESTAMPTZ(ft_next_renewal(PG_GETARG_TIMESTAMPTZ(0), anchor_day));
+}
+
+PG_FUNCTION_INFO_V1(freetier_period_start);
+
+/*
+ * freetier.period_start(period text, anniversary timestamptz, at timestamptz)
+ *	 RETURNS timestamptz
+ *
+ * ft_period_start for SQL: the start of the period of a plan of `period`
+ * from `anniversary` that contains `at` (verify.c checks an account's
+ * period start with it).
+ */
+Datum
+freetier_period_start(PG_FUNCTION_ARGS)
+{
+	char	   *period = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_TIMESTAMPTZ(ft_period_start(ft_period_from_name(period),
+										  PG_GETARG_TIMESTAMPTZ(1),
+										  PG_GETARG_TIMESTAMPTZ(2)));
 }

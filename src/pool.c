@@ -392,6 +392,83 @@ ft_pool_owed_append(FtStripe *s, const char *kind, int64 delta_sats,
 	s->head = head;
 }
 
+/*
+ * A pool's settings in its chain (0.4): credit_pct, hold_ttl and
+ * max_hold_ttl move money (what a credit adds, how long a hold keeps sats
+ * from the pool), so every change of them is a 'settings' entry on the
+ * pool's stripe 0, moving nothing, whose payment_ref (hashed like every
+ * field) is the pools row's new values as jsonb text.  A chain with no
+ * such entry has the defaults, FT_POOL_DEFAULT_SETTINGS: a pool created
+ * with them (the install's 'default' too) needs none.  Only the setters
+ * write one (create_pool, configure_pool; the 0.4 upgrade through
+ * chain_pool_settings); verify.c compares the pools row with the latest
+ * (FT_CHAINED_POOL_SETTINGS), and a checkpoint on stripe 0 carries that
+ * latest on (ledger_archive.c).
+ */
+static FtStatement row_settings = {
+	"SELECT " FT_POOL_SETTINGS_JSON("p.") ","
+	" " FT_POOL_SETTINGS_MATCH("c.settings", "p.")
+	" FROM freetier.pools p, LATERAL (SELECT coalesce(" FT_CHAINED_POOL_SETTINGS("p.pool") ","
+	"   " FT_POOL_DEFAULT_SETTINGS ")::jsonb AS settings) c"
+	" WHERE p.pool OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement chained_settings = {
+	"SELECT " FT_CHAINED_POOL_SETTINGS("$1"),
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * Chain the pools row's settings: a 'settings' entry on locked stripe 0
+ * unless they are the chained ones already.
+ */
+void
+ft_pool_settings_chain(FtStripe *stripe0, TimestampTz at)
+{
+	Datum		args[1] = {CStringGetTextDatum(stripe0->pool)};
+	bool		isnull;
+
+	Assert(stripe0->stripe == 0);
+	if (ft_execute(&row_settings, args, NULL) == 0)
+		ft_report_unknown_pool(stripe0->pool);
+	if (!DatumGetBool(ft_column(0, 2, &isnull)))
+		ft_stripe_append(stripe0, FT_LAYOUT_STRIPES, "settings", 0, NULL,
+						 ft_column_text(0, 1), at);
+}
+
+PG_FUNCTION_INFO_V1(freetier_chain_pool_settings);
+
+/*
+ * freetier.chain_pool_settings(pool text) RETURNS void: chain the pool's
+ * stored settings, for the 0.4 upgrade to bring the pools of 0.3 under
+ * their chains (whatever 0.3 let them be).
+ */
+Datum
+freetier_chain_pool_settings(PG_FUNCTION_ARGS)
+{
+	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
+	FtStripe	stripe0;
+
+	ft_connect(FT_LOCKING);
+	ft_stripe_lock(pool, 0, FT_LAYOUT_STRIPES, &stripe0);
+	ft_pool_settings_chain(&stripe0, ft_now());
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* The pool's latest chained settings, NULL for the defaults; exact while stripe 0 is locked. */
+char *
+ft_pool_chained_settings(const char *pool)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+	bool		isnull;
+
+	ft_execute(&chained_settings, args, NULL);
+	(void) ft_column(0, 1, &isnull);
+	return isnull ? NULL : ft_column_text(0, 1);
+}
+
 /* The active stripe with the fewest sats that nobody else has locked. */
 static FtStatement pick_emptiest = {
 	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash"
@@ -491,6 +568,8 @@ static FtStatement insert_pool_v4 = {
  * created by the extension's own script is dated -infinity: those entries
  * are then the same in every install, so pg_dump leaves them out and a
  * restored chain continues from the ones CREATE EXTENSION makes again.
+ * From 0.4's SQL on, settings other than the defaults are chained: a
+ * 'settings' entry on stripe 0 follows the seeds.
  */
 static void
 create_pool(FunctionCallInfo fcinfo, FtLayout layout)
@@ -556,6 +635,9 @@ create_pool(FunctionCallInfo fcinfo, FtLayout layout)
 	for (int i = 0; i < n; i++)
 		ft_stripe_append(&all[i], layout, "seed",
 						 initial / n + (i == 0 ? initial % n : 0), NULL, NULL, at);
+	/* 0.4's SQL: the settings are chained (0.3's verification knows no such entry) */
+	if (max_ttl)
+		ft_pool_settings_chain(&all[0], at);
 	SPI_finish();
 }
 
@@ -630,15 +712,25 @@ ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need, TimestampT
 	}
 }
 
-/* 0.3's, and from 0.4 on with max_hold_ttl ($5) and low_water_sats ($6). */
+/*
+ * 0.3's, and from 0.4 on with max_hold_ttl ($5) and low_water_sats ($6).
+ * From 0.4 on a chained setting that the call does not change is taken
+ * from the chain, never from the row: an edit made outside the functions
+ * is put back, not chained.
+ */
+#define CHAINED_SETTING(name) \
+	"coalesce(" FT_CHAINED_POOL_SETTINGS("$1") ", " FT_POOL_DEFAULT_SETTINGS ")::jsonb" \
+	" OPERATOR(pg_catalog.->>) '" name "'"
 static FtStatement configure_pool[2] = {
 	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
 		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes)"
 		" WHERE pool OPERATOR(pg_catalog.=) $1",
 	4, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID}, NULL},
-	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
-		" hold_ttl = coalesce($3, hold_ttl), stripes = coalesce($4, stripes),"
-		" max_hold_ttl = coalesce($5, max_hold_ttl),"
+	{"UPDATE freetier.pools SET"
+		" credit_pct = coalesce($2, (" CHAINED_SETTING("credit_pct") ")::numeric),"
+		" hold_ttl = coalesce($3, (" CHAINED_SETTING("hold_ttl") ")::interval),"
+		" stripes = coalesce($4, stripes),"
+		" max_hold_ttl = coalesce($5, (" CHAINED_SETTING("max_hold_ttl") ")::interval),"
 		" low_water_sats = coalesce($6, low_water_sats)"
 		" WHERE pool OPERATOR(pg_catalog.=) $1",
 	6, {TEXTOID, NUMERICOID, INTERVALOID, INT4OID, INTERVALOID, INT8OID}, NULL}
@@ -664,7 +756,8 @@ PG_FUNCTION_INFO_V1(freetier_configure_pool);
  * and then works with the new settings.  More stripes start empty; fewer
  * leave the ones past the number inactive; the next decide that locks
  * every stripe evens them out.  A new low-water mark logs nothing: only a
- * decide that crosses it does.
+ * decide that crosses it does.  A change of credit_pct, hold_ttl or
+ * max_hold_ttl (0.4's SQL) appends a 'settings' entry to stripe 0.
  */
 Datum
 freetier_configure_pool(PG_FUNCTION_ARGS)
@@ -699,6 +792,9 @@ freetier_configure_pool(PG_FUNCTION_ARGS)
 	ft_execute(&configure_pool[PG_NARGS() > 4], args, nulls);
 	if (!PG_ARGISNULL(3))
 		ft_execute(&add_stripes, (Datum[]) {args[0], args[3]}, NULL);
+	/* 0.4's SQL: a change of a setting that moves money is chained */
+	if (PG_NARGS() > 4)
+		ft_pool_settings_chain(&all[0], ft_now());
 	SPI_finish();
 	PG_RETURN_VOID();
 }

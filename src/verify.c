@@ -95,12 +95,20 @@ static FtStatement pool_entries[2] = {
 /*
  * From 0.4 on a pool's stripes also keep what it owes (only stripe 0 owes
  * anything; on any other, the owed entries are none and their sum 0):
- * entries of kind 'owed' and 'repay' move that, bucket 1.
+ * entries of kind 'owed' and 'repay' move that, bucket 1.  And a pool's
+ * settings that move money must be the ones its stripe 0 chains
+ * (FT_CHAINED_POOL_SETTINGS, pool.c): an edit of the pools row made
+ * outside the setters makes stripe 0 not match.
  */
 static FtStatement pool_owners_owed = {
-	"SELECT pool, stripe, head_seq, head_hash, balance_sats, owed_sats, 0::bigint, 0::bigint, true"
-	" FROM freetier.pool_stripes"
-	" WHERE $1 IS NULL OR pool OPERATOR(pg_catalog.=) $1 ORDER BY pool, stripe",
+	"SELECT s.pool, s.stripe, s.head_seq, s.head_hash, s.balance_sats, s.owed_sats,"
+	" 0::bigint, 0::bigint, s.stripe OPERATOR(pg_catalog.<>) 0 OR coalesce(("
+	"   SELECT " FT_POOL_SETTINGS_MATCH("c.settings", "p.") " FROM freetier.pools p,"
+	"    LATERAL (SELECT coalesce(" FT_CHAINED_POOL_SETTINGS("p.pool") ","
+	"                             " FT_POOL_DEFAULT_SETTINGS ")::jsonb AS settings) c"
+	"   WHERE p.pool OPERATOR(pg_catalog.=) s.pool), false)"
+	" FROM freetier.pool_stripes s"
+	" WHERE $1 IS NULL OR s.pool OPERATOR(pg_catalog.=) $1 ORDER BY s.pool, s.stripe",
 	1, {TEXTOID}, NULL
 };
 
@@ -121,28 +129,34 @@ static FtStatement pool_entries_owed = {
  * purchased balance,
  * and the last open or plan_change entry names the plan.
  */
-static FtStatement account_owners = {
-	"SELECT a.subject, 0, a.head_seq, a.head_hash, a.period_used, a.lifetime_plan_used,"
-	" a.late_period_used, a.purchased_balance,"
-	" a.lifetime_spent OPERATOR(pg_catalog.=) coalesce((SELECT pg_catalog.sum("
-	"     CASE WHEN l.bucket OPERATOR(pg_catalog.=) 'purchased'"
-	"          THEN OPERATOR(pg_catalog.-) l.delta ELSE l.delta END)"
-	"   FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) a.subject"
-	"     AND (l.kind OPERATOR(pg_catalog.=) 'spend' OR l.kind OPERATOR(pg_catalog.=) 'import'"
-	"          AND l.bucket OPERATOR(pg_catalog.<>) 'purchased')), 0)"
-	" AND a.lifetime_added OPERATOR(pg_catalog.=) coalesce((SELECT pg_catalog.sum(l.delta)"
-	"   FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) a.subject"
-	"     AND (l.kind OPERATOR(pg_catalog.=) ANY ('{purchase,grant,trial,carry_in}')"
-	"          OR l.kind OPERATOR(pg_catalog.=) 'import'"
-	"          AND l.bucket OPERATOR(pg_catalog.=) 'purchased')), 0)"
-	" AND a.plan IS NOT DISTINCT FROM (SELECT l.ref FROM freetier.account_ledger l"
-	"   WHERE l.subject OPERATOR(pg_catalog.=) a.subject"
-	"     AND l.kind OPERATOR(pg_catalog.=) ANY ('{open,plan_change}')"
+#define ACCOUNT_FIGURES \
+	"SELECT a.subject, 0, a.head_seq, a.head_hash, a.period_used, a.lifetime_plan_used," \
+	" a.late_period_used, a.purchased_balance," \
+	" a.lifetime_spent OPERATOR(pg_catalog.=) coalesce((SELECT pg_catalog.sum(" \
+	"     CASE WHEN l.bucket OPERATOR(pg_catalog.=) 'purchased'" \
+	"          THEN OPERATOR(pg_catalog.-) l.delta ELSE l.delta END)" \
+	"   FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) a.subject" \
+	"     AND (l.kind OPERATOR(pg_catalog.=) 'spend' OR l.kind OPERATOR(pg_catalog.=) 'import'" \
+	"          AND l.bucket OPERATOR(pg_catalog.<>) 'purchased')), 0)" \
+	" AND a.lifetime_added OPERATOR(pg_catalog.=) coalesce((SELECT pg_catalog.sum(l.delta)" \
+	"   FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) a.subject" \
+	"     AND (l.kind OPERATOR(pg_catalog.=) ANY ('{purchase,grant,trial,carry_in}')" \
+	"          OR l.kind OPERATOR(pg_catalog.=) 'import'" \
+	"          AND l.bucket OPERATOR(pg_catalog.=) 'purchased')), 0)" \
+	" AND a.plan IS NOT DISTINCT FROM (SELECT l.ref FROM freetier.account_ledger l" \
+	"   WHERE l.subject OPERATOR(pg_catalog.=) a.subject" \
+	"     AND l.kind OPERATOR(pg_catalog.=) ANY ('{open,plan_change}')" \
 	"   ORDER BY l.seq DESC LIMIT 1)"
-	" FROM freetier.accounts a"
-	" WHERE $1 IS NULL OR a.subject OPERATOR(pg_catalog.=) $1 ORDER BY a.subject",
-	1, {TEXTOID}, NULL
-};
+#define ACCOUNT_OWNERS_FROM \
+	" FROM freetier.accounts a" \
+	" WHERE $1 IS NULL OR a.subject OPERATOR(pg_catalog.=) $1 ORDER BY a.subject"
+
+static FtStatement account_owners = {ACCOUNT_FIGURES ACCOUNT_OWNERS_FROM, 1, {TEXTOID}, NULL};
+
+/* From 0.4 on, also its anniversary and period start (account.c). */
+static FtStatement account_owners_v4 = {ACCOUNT_FIGURES " AND " FT_ACCOUNT_DATES_CHAINED
+ACCOUNT_OWNERS_FROM,
+1, {TEXTOID}, NULL};
 
 static FtStatement account_entries = {
 	"SELECT CASE bucket WHEN 'period' THEN 0 WHEN 'lifetime' THEN 1"
@@ -207,6 +221,8 @@ static const ChainKind pool_chains[2] = {
 static const ChainKind pool_chains_owed = {&pool_owners_owed, &pool_entries_owed,
 FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false};
 static const ChainKind account_chains = {&account_owners, &account_entries,
+FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, true};
+static const ChainKind account_chains_v4 = {&account_owners_v4, &account_entries,
 FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, true};
 
 /* Where an entries row's hashed fields start (0-based: its fourth column). */
@@ -544,6 +560,19 @@ freetier_verify_account_ledger(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+PG_FUNCTION_INFO_V1(freetier_verify_account_ledger_v4);
+
+/*
+ * freetier_verify_account_ledger(subject text DEFAULT NULL) from 0.4 on:
+ * also each account's anniversary and period start against its chain.
+ */
+Datum
+freetier_verify_account_ledger_v4(PG_FUNCTION_ARGS)
+{
+	verify_chains(fcinfo, &account_chains_v4, "subject");
+	return (Datum) 0;
+}
+
 PG_FUNCTION_INFO_V1(freetier_verify_ledger_archive);
 
 /*
@@ -590,7 +619,7 @@ bool
 ft_verify_anchor(bool account, const char *key, int chain, int64 seq,
 				 const uint8 *hash, bool *exists)
 {
-	const ChainKind *kind = account ? &account_chains : &pool_chains_owed;
+	const ChainKind *kind = account ? &account_chains_v4 : &pool_chains_owed;
 	ChainOwner *o = find_owner(kind, key, chain);
 	ChainCheck	c = {0};
 

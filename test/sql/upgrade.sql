@@ -203,6 +203,8 @@ BEGIN
                             WHEN r.relname = 'ledger' THEN
                                 'pool, seq, kind, delta_sats, balance_after, hold_id, payment_ref, created_at, prev_hash, hash'
                                 ' FROM freetier.ledger' || CASE WHEN striped THEN ' WHERE stripe = 0' ELSE '' END
+                                -- the 0.4 upgrade chains settings (below)
+                                || CASE WHEN striped THEN ' AND kind <> ''settings''' ELSE '' END
                             WHEN r.relname = 'credit_settings' THEN
                                 'default_plan, hold_ttl, trial_plan, trial_credits, trials_per_network,'
                                 ' trial_window FROM freetier.credit_settings'
@@ -289,9 +291,13 @@ SELECT 'only after upgrade' AS side, * FROM (SELECT * FROM snap EXCEPT ALL SELEC
 SELECT 'only in fresh install' AS side, * FROM (SELECT * FROM snap_fresh EXCEPT ALL SELECT * FROM snap) x
  ORDER BY kind, object, attr;
 
--- Every 0.1 row is kept, unchanged.
+-- Every 0.1 row is kept, unchanged; but pool side's settings (25 %, 5
+-- minutes) are not the defaults, and the upgrade chains them: a settings
+-- entry on its stripe 0, whose head (in pools) moves on by it.
 SELECT b.tbl, b.nrows, a.nrows = b.nrows AS same_count, a.md5 = b.md5 AS same_rows
   FROM fp_01 b LEFT JOIN pg_temp.fingerprint() a USING (tbl) ORDER BY b.tbl;
+SELECT pool, stripe, seq, kind, delta_sats, balance_after, payment_ref
+  FROM freetier.ledger WHERE kind = 'settings' ORDER BY pool;
 -- The tables 0.2 adds start as in a fresh install (its default plans and
 -- settings, nothing else).
 SELECT a.tbl, a.nrows, a.md5 = f.md5 AS same_as_fresh
@@ -461,6 +467,10 @@ SELECT subject FROM freetier_open_account('dee');
 SELECT allowance_credits, reason FROM freetier_reserve_credits('dee', 2, 'api');
 SELECT ok, allowance_credits FROM freetier_spend_credits('dee', 1, 'api');
 SELECT subject IS NOT NULL AS minted FROM freetier_mint_trial('192.0.2.30');
+-- an account promoted from a lifetime plan: its anniversary is not its
+-- open entry's instant (the update chains it, as it does p03's settings)
+SELECT subject FROM freetier_open_account('eve', 'core');
+SELECT plan FROM freetier_set_plan('eve', 'pro');
 -- a role given decide and spend with GRANT, as 0.3's README said: the
 -- update warns that it loses them, and freetier_grant_app gives them back
 CREATE ROLE freetier_upgrade_app;
@@ -476,6 +486,21 @@ SELECT has_function_privilege('freetier_upgrade_app', 'freetier_decide(text, big
 DROP OWNED BY freetier_upgrade_app;
 DROP ROLE freetier_upgrade_app;
 SELECT pool, hold_ttl, stripes, max_hold_ttl FROM freetier.pools ORDER BY pool;
+-- the settings 0.3 kept outside the chains are chained, and both ledgers
+-- verify; an edit of them is reported from now on
+SELECT pool, stripe, kind, payment_ref FROM freetier.ledger WHERE kind = 'settings';
+SELECT subject, kind, (ref::jsonb ->> 'anniversary')::timestamptz
+                     = (SELECT anniversary FROM freetier.accounts a WHERE a.subject = l.subject)
+                     AS anniversary_chained
+  FROM freetier.account_ledger l WHERE kind = 'settings';
+SELECT pool, ok FROM freetier_verify_ledger() ORDER BY pool;
+SELECT count(*) AS accounts, bool_and(ok) AS ok FROM freetier_verify_account_ledger();
+BEGIN;
+UPDATE freetier.accounts SET anniversary = anniversary - interval '1 day' WHERE subject = 'eve';
+UPDATE freetier.pools SET credit_pct = 13 WHERE pool = 'p03';
+SELECT subject, ok FROM freetier_verify_account_ledger() WHERE NOT ok;
+SELECT pool, ok FROM freetier_verify_ledger() WHERE NOT ok;
+ROLLBACK;
 SELECT freetier_extend_hold((SELECT hold_id FROM d03), '1 hour') > now() AS extended;
 SELECT serve, absorb_sats FROM freetier_decide('dee', 5, 'p03', 'u-1', '1 hour');
 SELECT serve, absorb_sats FROM freetier_decide('dee', 5, 'p03', 'u-1', '1 hour');

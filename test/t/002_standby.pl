@@ -91,7 +91,7 @@ $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 is(sql($standby, q{SELECT pg_is_in_recovery()}),
 	't', 'standby: is a hot standby in recovery');
 is( sql($standby, q{SELECT count(*) FROM freetier.ledger WHERE pool = 'side'}),
-	'4', 'standby: has replayed the ledger entries written after its backup');
+	'5', 'standby: has replayed the ledger entries written after its backup');
 
 ### freetier_estimate: the same answers on both nodes.
 
@@ -138,7 +138,7 @@ is( sql(
 
 my $verify = q{SELECT pool, entries, ok, first_bad_entry
                  FROM freetier_verify_ledger() ORDER BY pool};
-is(sql($standby, $verify), "default|7|t|\nside|4|t|",
+is(sql($standby, $verify), "default|7|t|\nside|5|t|",
 	'standby: freetier_verify_ledger verifies both chains');
 is(sql($standby, $verify), sql($primary, $verify),
 	'standby: freetier_verify_ledger agrees with the primary');
@@ -237,7 +237,7 @@ is(sqlstate_of($standby, q{SELECT * FROM freetier_reserve_credits('acme', 1, 'ap
 
 ### Nothing above changed the primary's state.
 
-is(sql($primary, $verify), "default|7|t|\nside|4|t|",
+is(sql($primary, $verify), "default|7|t|\nside|5|t|",
 	'primary: ledger unchanged by the refused writes');
 
 $standby->stop;

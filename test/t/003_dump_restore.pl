@@ -228,7 +228,7 @@ is( sql_at(
 	'src: dave (tier new) is gated');
 
 is( sql('src', $verify_sql),
-	"default|14|t|\nside|7|t|",
+	"default|15|t|\nside|8|t|",
 	'src: both chains verify');
 is(sql('src', $all_ok_sql), 't', 'src: balances equal the sum of ledger deltas');
 is( sql(
@@ -265,8 +265,8 @@ my $src_fp = fingerprint('src');
 my $src_verify = sql('src', $verify_sql);
 my $src_extconfig = sql('src', $extconfig_sql);
 my $src_max_grant = sql('src', q{SELECT max(grant_id) FROM freetier.grants});
-like($src_fp->{ledger}, qr/^21\|/,
-	'src: 21 ledger rows (the install-time seed included)');
+like($src_fp->{ledger}, qr/^23\|/,
+	'src: 23 ledger rows (the install-time seed and two settings entries included)');
 
 ### Dump src, plain and custom.
 
@@ -403,7 +403,7 @@ sub check_restored
 		"$db: a new subject on a new pool gets what the pool holds");
 
 	is( sql($db, $verify_sql),
-		"default|18|t|\nside|9|t|\nthird|2|t|",
+		"default|19|t|\nside|10|t|\nthird|3|t|",
 		"$db: every chain verifies after the new entries");
 	is(sql($db, $all_ok_sql), 't',
 		"$db: balances still equal the sum of ledger deltas");
@@ -415,7 +415,7 @@ sub check_restored
 	is(sql($db, q{SELECT count(*) FROM freetier.holds WHERE state = 'held'}),
 		'0', "$db: no hold is left live");
 	is( sql($db, $verify_sql),
-		"default|18|t|\nside|11|t|\nthird|3|t|",
+		"default|19|t|\nside|12|t|\nthird|4|t|",
 		"$db: every chain verifies after the expiries");
 	is(sql($db, $all_ok_sql), 't',
 		"$db: balances equal the sum of ledger deltas after the expiries");
@@ -517,7 +517,7 @@ is( sql('dst3',
             FROM (SELECT pool, sum(balance_sats) AS b, sum(head_seq) AS s
                     FROM freetier.pool_stripes GROUP BY pool) x}
 	),
-	'default=10015/15 side=461/7',
+	'default=10015/16 side=461/8',
 	'dst3: loading an older dump does not rewind the pool rows');
 is(sql('dst3', q{SELECT daily_budget_sats FROM freetier.tiers WHERE tier = 'premium'}),
 	'600', 'dst3: loading an older dump does not rewind a tier budget');
