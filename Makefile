@@ -24,6 +24,7 @@ OBJS = \
 	src/pool.o \
 	src/pool_credit.o \
 	src/request_key.o \
+	src/settings_ledger.o \
 	src/spend.o \
 	src/spi.o \
 	src/trial.o \

@@ -29,8 +29,12 @@
  *	                  freetier_extend_hold: both kinds
  *	   request_key.c  idempotency keys: a keyed call done once, replayed
  *	   chain.c        the hash chains, write side: hashing, appending
+ *	   settings_ledger.c  the settings chains, write side: a plan's and
+ *	                  the credit settings' changes (define_plan,
+ *	                  configure_credits)
  *	   verify.c       the hash chains, read side: verify_ledger,
- *	                  verify_account_ledger, verify_ledger_archive
+ *	                  verify_account_ledger, verify_settings_ledger,
+ *	                  verify_ledger_archive
  *	   ledger_archive.c  a pool chain's retention: checkpoints, the archive
  *	                  move, dropping the archive; the ledger's guard trigger
  *	   anchor.c       anchors: every chain's head (ledger_anchor,

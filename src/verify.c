@@ -59,9 +59,9 @@ typedef struct ChainKind
 	const char *domain;			/* of chain 0 of a key */
 	int			nfields;		/* hashed fields of chain 0 */
 	const char *later_domain;	/* of its other chains (a pool's stripes) */
-	int			delta_field;	/* which field is the delta */
+	int			delta_field;	/* which field is the delta (-1: none, no balance) */
 	int			balance_field;	/* and which the balance after it */
-	bool		accounts;		/* else pools */
+	FtChainFamily family;
 } ChainKind;
 
 /*
@@ -212,18 +212,46 @@ static FtStatement archive_entries = {
 };
 
 static const ChainKind archive_chains = {&archive_owners, &archive_entries,
-FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false};
+FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, FT_CHAINS_POOLS};
 
 static const ChainKind pool_chains[2] = {
-	{&pool_owners[0], &pool_entries[0], FT_POOL_CHAIN, 8, NULL, 3, 4, false},
-	{&pool_owners[1], &pool_entries[1], FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false}
+	{&pool_owners[0], &pool_entries[0], FT_POOL_CHAIN, 8, NULL, 3, 4, FT_CHAINS_POOLS},
+	{&pool_owners[1], &pool_entries[1], FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, FT_CHAINS_POOLS}
 };
 static const ChainKind pool_chains_owed = {&pool_owners_owed, &pool_entries_owed,
-FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false};
+FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, FT_CHAINS_POOLS};
 static const ChainKind account_chains = {&account_owners, &account_entries,
-FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, true};
+FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, FT_CHAINS_ACCOUNTS};
 static const ChainKind account_chains_v4 = {&account_owners_v4, &account_entries,
-FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, true};
+FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, FT_CHAINS_ACCOUNTS};
+
+/*
+ * The settings chains (settings_ledger.c): a plan's, keyed 'plan:<plan>',
+ * and the credit settings', keyed 'credit_settings', as anchors name them.
+ * Their entries move no balance; the owning row's values must be the
+ * latest entry's (those the install gave the row when there is none).
+ */
+static FtStatement settings_owners = {
+	"SELECT o.chain, 0, o.head_seq, o.head_hash, 0::bigint, 0::bigint, 0::bigint, 0::bigint,"
+	" " FT_SETTINGS_CHAINED("o.settings", "o.chain", "o.install")
+	" FROM (SELECT 'plan:' OPERATOR(pg_catalog.||) p.plan AS chain, p.head_seq, p.head_hash,"
+	"   " FT_PLAN_SETTINGS_JSON("p.") " AS settings, " FT_PLAN_INSTALL_SETTINGS("p.plan") " AS install"
+	"   FROM freetier.plans p"
+	"  UNION ALL SELECT 'credit_settings', s.head_seq, s.head_hash,"
+	"   " FT_CREDIT_SETTINGS_JSON("s.") ", " FT_CREDIT_INSTALL_SETTINGS
+	"   FROM freetier.credit_settings s) o"
+	" WHERE $1 IS NULL OR o.chain OPERATOR(pg_catalog.=) $1 ORDER BY o.chain",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement settings_entries = {
+	"SELECT 0, prev_hash, hash, chain, seq, kind, settings, created_at"
+	" FROM freetier.settings_ledger WHERE chain OPERATOR(pg_catalog.=) $1 ORDER BY seq",
+	1, {TEXTOID}, NULL
+};
+
+static const ChainKind settings_chains = {&settings_owners, &settings_entries,
+FT_SETTINGS_CHAIN, 5, NULL, -1, -1, FT_CHAINS_SETTINGS};
 
 /* Where an entries row's hashed fields start (0-based: its fourth column). */
 #define FIRST_FIELD 3
@@ -299,7 +327,8 @@ start_at_checkpoint(ChainCheck *c, TupleTableSlot *row, const FtField *fields, i
 	const FtField *kind = &fields[2];
 	bytea	   *prev = DatumGetByteaPP(row->tts_values[1]);
 
-	if (kind->s == NULL || kind->len != strlen("checkpoint") ||
+	if (c->kind->delta_field < 0 ||	/* a chain without balances has no checkpoints */
+		kind->s == NULL || kind->len != strlen("checkpoint") ||
 		memcmp(kind->s, "checkpoint", kind->len) != 0 ||
 		fields[c->kind->delta_field].i != 0 ||
 		VARSIZE_ANY_EXHDR(prev) != FT_HASH_BYTES)
@@ -335,7 +364,7 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	FtField		fields[FT_MAX_FIELDS];
 	int			nfields = c->chain == 0 ? kind->nfields : kind->nfields + 1;
 	int			bucket;
-	int64		expected;
+	int64		expected = 0;
 	uint8		hash[FT_HASH_BYTES];
 
 	slot_getallattrs(row);
@@ -350,8 +379,9 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 		return false;
 	if (!bytea_is_hash(row->tts_values[1], c->head))
 		return false;
-	if (pg_add_s64_overflow(c->balance[bucket], fields[kind->delta_field].i, &expected) ||
-		expected != fields[kind->balance_field].i || expected < 0)
+	if (kind->delta_field >= 0 &&
+		(pg_add_s64_overflow(c->balance[bucket], fields[kind->delta_field].i, &expected) ||
+		 expected != fields[kind->balance_field].i || expected < 0))
 		return false;
 	ft_chain_hash(c->chain == 0 ? kind->domain : kind->later_domain, fields, nfields,
 				  c->head, hash);
@@ -363,7 +393,8 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	memcpy(c->head, hash, FT_HASH_BYTES);
 	if (c->entries == c->anchor_seq)
 		c->anchor_found = memcmp(hash, c->anchor_hash, FT_HASH_BYTES) == 0;
-	c->install_seed_only = c->entries == 1 && !c->kind->accounts && is_install_seed(fields);
+	c->install_seed_only = c->entries == 1 && c->kind->family == FT_CHAINS_POOLS &&
+		is_install_seed(fields);
 	return true;
 }
 
@@ -470,8 +501,10 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 	owners = read_owners(kind, only, &n);
 	if (only && n == 0)
 	{
-		if (kind->accounts)
+		if (kind->family == FT_CHAINS_ACCOUNTS)
 			ft_report_unknown_account(only);
+		if (kind->family == FT_CHAINS_SETTINGS)
+			ft_report_unknown_chain(only);
 		ft_report_unknown_pool(only);
 	}
 
@@ -493,7 +526,7 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 			check_chain(kind, o, &c);
 			entries += c.rows;
 			if (!c.ok)
-				ft_log_bad_chain(kind->accounts, o->key, o->chain, c.first_bad_entry);
+				ft_log_bad_chain(kind->family, o->key, o->chain, c.first_bad_entry);
 			if (ok && !c.ok)
 			{
 				ok = false;
@@ -573,6 +606,19 @@ freetier_verify_account_ledger_v4(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+PG_FUNCTION_INFO_V1(freetier_verify_settings_ledger);
+
+/*
+ * freetier_verify_settings_ledger(chain text DEFAULT NULL) (0.4): the
+ * settings chains, each plan's and the credit settings'.
+ */
+Datum
+freetier_verify_settings_ledger(PG_FUNCTION_ARGS)
+{
+	verify_chains(fcinfo, &settings_chains, "chain");
+	return (Datum) 0;
+}
+
 PG_FUNCTION_INFO_V1(freetier_verify_ledger_archive);
 
 /*
@@ -584,6 +630,16 @@ freetier_verify_ledger_archive(PG_FUNCTION_ARGS)
 {
 	verify_chains(fcinfo, &archive_chains, "pool");
 	return (Datum) 0;
+}
+
+/* 42704: no chain of that name (anchor.c's names). */
+void
+ft_report_unknown_chain(const char *chain)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("chain \"%s\" does not exist", chain),
+			 errdetail("freetier_ledger_anchor lists every chain.")));
 }
 
 /* The hash a chain starts after. */
@@ -616,10 +672,11 @@ find_owner(const ChainKind *kind, const char *key, int chain)
  * when there is no such chain.
  */
 bool
-ft_verify_anchor(bool account, const char *key, int chain, int64 seq,
+ft_verify_anchor(FtChainFamily family, const char *key, int chain, int64 seq,
 				 const uint8 *hash, bool *exists)
 {
-	const ChainKind *kind = account ? &account_chains_v4 : &pool_chains_owed;
+	const ChainKind *kind = family == FT_CHAINS_ACCOUNTS ? &account_chains_v4 :
+		family == FT_CHAINS_SETTINGS ? &settings_chains : &pool_chains_owed;
 	ChainOwner *o = find_owner(kind, key, chain);
 	ChainCheck	c = {0};
 
@@ -630,7 +687,7 @@ ft_verify_anchor(bool account, const char *key, int chain, int64 seq,
 	c.anchor_hash = hash;
 	c.anchor_found = seq == 0 && memcmp(hash, zero_hash, FT_HASH_BYTES) == 0;
 	check_chain(kind, o, &c);
-	if (!c.ok || c.anchor_found || account)
+	if (!c.ok || c.anchor_found || family != FT_CHAINS_POOLS)
 		return c.ok && c.anchor_found;
 
 	o = find_owner(&archive_chains, key, chain);
