@@ -24,10 +24,11 @@
  * and only when the values they write are not the chained ones.  A setter
  * never chains an edit made outside freetier: a plan's every value is an
  * argument, and a credit setting not given is taken from the chain, not the
- * row.  Both lock the owning row (the upsert, the update) before reading
- * the chain, in a statement of its own (FT_LOCKING: a new snapshot), so
- * that concurrent setters append one after the other.  No request reads or
- * writes a chain here.
+ * row.  Both lock the owning row (the upsert; FOR NO KEY UPDATE) before
+ * they read the chain, in statements of their own (FT_LOCKING: a snapshot
+ * taken after the lock), so that concurrent setters append one after the
+ * other and none writes over another's change (test/specs/settings-race).
+ * No request reads or writes a chain here.
  *
  *-------------------------------------------------------------------------
  */
@@ -47,9 +48,17 @@ static FtStatement upsert_plan = {
 };
 
 /*
- * Write the credit settings, each one not given (NULL) as the chain has
- * it, locking the row.
+ * Lock the credit settings row, and then (a statement of its own, so a
+ * snapshot taken after the lock) write them, each one not given (NULL) as
+ * the chain has it: read in the update's own snapshot, the chain would
+ * miss a setter that committed while this one waited, whose change would
+ * then be written over.
  */
+static FtStatement lock_credit_settings = {
+	"SELECT FROM freetier.credit_settings FOR NO KEY UPDATE",
+	0, {InvalidOid}, NULL
+};
+
 static FtStatement update_credit_settings = {
 	"UPDATE freetier.credit_settings s"
 	" SET default_plan = coalesce($1, c.v OPERATOR(pg_catalog.->>) 'default_plan'),"
@@ -178,6 +187,7 @@ freetier_set_credit_settings(PG_FUNCTION_ARGS)
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 	}
 	ft_connect(FT_LOCKING);
+	ft_execute(&lock_credit_settings, NULL, NULL);
 	ft_execute(&update_credit_settings, args, nulls);
 	settings_chain("credit_settings", "credit_settings", &credit_settings_row,
 				   &save_credit_settings_head);
