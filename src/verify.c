@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * verify.c
- *	  The hash chains' read side: freetier_verify_ledger (the pools' chains)
- *	  and freetier_verify_account_ledger (the accounts' chains), and the
- *	  check behind freetier_verify_anchor.
+ *	  The hash chains' read side: freetier_verify_ledger (the pools' chains),
+ *	  freetier_verify_account_ledger (the accounts' chains),
+ *	  freetier_verify_settings_ledger (the plans' and the credit settings'
+ *	  chains, 0.4), and the check behind freetier_verify_anchor.
  *
  * Every entry is checked in seq order against the chain so far: its seq is
  * the next one, its stored prev_hash is the previous entry's hash, its
@@ -13,8 +14,9 @@
  * balance of every bucket (a pool's stripe has one, two from 0.4 on: its
  * balance and the sats its pool owes; an account has four: the allowance
  * used in its period, in its lifetime plan, in periods settled late, and
- * its purchased balance), and for an account its totals
- * (lifetime_spent, lifetime_added) and its plan.
+ * its purchased balance; a settings chain has none), and for an account
+ * its totals (lifetime_spent, lifetime_added) and its plan, for a pool, an
+ * account, a plan and the credit settings their chained settings.
  *
  * A chain starts at its first stored entry: seq 1, after a hash of zeros,
  * or a checkpoint once the entries before it were archived (ledger_archive.c),
@@ -25,7 +27,8 @@
  * An anchor (anchor.c) is checked the same way, one chain whole, looking
  * on the way for the anchored entry and its hash (ft_verify_anchor).
  *
- * A pool has one chain per stripe; an account has one.  Verification only
+ * A pool has one chain per stripe; an account, a plan and the credit
+ * settings have one each.  Verification only
  * reads, with one snapshot for the whole call
  * (FT_READING), so that a chain and its owning row are seen at one instant.
  * Every chain that fails writes a line to the server log (log_lines.c).
@@ -660,8 +663,8 @@ find_owner(const ChainKind *kind, const char *key, int chain)
 
 /*
  * Whether entry `seq` of a chain still has hash `hash` and the chain
- * verifies (anchor.c): stripe `chain` of pool `key`, or account `key`'s
- * chain (chain 0).  The chain is checked whole, from its first stored
+ * verifies (anchor.c): stripe `chain` of pool `key`, account `key`'s
+ * chain, or the settings chain named `key` (chain 0 for both).  The chain is checked whole, from its first stored
  * entry to its owning row, as freetier_verify_ledger and
  * freetier_verify_account_ledger check it, and the entry is looked for on
  * the way.  A pool's entry archived before the checkpoint its chain starts

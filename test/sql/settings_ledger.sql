@@ -39,6 +39,8 @@ SELECT freetier_define_plan('pro', 'monthly', 1000);
 SELECT freetier_define_plan('gold', 'monthly', NULL, '{"api": 12}');
 SELECT freetier_define_plan('core', 'lifetime', 100, '{"gemini": 25}');
 SELECT * FROM entries;
+-- the first entry's hash, as the README computes it in Python
+SELECT encode(hash, 'hex') AS gold_1 FROM freetier.settings_ledger WHERE chain = 'plan:gold' AND seq = 1;
 SELECT plan, period, allowance, backend_caps, head_seq FROM freetier.plans ORDER BY plan;
 SELECT * FROM freetier_verify_settings_ledger();
 
