@@ -74,19 +74,23 @@ static FtStatement update_credit_settings = {
 	7, {TEXTOID, INTERVALOID, TEXTOID, INT8OID, INT4OID, INTERVALOID, INTERVALOID}, NULL
 };
 
-/* A locked owning row's head, its values as jsonb text, and whether they are chained. */
+/*
+ * A locked owning row, by its chain's name ($1; a plan's is 'plan:' and the
+ * plan): its head, its values as jsonb text, and whether they are chained.
+ */
+#define PLAN_OF_CHAIN "pg_catalog.substr($1, 6)"
 static FtStatement plan_row = {
 	"SELECT p.head_seq, p.head_hash, " FT_PLAN_SETTINGS_JSON("p.") "::text,"
-	" " FT_SETTINGS_CHAINED(FT_PLAN_SETTINGS_JSON("p."), "$2", FT_PLAN_INSTALL_SETTINGS("p.plan"))
-	" FROM freetier.plans p WHERE p.plan OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, TEXTOID}, NULL
+	" " FT_SETTINGS_CHAINED(FT_PLAN_SETTINGS_JSON("p."), "$1", FT_PLAN_INSTALL_SETTINGS("p.plan"))
+	" FROM freetier.plans p WHERE p.plan OPERATOR(pg_catalog.=) " PLAN_OF_CHAIN,
+	1, {TEXTOID}, NULL
 };
 
 static FtStatement credit_settings_row = {
 	"SELECT s.head_seq, s.head_hash, " FT_CREDIT_SETTINGS_JSON("s.") "::text,"
-	" " FT_SETTINGS_CHAINED(FT_CREDIT_SETTINGS_JSON("s."), "$2", FT_CREDIT_INSTALL_SETTINGS)
-	" FROM freetier.credit_settings s WHERE $1 IS NOT NULL",
-	2, {TEXTOID, TEXTOID}, NULL
+	" " FT_SETTINGS_CHAINED(FT_CREDIT_SETTINGS_JSON("s."), "$1", FT_CREDIT_INSTALL_SETTINGS)
+	" FROM freetier.credit_settings s",
+	1, {TEXTOID}, NULL
 };
 
 static FtStatement append_entry = {
@@ -95,26 +99,27 @@ static FtStatement append_entry = {
 	7, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, BYTEAOID, BYTEAOID}, NULL
 };
 
+/* A locked owning row's new head, by its chain's name ($1). */
 static FtStatement save_plan_head = {
 	"UPDATE freetier.plans SET head_seq = $2, head_hash = $3"
-	" WHERE plan OPERATOR(pg_catalog.=) $1",
+	" WHERE plan OPERATOR(pg_catalog.=) " PLAN_OF_CHAIN,
 	3, {TEXTOID, INT8OID, BYTEAOID}, NULL
 };
 
 static FtStatement save_credit_settings_head = {
-	"UPDATE freetier.credit_settings SET head_seq = $2, head_hash = $3 WHERE $1 IS NOT NULL",
+	"UPDATE freetier.credit_settings SET head_seq = $2, head_hash = $3",
 	3, {TEXTOID, INT8OID, BYTEAOID}, NULL
 };
 
 /*
  * Chain a locked owning row's values: a 'settings' entry on chain `chain`
- * unless they are its chained ones already.  `read` is the row's statement
- * (key $1, chain name $2), `save` writes its head.
+ * unless they are its chained ones already.  `read` reads the row, `save`
+ * writes its head.
  */
 static void
-settings_chain(const char *key, const char *chain, FtStatement *read, FtStatement *save)
+settings_chain(const char *chain, FtStatement *read, FtStatement *save)
 {
-	Datum		args[3] = {CStringGetTextDatum(key), CStringGetTextDatum(chain)};
+	Datum		args[3] = {CStringGetTextDatum(chain)};
 	bool		isnull;
 	FtChainHead head;
 	FtField		fields[5];
@@ -160,7 +165,7 @@ freetier_set_plan_settings(PG_FUNCTION_ARGS)
 	}
 	ft_connect(FT_LOCKING);
 	ft_execute(&upsert_plan, args, nulls);
-	settings_chain(plan, psprintf("plan:%s", plan), &plan_row, &save_plan_head);
+	settings_chain(psprintf("plan:%s", plan), &plan_row, &save_plan_head);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -189,8 +194,7 @@ freetier_set_credit_settings(PG_FUNCTION_ARGS)
 	ft_connect(FT_LOCKING);
 	ft_execute(&lock_credit_settings, NULL, NULL);
 	ft_execute(&update_credit_settings, args, nulls);
-	settings_chain("credit_settings", "credit_settings", &credit_settings_row,
-				   &save_credit_settings_head);
+	settings_chain("credit_settings", &credit_settings_row, &save_credit_settings_head);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
