@@ -42,6 +42,19 @@
 	" AND " alias "created_at OPERATOR(pg_catalog.=) '-infinity')"
 
 /*
+ * An account's checkpoint entry (account.c) carries in its ref what the
+ * account's chain commits to besides its purchased balance (the entry's
+ * balance_after): "period=N lifetime=N late=N spent=N added=N plan=NAME",
+ * its three other counters, lifetime_spent, lifetime_added and its plan.
+ * These read one figure back in SQL (verify.c): NULL when it is not there,
+ * never an error.
+ */
+#define FT_CHECKPOINT_FIGURE(ref, name) \
+	"pg_catalog.substring(" ref ", '(?:^| )" name "=([0-9]{1,18})(?: |$)')::bigint"
+#define FT_CHECKPOINT_PLAN(ref) \
+	"pg_catalog.substring(" ref ", ' plan=(.*)$')"
+
+/*
  * SQL for a sum of credits as a bigint: 0 when there is nothing to sum, and
  * never past FT_UNLIMITED (a sum of bigints is numeric and may not fit).
  */
@@ -505,6 +518,7 @@ extern void ft_account_add_purchased(FtAccount *a, const char *kind, int64 credi
 extern void ft_account_take_purchased(FtAccount *a, const char *kind, int64 credits,
 									  const char *ref);
 extern void ft_account_save(FtAccount *a);
+extern bool ft_account_checkpoint(const char *subject, TimestampTz now, int64 *seq);
 
 /* ---- credit_hold.c: a credit hold's life ---- */
 
