@@ -444,6 +444,11 @@ SELECT freetier_create_pool('kc', 100, 10, '15 minutes', 1);
 SELECT * FROM freetier_checkpoint_ledger('kc');
 SELECT left(encode(hash, 'hex'), 8) AS checkpoint_hash FROM freetier.ledger
  WHERE pool = 'kc' AND kind = 'checkpoint';
+-- and for an account's: kca opened on plan pro and checkpointed then
+SELECT count(*) FROM freetier_open_account('kca', 'pro');
+SELECT * FROM freetier_checkpoint_account_ledger('kca');
+SELECT left(encode(hash, 'hex'), 8) AS checkpoint_hash FROM freetier.account_ledger
+ WHERE subject = 'kca' AND kind = 'checkpoint';
 RESET freetier.test_now;
 
 -- no rule of the request path's tables is broken
