@@ -72,7 +72,8 @@ static FtStatement stripe_owes = {
 
 /*
  * Pool $1's entries before each stripe's latest checkpoint, moved to the
- * archive, and where the chain now starts when that moved:
+ * archive, and where the chain now starts when that moved (once: a
+ * concurrent move that recorded it first waits for nothing more):
  * stripe, the checkpoint's seq, how many entries moved.  An
  * install-time seed entry (seq 1, dated -infinity) stays: pg_dump leaves
  * it out and CREATE EXTENSION makes it again, so a restored chain has it
@@ -96,7 +97,8 @@ static FtStatement archive_entries = {
 	"    WHERE cp.seq OPERATOR(pg_catalog.-) 1 OPERATOR(pg_catalog.>) coalesce("
 	"      (SELECT pg_catalog.max(c.archived_seq) FROM freetier.ledger_chain_starts c"
 	"        WHERE c.pool OPERATOR(pg_catalog.=) $1"
-	"          AND c.stripe OPERATOR(pg_catalog.=) cp.stripe), 0))"
+	"          AND c.stripe OPERATOR(pg_catalog.=) cp.stripe), 0)"
+	"   ON CONFLICT DO NOTHING)"
 	" SELECT cp.stripe, cp.seq, (SELECT pg_catalog.count(*) FROM kept"
 	"   WHERE kept.stripe OPERATOR(pg_catalog.=) cp.stripe)"
 	" FROM cp ORDER BY cp.stripe",
@@ -132,7 +134,8 @@ static FtStatement archive_account_entries = {
 	"   SELECT cp.subject, cp.seq OPERATOR(pg_catalog.-) 1 FROM cp"
 	"    WHERE cp.seq OPERATOR(pg_catalog.-) 1 OPERATOR(pg_catalog.>) coalesce("
 	"      (SELECT pg_catalog.max(c.archived_seq) FROM freetier.account_chain_starts c"
-	"        WHERE c.subject OPERATOR(pg_catalog.=) cp.subject), 0))"
+	"        WHERE c.subject OPERATOR(pg_catalog.=) cp.subject), 0)"
+	"   ON CONFLICT DO NOTHING)"
 	" SELECT cp.subject, cp.seq, coalesce(k.n, 0) FROM cp LEFT JOIN"
 	"   (SELECT subject, pg_catalog.count(*) AS n FROM kept GROUP BY subject) k"
 	"   ON k.subject OPERATOR(pg_catalog.=) cp.subject"
