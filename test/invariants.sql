@@ -78,12 +78,11 @@ SELECT rule FROM (VALUES
   ('accounts: its plan exists',
    EXISTS (SELECT FROM freetier.accounts a
             WHERE NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = a.plan))),
-  ('account_backend_use, credit_holds, credit_additions, account_ledger (and archive), trials: their account exists',
+  ('account_backend_use, credit_holds, credit_additions, account_ledger, trials: their account exists',
    EXISTS (SELECT FROM (SELECT subject FROM freetier.account_backend_use
                         UNION ALL SELECT subject FROM freetier.credit_holds
                         UNION ALL SELECT subject FROM freetier.credit_additions
                         UNION ALL SELECT subject FROM freetier.account_ledger
-                        UNION ALL SELECT subject FROM freetier.account_ledger_archive
                         UNION ALL SELECT subject FROM freetier.trials
                         UNION ALL SELECT claimed_by FROM freetier.trials WHERE claimed_by IS NOT NULL) x
             WHERE NOT EXISTS (SELECT FROM freetier.accounts a WHERE a.subject = x.subject)))
