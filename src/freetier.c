@@ -30,9 +30,10 @@
  *	   request_key.c  idempotency keys: a keyed call done once, replayed
  *	   chain.c        the hash chains, write side: hashing, appending
  *	   verify.c       the hash chains, read side: verify_ledger,
- *	                  verify_account_ledger, verify_ledger_archive
- *	   ledger_archive.c  a pool chain's retention: checkpoints, the archive
- *	                  move, dropping the archive; the ledger's guard trigger
+ *	                  verify_account_ledger and both archives' checks
+ *	   ledger_archive.c  the chains' retention, pools' and accounts':
+ *	                  checkpoints, the archive move and where a chain then
+ *	                  starts, dropping the archive; the ledgers' guard trigger
  *	   anchor.c       anchors: every chain's head (ledger_anchor,
  *	                  log_anchors), and a kept one checked (verify_anchor)
  *	 pure: inputs in, answers out, no SQL

@@ -78,18 +78,22 @@
 
 /*
  * An account's chained anniversary and period start (0.4): its latest
- * 'open' entry (both are that entry's instant) or 'settings' entry (both
- * in its ref, a jsonb text); a FROM item with columns seq, anniversary
- * and period_start.  `subject` is SQL for the account's subject.
+ * 'open' entry (both are that entry's instant), 'settings' entry (both in
+ * its ref, a jsonb text) or 'checkpoint' (both in its ref, which carries
+ * them so that archiving keeps them: FT_CHECKPOINT_INSTANT); a FROM item
+ * with columns seq, anniversary and period_start.  `subject` is SQL for
+ * the account's subject.
  */
 #define FT_CHAINED_ACCOUNT_SETTINGS(subject) \
 	"(SELECT l.seq," \
 	"   CASE l.kind WHEN 'open' THEN l.created_at" \
+	"     WHEN 'checkpoint' THEN " FT_CHECKPOINT_INSTANT("l.ref", "anniversary") \
 	"     ELSE (l.ref::jsonb OPERATOR(pg_catalog.->>) 'anniversary')::timestamptz END AS anniversary," \
 	"   CASE l.kind WHEN 'open' THEN l.created_at" \
+	"     WHEN 'checkpoint' THEN " FT_CHECKPOINT_INSTANT("l.ref", "period_start") \
 	"     ELSE (l.ref::jsonb OPERATOR(pg_catalog.->>) 'period_start')::timestamptz END AS period_start" \
 	"  FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) " subject \
-	"   AND l.kind OPERATOR(pg_catalog.=) ANY ('{open,settings}')" \
+	"   AND l.kind OPERATOR(pg_catalog.=) ANY ('{open,settings,checkpoint}')" \
 	"  ORDER BY l.seq DESC LIMIT 1)"
 
 /*
@@ -118,6 +122,25 @@
 	"           OPERATOR(pg_catalog.>) a.period_start)" \
 	"  FROM freetier.plans p, " FT_CHAINED_ACCOUNT_SETTINGS("a.subject") " c" \
 	"  WHERE p.plan OPERATOR(pg_catalog.=) a.plan), false)"
+
+/*
+ * An account's checkpoint entry (account.c) carries in its ref what the
+ * account's chain commits to besides its purchased balance (the entry's
+ * balance_after): "period=N lifetime=N late=N spent=N added=N
+ * anniversary=T period_start=T plan=NAME", its three other counters,
+ * lifetime_spent, lifetime_added, its dates (FT_CHECKPOINT_INSTANT) and its
+ * plan.
+ * These read one figure back in SQL (verify.c): NULL when it is not there,
+ * never an error.
+ */
+#define FT_CHECKPOINT_FIGURE(ref, name) \
+	"pg_catalog.substring(" ref ", '(?:^| )" name "=([0-9]{1,18})(?: |$)')::bigint"
+#define FT_CHECKPOINT_PLAN(ref) \
+	"pg_catalog.substring(" ref ", ' plan=(.*)$')"
+/* An instant a checkpoint carries: microseconds since 2000-01-01 UTC, exact. */
+#define FT_CHECKPOINT_INSTANT(ref, name) \
+	"('2000-01-01 00:00:00+00'::timestamptz OPERATOR(pg_catalog.+) (pg_catalog.substring(" ref "," \
+	" '(?:^| )" name "=(-?[0-9]{1,19})(?: |$)')::bigint OPERATOR(pg_catalog.*) interval '1 microsecond'))"
 
 /*
  * SQL for a sum of credits as a bigint: 0 when there is nothing to sum, and
@@ -591,6 +614,7 @@ extern void ft_account_take_purchased(FtAccount *a, const char *kind, int64 cred
 									  const char *ref);
 extern void ft_account_settings_chain(FtAccount *a);
 extern void ft_account_save(FtAccount *a);
+extern bool ft_account_checkpoint(const char *subject, TimestampTz now, int64 *seq);
 
 /* ---- credit_hold.c: a credit hold's life ---- */
 
