@@ -7,17 +7,19 @@
 #   - after a restart with freetier.chain_key_file, its chains with unkeyed
 #     traffic are reported until freetier_seal_chains seals them, then
 #     verify; every new entry is keyed, and verifies;
-#   - restarted without the key, verification of keyed entries is 55000,
-#     never ok; a sealed chain's unkeyed entries verify as before;
+#   - restarted without the key, verification of keyed entries (a
+#     ledger, an archive, an anchor) is 55000, never ok; a sealed chain's unkeyed entries verify as before;
 #   - an insider without the key, triggers disabled, rewrites a keyed
 #     pool's tail and head, a sealed account's tail and head, and a keyed
 #     account's whole chain, with freetier's own unkeyed hashes: with the
 #     key loaded again each of those chains is reported, at the first entry
 #     the key does not vouch for, and an anchor of a rewritten chain no
 #     longer holds; so is a chain whose seal was deleted;
+#   - sealing waits for no lock: an entry appended meanwhile is keyed;
+#   - an archive of keyed and unkeyed entries verifies;
 #   - a key file inside the data directory, of the wrong length, readable
-#     by others, or missing stops the server at start, the reason in the
-#     log; a key file set without preloading freetier makes chain writes
+#     by others, a directory, or missing stops the server at start, the
+#     reason in the log; a key file set without preloading freetier makes chain writes
 #     55000;
 #   - SHOW and pg_settings show the path only, and the key's bytes (raw or
 #     hex) are nowhere in the server log.
@@ -48,7 +50,7 @@ write_key($key_file, $key, 0600);
 
 my $node = PostgreSQL::Test::Cluster->new('keyed');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'freetier'");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'freetier'\nmax_prepared_transactions = 2");
 $node->start;
 
 sub sql
@@ -108,16 +110,19 @@ is(sql(q{SHOW freetier.chain_key_file}), $key_file, 'SHOW shows the path');
 is(sql($verify_pools), "default true -\nold false 1",
 	'with the key: an unkeyed chain is reported until sealed (the install seed is not)');
 is(sql($verify_accounts), "quiet false 1", 'with the key: an unkeyed account is reported until sealed');
+# Sealing takes no lock: a keyed entry appended meanwhile (its transaction
+# prepared, its row locks held) vouches for its chain itself.
+sql(q{BEGIN; SELECT freetier_credit(100, 'old', 'old-2'); PREPARE TRANSACTION 'during_seal'});
 is(sql(q{SELECT freetier_seal_chains()}), '3', 'every chain whose head is not keyed is sealed');
+sql(q{COMMIT PREPARED 'during_seal'});
 is(sql($verify_pools), "default true -\nold true -", 'sealed: pools verify');
 is(sql($verify_accounts), "quiet true -", 'sealed: accounts verify');
 sql(q{DELETE FROM freetier.chain_seals WHERE chain = 'account:quiet'});
 is(sql($verify_accounts), "quiet false 1", 'a seal deleted: its chain is reported');
-is(sql(q{SELECT freetier_seal_chains()}), '3', 'sealing again seals every chain whose head is not keyed');
+is(sql(q{SELECT freetier_seal_chains()}), '2', 'sealing again seals every chain whose head is not keyed (old\'s is keyed now)');
 is(sql($verify_accounts), "quiet true -", 'sealed again: accounts verify');
 
 # New traffic is keyed.
-sql(q{SELECT freetier_credit(100, 'old', 'old-2')});
 sql(q{SELECT freetier_create_pool('p1', 1000, 10, '15 minutes', 1)});
 sql(q{SELECT freetier_credit(200, 'p1', 'p1-1')});
 sql(q{SELECT freetier_credit(300, 'p1', 'p1-2')});
@@ -131,6 +136,12 @@ is(sql(q{SELECT count(*) FROM freetier.account_ledger WHERE subject = 'fresh'
           AND substr(hash, 1, 4) = '\x66746b31'::bytea}), '2', 'new account entries are keyed');
 is(sql($verify_pools), "default true -\nold true -\np1 true -", 'keyed entries verify');
 is(sql($verify_accounts), "fresh true -\nkept true -\nquiet true -", 'keyed accounts verify');
+# An archive: its keyed and unkeyed entries verify, vouched for by the
+# keyed checkpoint the chain now starts at.
+sql(q{SELECT count(*) FROM freetier_checkpoint_ledger('old')});
+is(sql(q{SELECT archived FROM freetier_archive_ledger('old')}), '3', 'old: three entries archived');
+is(sql(q{SELECT ok FROM freetier_verify_ledger_archive('old')}), 't', 'the archive verifies');
+is(sql($verify_pools), "default true -\nold true -\np1 true -", 'after the archive move, too');
 my $anchor = sql(q{SELECT seq || ',' || head_hash FROM freetier_ledger_anchor() WHERE chain = 'pool:0:p1'});
 my ($anchor_seq, $anchor_hash) = split /,/, $anchor;
 is(sql("SELECT freetier_verify_anchor('pool:0:p1', $anchor_seq, '$anchor_hash')"), 't',
@@ -138,8 +149,13 @@ is(sql("SELECT freetier_verify_anchor('pool:0:p1', $anchor_seq, '$anchor_hash')"
 
 # Without the key, what is keyed cannot be checked: 55000, never ok.
 restart_with_key('');
-like(error_of(q{SELECT * FROM freetier_verify_ledger('old')}), qr/ERROR:  55000: no chain key is loaded\nDETAIL:  Chain "pool:0:old" has keyed entries \(entry 3\)\.\nHINT:  Set freetier.chain_key_file/,
+like(error_of(q{SELECT * FROM freetier_verify_ledger('old')}), qr/ERROR:  55000: no chain key is loaded\nDETAIL:  Chain "pool:0:old" has keyed entries \(entry 4\)\.\nHINT:  Set freetier.chain_key_file/,
 	'no key: a pool with keyed entries is 55000');
+like(error_of(q{SELECT * FROM freetier_verify_ledger_archive('old')}),
+	qr/ERROR:  55000: no chain key is loaded\nDETAIL:  Chain "pool:0:old" has keyed entries \(entry 3\)\./,
+	'no key: an archive with keyed entries is 55000');
+like(error_of("SELECT freetier_verify_anchor('pool:0:p1', $anchor_seq, '$anchor_hash')"),
+	qr/ERROR:  55000: no chain key is loaded/, 'no key: an anchor of a keyed chain is 55000');
 like(error_of(q{SELECT * FROM freetier_verify_account_ledger('kept')}),
 	qr/ERROR:  55000: no chain key is loaded\nDETAIL:  Chain "account:kept" has keyed entries \(entry 1\)\./,
 	'no key: an account with keyed entries is 55000');
@@ -197,6 +213,8 @@ my @refused = (
 		qr/must hold exactly 32 bytes\n.*DETAIL:  It holds 31 bytes\./ ],
 	[ 'readable by others', "$keydir/open.key", $key, 0644,
 		qr/has group or world access/ ],
+	[ 'that is a directory', $keydir, undef, 0,
+		qr/chain key file ".*" is not a regular file/ ],
 	[ 'missing', "$keydir/missing.key", undef, 0,
 		qr/could not open chain key file ".*missing.key": No such file or directory/ ]);
 for my $case (@refused)
