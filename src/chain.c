@@ -190,16 +190,30 @@ ft_chain_head_read(FtChainHead *head, int64 seq, Datum hash)
 }
 
 /*
+ * Whether an entry is a pool's install-time seed (FT_INSTALL_SEED): the same
+ * bytes in every install, keyed or not, since a dump leaves it out and
+ * CREATE EXTENSION makes it again wherever the dump is restored.
+ */
+static bool
+is_install_seed(const char *domain, const FtField *fields, int nfields)
+{
+	return strcmp(domain, FT_POOL_CHAIN) == 0 && nfields >= 8 && fields[1].i == 1 &&
+		fields[7].i == DT_NOBEGIN && fields[2].s != NULL &&
+		fields[2].len == strlen("seed") && memcmp(fields[2].s, "seed", fields[2].len) == 0;
+}
+
+/*
  * Number an entry as the one after *head (field 1 is its seq) and hash it,
- * keyed when a chain key is loaded: *next is the chain's head once the
- * entry is written.
+ * keyed when a chain key is loaded (but an install-time seed): *next is the
+ * chain's head once the entry is written.
  */
 void
 ft_chain_next(const FtChainHead *head, const char *domain, FtField *fields,
 			  int nfields, FtChainHead *next)
 {
 	fields[1] = ft_int64_field(head->seq + 1);
-	chain_hash(ft_chain_key(), domain, fields, nfields, head->hash, next->hash);
+	chain_hash(is_install_seed(domain, fields, nfields) ? NULL : ft_chain_key(),
+			   domain, fields, nfields, head->hash, next->hash);
 	next->seq = head->seq + 1;
 }
 

@@ -4,7 +4,7 @@
  *	  The chain key's life: named by freetier.chain_key_file, read once by
  *	  the postmaster at server start (freetier in shared_preload_libraries),
  *	  kept in sodium_malloc'd memory made read-only, which every backend
- *	  inherits; only chain.c reads it (ft_chain_key).
+ *	  inherits; only chain.c hashes with it (ft_chain_key).
  *
  * The file must hold exactly FT_CHAIN_KEY_BYTES bytes, be a regular file
  * outside the data directory (a base backup or a copy of the data

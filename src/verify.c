@@ -327,7 +327,7 @@ is_install_seed(const FtField *fields)
 /*
  * Whether an entry's stored hash is its hash after the chain so far, keyed
  * or unkeyed as the stored one's form says (an unkeyed hash may start as a
- * keyed one does: then it is tried unkeyed too); *keyed says which.
+ * keyed one does: it is tried unkeyed too); *keyed says which matched.
  */
 static bool
 entry_hash_matches(ChainCheck *c, const FtField *fields, int nfields, Datum stored,
@@ -338,24 +338,21 @@ entry_hash_matches(ChainCheck *c, const FtField *fields, int nfields, Datum stor
 	bool		tagged = VARSIZE_ANY_EXHDR(b) == FT_HASH_BYTES &&
 		ft_hash_is_keyed((const uint8 *) VARDATA_ANY(b));
 
-	for (int attempt = 0; attempt < 2; attempt++)
+	*keyed = tagged && ft_chain_key() != NULL;
+	if (*keyed)
 	{
-		*keyed = tagged && (ft_chain_key() != NULL) == (attempt == 0);
-		if (*keyed)
-		{
-			if (ft_chain_key() == NULL)
-				ft_chain_key_required(psprintf("Chain \"%s\" has keyed entries (entry %lld).",
-											   ft_chain_name(c->kind->accounts, c->key, c->chain),
-											   (long long) fields[1].i));
-			ft_chain_hash_keyed(domain, fields, nfields, c->head, hash);
-		}
-		else
-			ft_chain_hash(domain, fields, nfields, c->head, hash);
+		ft_chain_hash_keyed(domain, fields, nfields, c->head, hash);
 		if (bytea_is_hash(stored, hash))
 			return true;
-		if (!tagged)
-			return false;
+		*keyed = false;
 	}
+	ft_chain_hash(domain, fields, nfields, c->head, hash);
+	if (bytea_is_hash(stored, hash))
+		return true;
+	if (tagged && ft_chain_key() == NULL)
+		ft_chain_key_required(psprintf("Chain \"%s\" has keyed entries (entry %lld).",
+									   ft_chain_name(c->kind->accounts, c->key, c->chain),
+									   (long long) fields[1].i));
 	return false;
 }
 

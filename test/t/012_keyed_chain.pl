@@ -16,7 +16,8 @@
 #     the key does not vouch for, and an anchor of a rewritten chain no
 #     longer holds; so is a chain whose seal was deleted;
 #   - sealing waits for no lock: an entry appended meanwhile is keyed;
-#   - an archive of keyed and unkeyed entries verifies;
+#   - an archive of keyed and unkeyed entries verifies, and so does a keyed
+#     install dumped and restored;
 #   - a key file inside the data directory, of the wrong length, readable
 #     by others, a directory, or missing stops the server at start, the
 #     reason in the log; a key file set without preloading freetier makes chain writes
@@ -146,6 +147,17 @@ my $anchor = sql(q{SELECT seq || ',' || head_hash FROM freetier_ledger_anchor() 
 my ($anchor_seq, $anchor_hash) = split /,/, $anchor;
 is(sql("SELECT freetier_verify_anchor('pool:0:p1', $anchor_seq, '$anchor_hash')"), 't',
 	'an anchor of a keyed chain holds');
+
+# A dump restored (CREATE EXTENSION, under the key, makes the install-time
+# seed again, unkeyed as in every install; the seals are carried) verifies
+# with the key.
+my $dump = "$keydir/keyed.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, 'postgres' ], 'pg_dump -Fc of a keyed install');
+sql(q{CREATE DATABASE restored});
+$node->command_ok([ 'pg_restore', '-d', 'restored', $dump ], 'pg_restore of it');
+is($node->safe_psql('restored', qq{SELECT count(*) FROM freetier.chain_seals; $verify_pools; $verify_accounts}),
+	"3\ndefault true -\nold true -\np1 true -\nfresh true -\nkept true -\nquiet true -",
+	'restored: the seals are there, and every chain verifies');
 
 # Without the key, what is keyed cannot be checked: 55000, never ok.
 restart_with_key('');
