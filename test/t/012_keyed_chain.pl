@@ -8,7 +8,8 @@
 #     traffic are reported until freetier_seal_chains seals them, then
 #     verify; every new entry is keyed, and verifies;
 #   - restarted without the key, verification of keyed entries (a
-#     ledger, an archive, an anchor) is 55000, never ok; a sealed chain's unkeyed entries verify as before;
+#     ledger, an archive, an anchor) is 55000, never ok; a sealed chain's
+#     unkeyed entries verify as before;
 #   - an insider without the key, triggers disabled, rewrites a keyed
 #     pool's tail and head, a sealed account's tail and head, and a keyed
 #     account's whole chain, with freetier's own unkeyed hashes: with the
@@ -20,8 +21,8 @@
 #     install dumped and restored;
 #   - a key file inside the data directory, of the wrong length, readable
 #     by others, a directory, or missing stops the server at start, the
-#     reason in the log; a key file set without preloading freetier makes chain writes
-#     55000;
+#     reason in the log; a key file set without preloading freetier
+#     makes chain writes 55000;
 #   - SHOW and pg_settings show the path only, and the key's bytes (raw or
 #     hex) are nowhere in the server log.
 
