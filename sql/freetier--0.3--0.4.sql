@@ -123,6 +123,7 @@ AS $$
         'freetier_account_ledger_archive(text)',
         'freetier_verify_account_ledger_archive(text)',
         'freetier_drop_account_ledger_archive(text)',
+        'freetier_seal_chains()',
         'freetier_reset_counters()',
         'freetier_list_subjects(text,integer)',
         'freetier_list_accounts(text,integer)',
@@ -1324,3 +1325,33 @@ CREATE FUNCTION freetier_drop_account_ledger_archive(subject text DEFAULT NULL)
 COMMENT ON FUNCTION freetier_drop_account_ledger_archive(text) IS
     'delete every archived entry of the account (NULL: of every account; export them first); returns how many';
 REVOKE ALL ON FUNCTION freetier_drop_account_ledger_archive(text) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Keyed chains (issue 9, "Anchors"; src/chain_key.c).  With
+-- freetier.chain_key_file set and freetier preloaded, new entries of every
+-- chain are hashed with keyed BLAKE2b, and verification requires each chain
+-- to be vouched for by the key up to its head: its last entry keyed, or a
+-- seal of its head.  freetier_seal_chains seals an existing install's
+-- chains once the key is loaded (README, "Keyed chains").
+------------------------------------------------------------------------------
+
+-- A chain's seal: a keyed hash of its head (seq and hash) under its anchor
+-- name, which only the chain key can make.
+CREATE TABLE freetier.chain_seals (
+    chain text PRIMARY KEY,
+    seq   bigint NOT NULL,
+    seal  bytea NOT NULL
+);
+COMMENT ON TABLE freetier.chain_seals IS
+    'each sealed chain''s head, keyed with the chain key (freetier_seal_chains)';
+SELECT pg_catalog.pg_extension_config_dump('freetier.chain_seals', '');
+REVOKE ALL ON freetier.chain_seals FROM PUBLIC;
+
+CREATE FUNCTION freetier_seal_chains()
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_seal_chains'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_seal_chains() IS
+    'seal, with the chain key, every chain whose head is not a keyed entry (start keying an existing install); returns how many';
+REVOKE ALL ON FUNCTION freetier_seal_chains() FROM PUBLIC;

@@ -389,8 +389,23 @@ typedef struct FtChainHead
 #define FT_STRIPE_CHAIN		"freetier stripe ledger v1"
 #define FT_ACCOUNT_CHAIN	"freetier account ledger v1"
 
+/*
+ * A keyed entry's hash: these bytes, then a keyed BLAKE2b of the rest of
+ * FT_HASH_BYTES, with a key of FT_CHAIN_KEY_BYTES (chain_key.c).
+ */
+#define FT_KEYED_TAG		"ftk1"
+#define FT_KEYED_TAG_BYTES	4
+#define FT_CHAIN_KEY_BYTES	32
+
 extern void ft_chain_hash(const char *domain, const FtField *fields, int nfields,
 						  const uint8 *prev, uint8 *out);
+extern void ft_chain_hash_keyed(const char *domain, const FtField *fields, int nfields,
+								const uint8 *prev, uint8 *out);
+extern bool ft_hash_is_keyed(const uint8 *hash);
+
+/* The domain tag of a seal (anchor.c): a chain's head, keyed. */
+#define FT_SEAL_DOMAIN		"freetier chain seal v1"
+extern void ft_chain_seal(const char *chain, int64 seq, const uint8 *head, uint8 *out);
 extern Datum ft_hash_datum(const uint8 *hash);
 extern void ft_chain_head_read(FtChainHead *head, int64 seq, Datum hash);
 extern void ft_chain_next(const FtChainHead *head, const char *domain,
@@ -398,6 +413,16 @@ extern void ft_chain_next(const FtChainHead *head, const char *domain,
 extern void ft_field_arg(const FtField *f, Datum *arg, char *null);
 extern void ft_chain_append(FtChainHead *head, const char *domain,
 							FtStatement *insert, FtField *fields, int nfields);
+
+/* ---- chain_key.c: the chain key, read at server start ---- */
+
+extern void ft_chain_key_init(void);
+extern const uint8 *ft_chain_key(void);
+extern const uint8 *ft_chain_key_required(const char *detail);
+
+/* ---- anchor.c: anchors and seals ---- */
+
+extern char *ft_chain_name(bool account, const char *key, int stripe);
 
 /* ---- verify.c: the hash chains, read side ---- */
 

@@ -25,6 +25,16 @@
  * An anchor (anchor.c) is checked the same way, one chain whole, looking
  * on the way for the anchored entry and its hash (ft_verify_anchor).
  *
+ * With a chain key loaded (chain_key.c) a chain must also be vouched for
+ * by the key up to its head: its last entry keyed, or else a seal
+ * (anchor.c) of its head, or its last entry an install seed (the same
+ * bytes in every install).  A keyed entry commits to every entry before
+ * it, so an unkeyed entry after the last keyed one is one that anyone could
+ * have written: the first such is the chain's first bad entry.  Without the
+ * key, a keyed entry cannot be checked: 55000, never ok (a seal is not
+ * read: the entries it vouches for are unkeyed, and checked as such).  An
+ * archive is vouched for by the checkpoint its chain starts at.
+ *
  * A pool has one chain per stripe; an account has one.  Verification only
  * reads, with one snapshot for the whole call
  * (FT_READING), so that a chain and its owning row are seen at one instant.
@@ -371,6 +381,9 @@ typedef struct ChainCheck
 	bool		install_seed_only;	/* the one entry so far is an install seed */
 	int64		balance[FT_MAX_BUCKETS];
 	uint8		head[FT_HASH_BYTES];
+	const char *key;			/* the pool or subject */
+	int64		unvouched_from; /* the first unkeyed entry after the last keyed
+								 * one (0: none) */
 	int64		anchor_seq;		/* an anchored entry's seq (0: none) ... */
 	const uint8 *anchor_hash;	/* ... and its hash */
 	bool		anchor_found;	/* that entry matched, with that hash */
@@ -424,6 +437,38 @@ is_install_seed(const FtField *fields)
 		fields[2].len == strlen("seed") && memcmp(fields[2].s, "seed", fields[2].len) == 0;
 }
 
+/*
+ * Whether an entry's stored hash is its hash after the chain so far, keyed
+ * or unkeyed as the stored one's form says (an unkeyed hash may start as a
+ * keyed one does: it is tried unkeyed too); *keyed says which matched.
+ */
+static bool
+entry_hash_matches(ChainCheck *c, const FtField *fields, int nfields, Datum stored,
+				   uint8 *hash, bool *keyed)
+{
+	const char *domain = c->chain == 0 ? c->kind->domain : c->kind->later_domain;
+	bytea	   *b = DatumGetByteaPP(stored);
+	bool		tagged = VARSIZE_ANY_EXHDR(b) == FT_HASH_BYTES &&
+		ft_hash_is_keyed((const uint8 *) VARDATA_ANY(b));
+
+	*keyed = tagged && ft_chain_key() != NULL;
+	if (*keyed)
+	{
+		ft_chain_hash_keyed(domain, fields, nfields, c->head, hash);
+		if (bytea_is_hash(stored, hash))
+			return true;
+		*keyed = false;
+	}
+	ft_chain_hash(domain, fields, nfields, c->head, hash);
+	if (bytea_is_hash(stored, hash))
+		return true;
+	if (tagged && ft_chain_key() == NULL)
+		ft_chain_key_required(psprintf("Chain \"%s\" has keyed entries (entry %lld).",
+									   ft_chain_name(c->kind->accounts, c->key, c->chain),
+									   (long long) fields[1].i));
+	return false;
+}
+
 /* Check one entry against the chain so far. */
 static bool
 entry_matches(ChainCheck *c, TupleTableSlot *row)
@@ -434,6 +479,7 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	int			bucket;
 	int64		expected;
 	uint8		hash[FT_HASH_BYTES];
+	bool		keyed;
 
 	slot_getallattrs(row);
 	bucket = DatumGetInt32(row->tts_values[0]);
@@ -450,9 +496,7 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	if (pg_add_s64_overflow(c->balance[bucket], fields[kind->delta_field].i, &expected) ||
 		expected != fields[kind->balance_field].i || expected < 0)
 		return false;
-	ft_chain_hash(c->chain == 0 ? kind->domain : kind->later_domain, fields, nfields,
-				  c->head, hash);
-	if (!bytea_is_hash(row->tts_values[2], hash))
+	if (!entry_hash_matches(c, fields, nfields, row->tts_values[2], hash, &keyed))
 		return false;
 
 	c->entries++;
@@ -461,6 +505,10 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	if (c->entries == c->anchor_seq)
 		c->anchor_found = memcmp(hash, c->anchor_hash, FT_HASH_BYTES) == 0;
 	c->install_seed_only = c->entries == 1 && !c->kind->accounts && is_install_seed(fields);
+	if (keyed)
+		c->unvouched_from = 0;
+	else if (c->unvouched_from == 0 && !c->install_seed_only)
+		c->unvouched_from = c->entries;
 	return true;
 }
 
@@ -489,6 +537,38 @@ typedef struct ChainOwner
 	bool		figures_ok;		/* the row's other figures agree with the chain */
 } ChainOwner;
 
+static FtStatement seal_of = {
+	"SELECT seq, seal FROM freetier.chain_seals WHERE chain OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * Whether a chain that verified is vouched for by the key up to its head,
+ * when a key is loaded (the header says how): with an unkeyed entry after
+ * its last keyed one (c->unvouched_from), only by a seal of its head.  An
+ * archive (a pool's or the accounts') is vouched for by its owner, a
+ * checkpoint in the ledger.  The
+ * seal is read only then, so that nothing changes for unkeyed chains.
+ */
+static bool
+chain_vouched(ChainCheck *c)
+{
+	char	   *name;
+	Datum		args[1];
+	bool		isnull;
+	uint8		seal[FT_HASH_BYTES];
+
+	if (c->unvouched_from == 0 || ft_chain_key() == NULL || c->kind == &archive_chains ||
+		c->kind == &account_archive_chains)
+		return true;
+	name = ft_chain_name(c->kind->accounts, c->key, c->chain);
+	args[0] = CStringGetTextDatum(name);
+	if (ft_execute(&seal_of, args, NULL) == 0 || ft_column_int64(0, 1) != c->entries)
+		return false;
+	ft_chain_seal(name, c->entries, c->head, seal);
+	return bytea_is_hash(ft_column(0, 2, &isnull), seal);
+}
+
 /*
  * Walk one chain, each entry as the statement produces it, so that neither
  * the rows nor what checking them allocates grow with the ledger; then
@@ -502,6 +582,7 @@ check_chain(const ChainKind *kind, const ChainOwner *o, ChainCheck *c)
 
 	c->kind = kind;
 	c->chain = o->chain;
+	c->key = o->key;
 	c->ok = true;
 	ft_execute_each(kind->entries, args, NULL, check_entry, c);
 	if (c->ok && (c->entries != o->head_seq || !o->figures_ok ||
@@ -511,6 +592,11 @@ check_chain(const ChainKind *kind, const ChainOwner *o, ChainCheck *c)
 		c->ok = false;
 		if (c->entries < o->head_seq)
 			c->first_bad_entry = c->entries + 1;
+	}
+	if (c->ok && !chain_vouched(c))
+	{
+		c->ok = false;
+		c->first_bad_entry = c->unvouched_from;
 	}
 }
 
