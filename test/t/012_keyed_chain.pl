@@ -159,6 +159,13 @@ $node->command_ok([ 'pg_restore', '-d', 'restored', $dump ], 'pg_restore of it')
 is($node->safe_psql('restored', qq{SELECT count(*) FROM freetier.chain_seals; $verify_pools; $verify_accounts}),
 	"3\ndefault true -\nold true -\np1 true -\nfresh true -\nkept true -\nquiet true -",
 	'restored: the seals are there, and every chain verifies');
+# The accounts' archive too (in the restored copy): quiet's unkeyed entries
+# are vouched for by the keyed checkpoint its chain now starts at.
+is($node->safe_psql('restored', q{SELECT count(*) FROM freetier_checkpoint_account_ledger('quiet');
+  SELECT archived > 0 FROM freetier_archive_account_ledger('quiet');
+  SELECT ok FROM freetier_verify_account_ledger_archive('quiet');
+  SELECT ok FROM freetier_verify_account_ledger('quiet')}),
+	"1\nt\nt\nt", 'restored: an account archive of unkeyed entries verifies, vouched for by its keyed checkpoint');
 
 # Without the key, what is keyed cannot be checked: 55000, never ok.
 restart_with_key('');
