@@ -9,6 +9,7 @@ OBJS = \
 	src/anchor.o \
 	src/args.o \
 	src/chain.o \
+	src/chain_key.o \
 	src/clock.o \
 	src/correction.o \
 	src/counters.o \
@@ -55,7 +56,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
 # pg_regress: test/sql/*.sql against test/expected/*.out
-REGRESS = setup decide estimate settle credit ledger chains retention errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants listings counters corrections keys low_water import anchors settings_chain settings_ledger upgrade
+REGRESS = setup decide estimate settle credit ledger chains retention errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants listings counters corrections keys low_water import anchors settings_chain settings_ledger keyed upgrade
 # $(srcdir): the source tree, also in an out-of-tree build
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 

@@ -119,6 +119,12 @@ AS $$
         'freetier_configure_credits(text,interval,text,bigint,integer,interval,interval)',
         'freetier_verify_account_ledger(text)',
         'freetier_verify_settings_ledger(text)',
+        'freetier_checkpoint_account_ledger(text)',
+        'freetier_archive_account_ledger(text)',
+        'freetier_account_ledger_archive(text)',
+        'freetier_verify_account_ledger_archive(text)',
+        'freetier_drop_account_ledger_archive(text)',
+        'freetier_seal_chains()',
         'freetier_reset_counters()',
         'freetier_list_subjects(text,integer)',
         'freetier_list_accounts(text,integer)',
@@ -449,9 +455,23 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   DETAIL = 'Accounts are opened with freetier_open_account.';
     END IF;
-    RETURN (SELECT coalesce(sum(l.delta), 0)::bigint
-              FROM freetier.account_ledger l
-             WHERE l.subject = $1 AND l.bucket = 'purchased' AND l.created_at <= $2);
+    -- entries moved to freetier.account_ledger_archive count; dropped ones cannot
+    IF (SELECT min(e.seq) FROM (SELECT l.seq FROM freetier.account_ledger l WHERE l.subject = $1
+                                UNION ALL
+                                SELECT a.seq FROM freetier.account_ledger_archive a
+                                 WHERE a.subject = $1) e) > 1 THEN
+        RAISE EXCEPTION 'account "%" has ledger entries that were archived and dropped', $1
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A balance at an instant is the sum of the entries up to then, in the ledger and its archive.',
+                  HINT = 'Sum them from the archive''s export (freetier_account_ledger_archive).';
+    END IF;
+    RETURN (SELECT coalesce(sum(e.delta), 0)::bigint
+              FROM (SELECT l.delta, l.bucket, l.created_at FROM freetier.account_ledger l
+                     WHERE l.subject = $1
+                    UNION ALL
+                    SELECT a.delta, a.bucket, a.created_at FROM freetier.account_ledger_archive a
+                     WHERE a.subject = $1) e
+             WHERE e.bucket = 'purchased' AND e.created_at <= $2);
 END
 $$;
 COMMENT ON FUNCTION freetier_account_balance_at(text, timestamptz) IS
@@ -847,6 +867,7 @@ BEGIN
            SELECT x.hold_id FROM freetier.credit_holds x
             WHERE x.state <> 'held' AND x.ended_at < cutoff
               AND NOT EXISTS (SELECT FROM freetier.account_ledger l WHERE l.hold_id = x.hold_id)
+              AND NOT EXISTS (SELECT FROM freetier.account_ledger_archive a WHERE a.hold_id = x.hold_id)
               AND NOT EXISTS (SELECT FROM freetier.request_keys k WHERE k.hold_id = x.hold_id)
               FOR UPDATE SKIP LOCKED);
     GET DIAGNOSTICS removed = ROW_COUNT;
@@ -1150,6 +1171,191 @@ SELECT freetier.chain_pool_settings(p.pool) FROM freetier.pools p ORDER BY p.poo
 SELECT freetier.chain_account_settings(a.subject) FROM freetier.accounts a ORDER BY a.subject;
 DROP FUNCTION freetier.chain_pool_settings(text);
 DROP FUNCTION freetier.chain_account_settings(text);
+
+------------------------------------------------------------------------------
+-- Retention of the accounts' ledger, and where every chain starts (issue 8;
+-- src/ledger_archive.c, src/verify.c).
+--
+-- As for the pools' ledger (the retention block above): a 'checkpoint' on
+-- an account's chain (freetier_checkpoint_account_ledger) commits to the
+-- account as it is, its four counters and its totals and plan (the entry's
+-- ref); freetier_archive_account_ledger moves the entries before each
+-- account's latest checkpoint to freetier.account_ledger_archive, which
+-- verifies on its own (freetier_verify_account_ledger_archive) and which
+-- the operator exports (freetier_account_ledger_archive) and drops
+-- (freetier_drop_account_ledger_archive).
+--
+-- Every archive move records where the chain now starts, in
+-- freetier.ledger_chain_starts and freetier.account_chain_starts
+-- (append-only; no row: seq 1), and verification requires the chain to
+-- start exactly there: entries deleted from a chain's start down to a
+-- checkpoint no longer look archived.
+------------------------------------------------------------------------------
+
+ALTER TABLE freetier.account_ledger
+    DROP CONSTRAINT account_ledger_kind_check,
+    ADD CONSTRAINT account_ledger_kind_check
+        CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change', 'purchase', 'grant',
+                        'trial', 'carry_in', 'carry_out', 'refund', 'import', 'settings',
+                        'checkpoint'));
+
+-- Entries moved out of freetier.account_ledger, as they were there.
+CREATE TABLE freetier.account_ledger_archive (
+    subject       text NOT NULL,
+    seq           bigint NOT NULL,
+    kind          text NOT NULL,
+    bucket        text NOT NULL,
+    delta         bigint NOT NULL,
+    balance_after bigint NOT NULL,
+    backend       text,
+    hold_id       uuid,
+    ref           text,
+    created_at    timestamptz NOT NULL,
+    prev_hash     bytea NOT NULL,
+    hash          bytea NOT NULL,
+    PRIMARY KEY (subject, seq)
+);
+COMMENT ON TABLE freetier.account_ledger_archive IS
+    'account ledger entries moved out of freetier.account_ledger by freetier_archive_account_ledger: each account''s end right before the checkpoint its chain starts at';
+SELECT pg_catalog.pg_extension_config_dump('freetier.account_ledger_archive', '');
+REVOKE ALL ON freetier.account_ledger_archive FROM PUBLIC;
+
+-- Where each chain starts since its latest archive move: the seq of the
+-- last entry archived (the chain goes on at archived_seq + 1).  One row per
+-- move that advanced it, never changed: a chain starts after the greatest.
+CREATE TABLE freetier.ledger_chain_starts (
+    pool         text NOT NULL,
+    stripe       int NOT NULL,
+    archived_seq bigint NOT NULL CHECK (archived_seq >= 1),
+    PRIMARY KEY (pool, stripe, archived_seq)
+);
+COMMENT ON TABLE freetier.ledger_chain_starts IS
+    'each archive move of a stripe''s chain: the seq of the last entry it archived (the chain starts after the greatest)';
+CREATE TABLE freetier.account_chain_starts (
+    subject      text NOT NULL,
+    archived_seq bigint NOT NULL CHECK (archived_seq >= 1),
+    PRIMARY KEY (subject, archived_seq)
+);
+COMMENT ON TABLE freetier.account_chain_starts IS
+    'each archive move of an account''s chain: the seq of the last entry it archived (the chain starts after the greatest)';
+
+-- The account ledger and its archive refuse UPDATE and DELETE from every
+-- role but the archive move's and the drop's own deletes, as the pools'
+-- do; the chain starts refuse every change.
+DROP TRIGGER account_ledger_append_only ON freetier.account_ledger;
+CREATE TRIGGER account_ledger_append_only BEFORE UPDATE OR DELETE ON freetier.account_ledger
+    FOR EACH ROW EXECUTE FUNCTION freetier.guard_entries();
+ALTER TABLE freetier.account_ledger ENABLE ALWAYS TRIGGER account_ledger_append_only;
+CREATE TRIGGER account_ledger_archive_append_only BEFORE UPDATE OR DELETE ON freetier.account_ledger_archive
+    FOR EACH ROW EXECUTE FUNCTION freetier.guard_entries();
+CREATE TRIGGER account_ledger_archive_no_truncate BEFORE TRUNCATE ON freetier.account_ledger_archive
+    FOR EACH STATEMENT EXECUTE FUNCTION freetier.refuse_change();
+ALTER TABLE freetier.account_ledger_archive ENABLE ALWAYS TRIGGER account_ledger_archive_append_only;
+ALTER TABLE freetier.account_ledger_archive ENABLE ALWAYS TRIGGER account_ledger_archive_no_truncate;
+CREATE TRIGGER ledger_chain_starts_append_only BEFORE UPDATE OR DELETE ON freetier.ledger_chain_starts
+    FOR EACH ROW EXECUTE FUNCTION freetier.refuse_change();
+CREATE TRIGGER ledger_chain_starts_no_truncate BEFORE TRUNCATE ON freetier.ledger_chain_starts
+    FOR EACH STATEMENT EXECUTE FUNCTION freetier.refuse_change();
+CREATE TRIGGER account_chain_starts_append_only BEFORE UPDATE OR DELETE ON freetier.account_chain_starts
+    FOR EACH ROW EXECUTE FUNCTION freetier.refuse_change();
+CREATE TRIGGER account_chain_starts_no_truncate BEFORE TRUNCATE ON freetier.account_chain_starts
+    FOR EACH STATEMENT EXECUTE FUNCTION freetier.refuse_change();
+ALTER TABLE freetier.ledger_chain_starts ENABLE ALWAYS TRIGGER ledger_chain_starts_append_only;
+ALTER TABLE freetier.ledger_chain_starts ENABLE ALWAYS TRIGGER ledger_chain_starts_no_truncate;
+ALTER TABLE freetier.account_chain_starts ENABLE ALWAYS TRIGGER account_chain_starts_append_only;
+ALTER TABLE freetier.account_chain_starts ENABLE ALWAYS TRIGGER account_chain_starts_no_truncate;
+SELECT pg_catalog.pg_extension_config_dump('freetier.ledger_chain_starts', '');
+SELECT pg_catalog.pg_extension_config_dump('freetier.account_chain_starts', '');
+REVOKE ALL ON freetier.ledger_chain_starts FROM PUBLIC;
+REVOKE ALL ON freetier.account_chain_starts FROM PUBLIC;
+
+-- freetier_verify_account_ledger (0.4's C symbol, bound by the settings
+-- block above) also reads the chain starts and the checkpoints.
+
+CREATE FUNCTION freetier_checkpoint_account_ledger(subject text DEFAULT NULL)
+    RETURNS TABLE (subject text, seq bigint)
+    AS 'MODULE_PATHNAME', 'freetier_checkpoint_account_ledger'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_checkpoint_account_ledger(text) IS
+    'write a checkpoint entry on the account''s chain (NULL: every account''s) unless another transaction has it locked (seq NULL then)';
+REVOKE ALL ON FUNCTION freetier_checkpoint_account_ledger(text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_archive_account_ledger(subject text DEFAULT NULL)
+    RETURNS TABLE (subject text, checkpoint_seq bigint, archived bigint)
+    AS 'MODULE_PATHNAME', 'freetier_archive_account_ledger'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_archive_account_ledger(text) IS
+    'move the account''s (NULL: every account''s) entries before its latest checkpoint to freetier.account_ledger_archive';
+REVOKE ALL ON FUNCTION freetier_archive_account_ledger(text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_account_ledger_archive(subject text DEFAULT NULL)
+    RETURNS SETOF freetier.account_ledger_archive
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.accounts a WHERE a.subject = $1) THEN
+        RAISE EXCEPTION 'account "%" does not exist', $1
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Accounts are opened with freetier_open_account.';
+    END IF;
+    RETURN QUERY SELECT a.* FROM freetier.account_ledger_archive a
+                  WHERE $1 IS NULL OR a.subject = $1 ORDER BY a.subject, a.seq;
+END
+$$;
+COMMENT ON FUNCTION freetier_account_ledger_archive(text) IS
+    'the archived entries of an account (NULL: of every account), to export before freetier_drop_account_ledger_archive';
+REVOKE ALL ON FUNCTION freetier_account_ledger_archive(text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_verify_account_ledger_archive(subject text DEFAULT NULL)
+    RETURNS TABLE (subject text, entries bigint, ok boolean, first_bad_entry bigint)
+    AS 'MODULE_PATHNAME', 'freetier_verify_account_ledger_archive'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_verify_account_ledger_archive(text) IS
+    'recompute the hash chain of every account''s archived entries up to the checkpoint its chain starts at, and the account''s figures there';
+REVOKE ALL ON FUNCTION freetier_verify_account_ledger_archive(text) FROM PUBLIC;
+
+CREATE FUNCTION freetier_drop_account_ledger_archive(subject text DEFAULT NULL)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_drop_account_ledger_archive'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_drop_account_ledger_archive(text) IS
+    'delete every archived entry of the account (NULL: of every account; export them first); returns how many';
+REVOKE ALL ON FUNCTION freetier_drop_account_ledger_archive(text) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Keyed chains (issue 9, "Anchors"; src/chain_key.c).  With
+-- freetier.chain_key_file set and freetier preloaded, new entries of every
+-- chain are hashed with keyed BLAKE2b, and verification requires each chain
+-- to be vouched for by the key up to its head: its last entry keyed, or a
+-- seal of its head.  freetier_seal_chains seals an existing install's
+-- chains once the key is loaded (README, "Keyed chains").
+------------------------------------------------------------------------------
+
+-- A chain's seal: a keyed hash of its head (seq and hash) under its anchor
+-- name, which only the chain key can make.
+CREATE TABLE freetier.chain_seals (
+    chain text PRIMARY KEY,
+    seq   bigint NOT NULL,
+    seal  bytea NOT NULL
+);
+COMMENT ON TABLE freetier.chain_seals IS
+    'each sealed chain''s head, keyed with the chain key (freetier_seal_chains)';
+SELECT pg_catalog.pg_extension_config_dump('freetier.chain_seals', '');
+REVOKE ALL ON freetier.chain_seals FROM PUBLIC;
+
+CREATE FUNCTION freetier_seal_chains()
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'freetier_seal_chains'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_seal_chains() IS
+    'seal, with the chain key, every chain whose head is not a keyed entry (start keying an existing install); returns how many';
+REVOKE ALL ON FUNCTION freetier_seal_chains() FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Plans and credit settings in the chains (issue 9, "Settings outside the

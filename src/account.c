@@ -3,7 +3,8 @@
  * account.c
  *	  Credit accounts: the only code that writes one, and the SQL functions
  *	  freetier_open_account, freetier_set_plan, freetier_account_status and
- *	  freetier_add_credits.
+ *	  freetier_add_credits; and its chain's checkpoints (ledger_archive.c
+ *	  calls them).
  *
  * A caller loads an account (locked with FOR NO KEY UPDATE when it will
  * write), changes it in memory through the functions below, each of which
@@ -43,6 +44,13 @@ static FtStatement read_account = {
 static FtStatement lock_account = {
 	"SELECT 1 FROM freetier.accounts WHERE subject OPERATOR(pg_catalog.=) $1"
 	" FOR NO KEY UPDATE",
+	1, {TEXTOID}, NULL
+};
+
+/* The same, for a checkpoint: it never waits (no row when the account is locked). */
+static FtStatement try_lock_account = {
+	"SELECT 1 FROM freetier.accounts WHERE subject OPERATOR(pg_catalog.=) $1"
+	" FOR NO KEY UPDATE SKIP LOCKED",
 	1, {TEXTOID}, NULL
 };
 
@@ -518,6 +526,37 @@ ft_account_save(FtAccount *a)
 	args[11] = TimestampTzGetDatum(a->now);
 	args[12] = Int64GetDatum(a->late_period_used);
 	ft_execute(&save_account, args, NULL);
+}
+
+/*
+ * Write a checkpoint on the chain of `subject`'s account unless another
+ * transaction has it locked (false then: it never waits); *seq is the
+ * checkpoint's.  Like every entry it hashes the head it follows, and so
+ * commits to every entry before it; it moves nothing (delta 0 on the
+ * purchased balance, its balance_after), and its ref carries the rest of
+ * what the chain stands for (FT_CHECKPOINT_FIGURE), so that the chain can
+ * start at it once the entries before it are archived.
+ */
+bool
+ft_account_checkpoint(const char *subject, TimestampTz now, int64 *seq)
+{
+	Datum		args[1] = {CStringGetTextDatum(subject)};
+	FtAccount	a;
+
+	if (ft_execute(&try_lock_account, args, NULL) == 0 ||
+		!ft_account_load(subject, now, false, &a))
+		return false;
+	ft_account_append(&a, "checkpoint", "purchased", 0, a.purchased_balance, NULL, NULL,
+					  psprintf("period=" INT64_FORMAT " lifetime=" INT64_FORMAT
+							   " late=" INT64_FORMAT " spent=" INT64_FORMAT
+							   " added=" INT64_FORMAT " anniversary=" INT64_FORMAT
+							   " period_start=" INT64_FORMAT " plan=%s",
+							   a.period_used, a.lifetime_plan_used, a.late_period_used,
+							   a.lifetime_spent, a.lifetime_added, (int64) a.anniversary,
+							   (int64) a.period_start, a.plan));
+	ft_account_save(&a);
+	*seq = a.head.seq;
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(freetier_open_account);

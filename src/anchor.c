@@ -22,6 +22,13 @@
  * the heads are read in one statement, so the anchors are those of one
  * instant.
  *
+ * A seal is an anchor kept inside the database, made with the chain key
+ * (chain_key.c) so that no one without it can make one: freetier_seal_chains
+ * writes one for every chain whose head is not a keyed entry, into
+ * freetier.chain_seals, and verify.c takes it as vouching for its chain up
+ * to its head (README, "Keyed chains").  Sealing takes no lock: an entry
+ * appended meanwhile is keyed, and vouches for its chain itself.
+ *
  *-------------------------------------------------------------------------
  */
 #include "freetier.h"
@@ -49,21 +56,31 @@ static FtStatement heads = {
 	0, {InvalidOid}, NULL
 };
 
-/* The name of the chain of a row of heads, as the header says. */
-static char *
-chain_name(TupleTableSlot *row)
+/*
+ * The name of account `key`'s chain, of stripe `stripe` of pool `key`, or
+ * of settings chain `key` (its key is its name).
+ */
+char *
+ft_chain_name(FtChainFamily family, const char *key, int stripe)
 {
-	char	   *key = TextDatumGetCString(row->tts_values[1]);
-
-	switch ((FtChainFamily) DatumGetInt32(row->tts_values[0]))
+	switch (family)
 	{
 		case FT_CHAINS_ACCOUNTS:
 			return psprintf(ACCOUNT_PREFIX "%s", key);
 		case FT_CHAINS_SETTINGS:
-			return key;
+			return pstrdup(key);
 		default:
-			return psprintf(POOL_PREFIX "%d:%s", DatumGetInt32(row->tts_values[2]), key);
+			return psprintf(POOL_PREFIX "%d:%s", stripe, key);
 	}
+}
+
+/* The name of the chain of a row of heads, as the header says. */
+static char *
+chain_name(TupleTableSlot *row)
+{
+	return ft_chain_name((FtChainFamily) DatumGetInt32(row->tts_values[0]),
+						 TextDatumGetCString(row->tts_values[1]),
+						 DatumGetInt32(row->tts_values[2]));
 }
 
 /* One row of heads as one row of the result. */
@@ -222,4 +239,58 @@ freetier_verify_anchor(PG_FUNCTION_ARGS)
 	if (!exists)
 		ft_report_unknown_chain(chain);
 	PG_RETURN_BOOL(holds);
+}
+
+static FtStatement save_seal = {
+	"INSERT INTO freetier.chain_seals (chain, seq, seal) VALUES ($1, $2, $3)"
+	" ON CONFLICT (chain) DO UPDATE SET seq = EXCLUDED.seq, seal = EXCLUDED.seal",
+	3, {TEXTOID, INT8OID, BYTEAOID}, NULL
+};
+
+PG_FUNCTION_INFO_V1(freetier_seal_chains);
+
+/*
+ * freetier_seal_chains() RETURNS bigint
+ *
+ * Seal every chain whose head is not a keyed entry (an existing install's
+ * chains, once a chain key is loaded); returns how many.  55000 without a
+ * chain key.
+ */
+Datum
+freetier_seal_chains(PG_FUNCTION_ARGS)
+{
+	int			n;
+	char	  **names;
+	FtChainHead *ends;
+	int64		sealed = 0;
+
+	ft_chain_key_required("freetier_seal_chains seals each chain's head with the chain key.");
+	ft_connect(FT_LOCKING);
+	n = ft_execute(&heads, NULL, NULL);
+	names = palloc(sizeof(char *) * Max(n, 1));
+	ends = palloc(sizeof(FtChainHead) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		names[i] = ft_chain_name((FtChainFamily) DatumGetInt32(ft_column(i, 1, &isnull)),
+								 ft_column_text(i, 2), DatumGetInt32(ft_column(i, 3, &isnull)));
+		ft_chain_head_read(&ends[i], ft_column_int64(i, 4), ft_column(i, 5, &isnull));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		uint8		seal[FT_HASH_BYTES];
+		Datum		args[3];
+
+		if (ends[i].seq == 0 || ft_hash_is_keyed(ends[i].hash))
+			continue;
+		ft_chain_seal(names[i], ends[i].seq, ends[i].hash, seal);
+		args[0] = CStringGetTextDatum(names[i]);
+		args[1] = Int64GetDatum(ends[i].seq);
+		args[2] = ft_hash_datum(seal);
+		ft_execute(&save_seal, args, NULL);
+		sealed++;
+	}
+	SPI_finish();
+	PG_RETURN_INT64(sealed);
 }

@@ -6,7 +6,10 @@
  *
  * An entry's hash is BLAKE2b-256 (libsodium crypto_generichash, unkeyed) over
  * the chain's domain tag, the entry's fields in order, and the previous
- * entry's hash (32 zero bytes for a chain's first entry).  An integer (a
+ * entry's hash (32 zero bytes for a chain's first entry).  With a chain key
+ * loaded (chain_key.c) an entry is written keyed instead: FT_KEYED_TAG, then
+ * keyed BLAKE2b of 28 bytes over the same input; the tag tells verify.c
+ * which an entry is without the key.  An integer (a
  * timestamp too: microseconds since 2000-01-01 UTC) is 8 big-endian bytes;
  * a string is its byte length as such an integer, then its bytes; a uuid is
  * the length 16 and its bytes; NULL is the length -1.  Changing any stored
@@ -80,14 +83,21 @@ hash_bytes(HashInput *in, const uint8 *bytes, int64 len)
 	hash_put(in, bytes, len);
 }
 
-/* The hash of an entry with these fields after the entry whose hash is prev. */
-void
-ft_chain_hash(const char *domain, const FtField *fields, int nfields,
-			  const uint8 *prev, uint8 *out)
+/*
+ * The hash of an entry with these fields after the entry whose hash is
+ * prev: keyed with `key` (FT_CHAIN_KEY_BYTES) when it is not NULL.
+ */
+static void
+chain_hash(const uint8 *key, const char *domain, const FtField *fields, int nfields,
+		   const uint8 *prev, uint8 *out)
 {
 	HashInput	in;
 
-	crypto_generichash_init(&in.state, NULL, 0, FT_HASH_BYTES);
+	if (key)
+		crypto_generichash_init(&in.state, key, FT_CHAIN_KEY_BYTES,
+								FT_HASH_BYTES - FT_KEYED_TAG_BYTES);
+	else
+		crypto_generichash_init(&in.state, NULL, 0, FT_HASH_BYTES);
 	in.used = 0;
 	hash_bytes(&in, (const uint8 *) domain, strlen(domain));
 	for (int i = 0; i < nfields; i++)
@@ -109,7 +119,51 @@ ft_chain_hash(const char *domain, const FtField *fields, int nfields,
 	}
 	hash_put(&in, prev, FT_HASH_BYTES);
 	crypto_generichash_update(&in.state, in.buf, in.used);
-	crypto_generichash_final(&in.state, out, FT_HASH_BYTES);
+	if (key)
+	{
+		memcpy(out, FT_KEYED_TAG, FT_KEYED_TAG_BYTES);
+		crypto_generichash_final(&in.state, out + FT_KEYED_TAG_BYTES,
+								 FT_HASH_BYTES - FT_KEYED_TAG_BYTES);
+	}
+	else
+		crypto_generichash_final(&in.state, out, FT_HASH_BYTES);
+}
+
+/* The unkeyed hash of an entry (and of a request key's arguments). */
+void
+ft_chain_hash(const char *domain, const FtField *fields, int nfields,
+			  const uint8 *prev, uint8 *out)
+{
+	chain_hash(NULL, domain, fields, nfields, prev, out);
+}
+
+/* The keyed hash of an entry; 55000 when no chain key is loaded. */
+void
+ft_chain_hash_keyed(const char *domain, const FtField *fields, int nfields,
+					const uint8 *prev, uint8 *out)
+{
+	chain_hash(ft_chain_key_required("Keyed entries and seals are made and checked with the chain key."),
+			   domain, fields, nfields, prev, out);
+}
+
+/*
+ * A seal of chain `chain` (its anchor name) at its head, entry `seq` of
+ * hash `head`: a keyed hash over them, which only the key can make
+ * (anchor.c writes seals, verify.c checks them).
+ */
+void
+ft_chain_seal(const char *chain, int64 seq, const uint8 *head, uint8 *out)
+{
+	FtField		fields[2] = {ft_text_field(chain), ft_int64_field(seq)};
+
+	ft_chain_hash_keyed(FT_SEAL_DOMAIN, fields, 2, head, out);
+}
+
+/* Whether a stored hash is of the keyed form (or an unkeyed one that starts so). */
+bool
+ft_hash_is_keyed(const uint8 *hash)
+{
+	return memcmp(hash, FT_KEYED_TAG, FT_KEYED_TAG_BYTES) == 0;
 }
 
 /* A hash as a bytea, for the statements that store it. */
@@ -136,15 +190,30 @@ ft_chain_head_read(FtChainHead *head, int64 seq, Datum hash)
 }
 
 /*
- * Number an entry as the one after *head (field 1 is its seq) and hash it:
- * *next is the chain's head once the entry is written.
+ * Whether an entry is a pool's install-time seed (FT_INSTALL_SEED): the same
+ * bytes in every install, keyed or not, since a dump leaves it out and
+ * CREATE EXTENSION makes it again wherever the dump is restored.
+ */
+static bool
+is_install_seed(const char *domain, const FtField *fields, int nfields)
+{
+	return strcmp(domain, FT_POOL_CHAIN) == 0 && nfields >= 8 && fields[1].i == 1 &&
+		fields[7].i == DT_NOBEGIN && fields[2].s != NULL &&
+		fields[2].len == strlen("seed") && memcmp(fields[2].s, "seed", fields[2].len) == 0;
+}
+
+/*
+ * Number an entry as the one after *head (field 1 is its seq) and hash it,
+ * keyed when a chain key is loaded (but an install-time seed): *next is the
+ * chain's head once the entry is written.
  */
 void
 ft_chain_next(const FtChainHead *head, const char *domain, FtField *fields,
 			  int nfields, FtChainHead *next)
 {
 	fields[1] = ft_int64_field(head->seq + 1);
-	ft_chain_hash(domain, fields, nfields, head->hash, next->hash);
+	chain_hash(is_install_seed(domain, fields, nfields) ? NULL : ft_chain_key(),
+			   domain, fields, nfields, head->hash, next->hash);
 	next->seq = head->seq + 1;
 }
 

@@ -2,7 +2,7 @@
  *
  * freetier.c
  *	  Module initialisation: libsodium, the freetier.* settings, and (when
- *	  preloaded) the counters' shared memory.
+ *	  preloaded) the counters' shared memory and the chain key.
  *
  * The map (test/run checks that it names every file in src/):
  *
@@ -29,16 +29,19 @@
  *	                  freetier_extend_hold: both kinds
  *	   request_key.c  idempotency keys: a keyed call done once, replayed
  *	   chain.c        the hash chains, write side: hashing, appending
+ *	   chain_key.c    the chain key: read at server start, kept read-only
  *	   settings_ledger.c  the settings chains, write side: a plan's and
  *	                  the credit settings' changes (define_plan,
  *	                  configure_credits)
  *	   verify.c       the hash chains, read side: verify_ledger,
- *	                  verify_account_ledger, verify_settings_ledger,
- *	                  verify_ledger_archive
- *	   ledger_archive.c  a pool chain's retention: checkpoints, the archive
- *	                  move, dropping the archive; the ledger's guard trigger
+ *	                  verify_account_ledger, verify_settings_ledger and
+ *	                  both archives' checks
+ *	   ledger_archive.c  the chains' retention, pools' and accounts':
+ *	                  checkpoints, the archive move and where a chain then
+ *	                  starts, dropping the archive; the ledgers' guard trigger
  *	   anchor.c       anchors: every chain's head (ledger_anchor,
- *	                  log_anchors), and a kept one checked (verify_anchor)
+ *	                  log_anchors), and a kept one checked (verify_anchor);
+ *	                  seals, keyed anchors kept in the database (seal_chains)
  *	 pure: inputs in, answers out, no SQL
  *	   decision.c     the gate's arithmetic, shared by decide and estimate
  *	   allowance.c    the credit arithmetic, shared by reserve, spend, route
@@ -75,6 +78,7 @@ _PG_init(void)
 				 errmsg("freetier: libsodium could not be initialised")));
 	ft_define_clock_guc();
 	ft_define_request_key_guc();
+	ft_chain_key_init();
 	ft_counters_init();
 	ft_log_lines_init();
 	MarkGUCPrefixReserved("freetier");

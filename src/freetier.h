@@ -78,18 +78,22 @@
 
 /*
  * An account's chained anniversary and period start (0.4): its latest
- * 'open' entry (both are that entry's instant) or 'settings' entry (both
- * in its ref, a jsonb text); a FROM item with columns seq, anniversary
- * and period_start.  `subject` is SQL for the account's subject.
+ * 'open' entry (both are that entry's instant), 'settings' entry (both in
+ * its ref, a jsonb text) or 'checkpoint' (both in its ref, which carries
+ * them so that archiving keeps them: FT_CHECKPOINT_INSTANT); a FROM item
+ * with columns seq, anniversary and period_start.  `subject` is SQL for
+ * the account's subject.
  */
 #define FT_CHAINED_ACCOUNT_SETTINGS(subject) \
 	"(SELECT l.seq," \
 	"   CASE l.kind WHEN 'open' THEN l.created_at" \
+	"     WHEN 'checkpoint' THEN " FT_CHECKPOINT_INSTANT("l.ref", "anniversary") \
 	"     ELSE (l.ref::jsonb OPERATOR(pg_catalog.->>) 'anniversary')::timestamptz END AS anniversary," \
 	"   CASE l.kind WHEN 'open' THEN l.created_at" \
+	"     WHEN 'checkpoint' THEN " FT_CHECKPOINT_INSTANT("l.ref", "period_start") \
 	"     ELSE (l.ref::jsonb OPERATOR(pg_catalog.->>) 'period_start')::timestamptz END AS period_start" \
 	"  FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) " subject \
-	"   AND l.kind OPERATOR(pg_catalog.=) ANY ('{open,settings}')" \
+	"   AND l.kind OPERATOR(pg_catalog.=) ANY ('{open,settings,checkpoint}')" \
 	"  ORDER BY l.seq DESC LIMIT 1)"
 
 /*
@@ -156,6 +160,25 @@
 #define FT_SETTINGS_CHAINED(row_json, chain, install) \
 	"coalesce(" row_json " OPERATOR(pg_catalog.=) coalesce(" FT_CHAINED_SETTINGS(chain) "," \
 	" " install ")::jsonb, false)"
+
+/*
+ * An account's checkpoint entry (account.c) carries in its ref what the
+ * account's chain commits to besides its purchased balance (the entry's
+ * balance_after): "period=N lifetime=N late=N spent=N added=N
+ * anniversary=T period_start=T plan=NAME", its three other counters,
+ * lifetime_spent, lifetime_added, its dates (FT_CHECKPOINT_INSTANT) and its
+ * plan.
+ * These read one figure back in SQL (verify.c): NULL when it is not there,
+ * never an error.
+ */
+#define FT_CHECKPOINT_FIGURE(ref, name) \
+	"pg_catalog.substring(" ref ", '(?:^| )" name "=([0-9]{1,18})(?: |$)')::bigint"
+#define FT_CHECKPOINT_PLAN(ref) \
+	"pg_catalog.substring(" ref ", ' plan=(.*)$')"
+/* An instant a checkpoint carries: microseconds since 2000-01-01 UTC, exact. */
+#define FT_CHECKPOINT_INSTANT(ref, name) \
+	"('2000-01-01 00:00:00+00'::timestamptz OPERATOR(pg_catalog.+) (pg_catalog.substring(" ref "," \
+	" '(?:^| )" name "=(-?[0-9]{1,19})(?: |$)')::bigint OPERATOR(pg_catalog.*) interval '1 microsecond'))"
 
 /*
  * SQL for a sum of credits as a bigint: 0 when there is nothing to sum, and
@@ -417,8 +440,23 @@ typedef struct FtChainHead
 #define FT_ACCOUNT_CHAIN	"freetier account ledger v1"
 #define FT_SETTINGS_CHAIN	"freetier settings ledger v1"
 
+/*
+ * A keyed entry's hash: these bytes, then a keyed BLAKE2b of the rest of
+ * FT_HASH_BYTES, with a key of FT_CHAIN_KEY_BYTES (chain_key.c).
+ */
+#define FT_KEYED_TAG		"ftk1"
+#define FT_KEYED_TAG_BYTES	4
+#define FT_CHAIN_KEY_BYTES	32
+
 extern void ft_chain_hash(const char *domain, const FtField *fields, int nfields,
 						  const uint8 *prev, uint8 *out);
+extern void ft_chain_hash_keyed(const char *domain, const FtField *fields, int nfields,
+								const uint8 *prev, uint8 *out);
+extern bool ft_hash_is_keyed(const uint8 *hash);
+
+/* The domain tag of a seal (anchor.c): a chain's head, keyed. */
+#define FT_SEAL_DOMAIN		"freetier chain seal v1"
+extern void ft_chain_seal(const char *chain, int64 seq, const uint8 *head, uint8 *out);
 extern Datum ft_hash_datum(const uint8 *hash);
 extern void ft_chain_head_read(FtChainHead *head, int64 seq, Datum hash);
 extern void ft_chain_next(const FtChainHead *head, const char *domain,
@@ -426,6 +464,16 @@ extern void ft_chain_next(const FtChainHead *head, const char *domain,
 extern void ft_field_arg(const FtField *f, Datum *arg, char *null);
 extern void ft_chain_append(FtChainHead *head, const char *domain,
 							FtStatement *insert, FtField *fields, int nfields);
+
+/* ---- chain_key.c: the chain key, read at server start ---- */
+
+extern void ft_chain_key_init(void);
+extern const uint8 *ft_chain_key(void);
+extern const uint8 *ft_chain_key_required(const char *detail);
+
+/* ---- anchor.c: anchors and seals ---- */
+
+extern char *ft_chain_name(FtChainFamily family, const char *key, int stripe);
 
 /* ---- verify.c: the hash chains, read side ---- */
 
@@ -644,6 +692,7 @@ extern void ft_account_take_purchased(FtAccount *a, const char *kind, int64 cred
 									  const char *ref);
 extern void ft_account_settings_chain(FtAccount *a);
 extern void ft_account_save(FtAccount *a);
+extern bool ft_account_checkpoint(const char *subject, TimestampTz now, int64 *seq);
 
 /* ---- credit_hold.c: a credit hold's life ---- */
 

@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * ledger_archive.c
- *	  A pool chain's retention: checkpoints, the move of the entries before
- *	  a checkpoint to freetier.ledger_archive, and dropping the archive.
+ *	  The chains' retention: checkpoints, the move of the entries before
+ *	  a checkpoint to an archive (freetier.ledger_archive for the pools'
+ *	  stripes, freetier.account_ledger_archive for the accounts), and
+ *	  dropping the archive.
  *
  * A checkpoint is an entry of kind 'checkpoint' on one stripe's chain: it
  * moves nothing (delta 0), and like every entry it hashes its seq (the
@@ -16,17 +18,29 @@
  * never waits, and it holds the stripes it wrote until its caller commits,
  * as a credit does).
  *
- * freetier_archive_ledger moves each stripe's entries before its latest
- * checkpoint to freetier.ledger_archive, in one statement; the chain then
- * starts at that checkpoint, and verification starts from it (verify.c).
- * freetier_drop_ledger_archive deletes a pool's archived entries once the
- * operator has exported them.  Neither takes a stripe's lock: they touch
- * only entries that no request reads or writes again.
+ * An account's checkpoint (account.c's ft_account_checkpoint, the only
+ * writer of an account) is one entry on its chain that carries the
+ * account's figures; freetier_checkpoint_account_ledger writes one on the
+ * account named, or on every account, each taken with SKIP LOCKED too.
  *
- * The ledger and the archive are append-only (freetier.guard_entries, the
- * trigger on both): the two statements here are the only deletes it lets
- * through, and only while this file runs them.  UPDATE and TRUNCATE are
- * refused always.
+ * freetier_archive_ledger moves each stripe's entries before its latest
+ * checkpoint to freetier.ledger_archive, in one statement;
+ * freetier_archive_account_ledger does the same for accounts.  The chain
+ * then starts at that checkpoint, and verification starts from it
+ * (verify.c).  The same statement records where the chain now starts
+ * (freetier.ledger_chain_starts, freetier.account_chain_starts: the seq of
+ * the last entry archived), and verification requires the chain to start
+ * exactly there, so that entries deleted behind freetier's back from a
+ * chain's start down to a checkpoint do not pass for archived ones.
+ * freetier_drop_ledger_archive and freetier_drop_account_ledger_archive
+ * delete archived entries once the operator has exported them.  None of
+ * them takes a stripe's or an account's lock: they touch only entries that
+ * no request reads or writes again, and chain starts no request reads.
+ *
+ * Both ledgers and both archives are append-only (freetier.guard_entries,
+ * the trigger on all four): the statements here are the only deletes it
+ * lets through, and only while this file runs them.  UPDATE and TRUNCATE
+ * are refused always.
  *
  *-------------------------------------------------------------------------
  */
@@ -60,7 +74,9 @@ static FtStatement stripe_owes = {
 
 /*
  * Pool $1's entries before each stripe's latest checkpoint, moved to the
- * archive: stripe, the checkpoint's seq, how many entries moved.  An
+ * archive, and where the chain now starts when that moved (once: a
+ * concurrent move that recorded it first waits for nothing more):
+ * stripe, the checkpoint's seq, how many entries moved.  An
  * install-time seed entry (seq 1, dated -infinity) stays: pg_dump leaves
  * it out and CREATE EXTENSION makes it again, so a restored chain has it
  * (verify.c reads it first in the chain and in the archive).
@@ -77,7 +93,14 @@ static FtStatement archive_entries = {
 	"     l.payment_ref, l.created_at, l.prev_hash, l.hash),"
 	" kept AS (INSERT INTO freetier.ledger_archive (pool, stripe, seq, kind, delta_sats,"
 	"     balance_after, hold_id, payment_ref, created_at, prev_hash, hash)"
-	"   SELECT * FROM moved RETURNING stripe)"
+	"   SELECT * FROM moved RETURNING stripe),"
+	" started AS (INSERT INTO freetier.ledger_chain_starts (pool, stripe, archived_seq)"
+	"   SELECT $1, cp.stripe, cp.seq OPERATOR(pg_catalog.-) 1 FROM cp"
+	"    WHERE cp.seq OPERATOR(pg_catalog.-) 1 OPERATOR(pg_catalog.>) coalesce("
+	"      (SELECT pg_catalog.max(c.archived_seq) FROM freetier.ledger_chain_starts c"
+	"        WHERE c.pool OPERATOR(pg_catalog.=) $1"
+	"          AND c.stripe OPERATOR(pg_catalog.=) cp.stripe), 0)"
+	"   ON CONFLICT DO NOTHING)"
 	" SELECT cp.stripe, cp.seq, (SELECT pg_catalog.count(*) FROM kept"
 	"   WHERE kept.stripe OPERATOR(pg_catalog.=) cp.stripe)"
 	" FROM cp ORDER BY cp.stripe",
@@ -89,16 +112,55 @@ static FtStatement drop_archive = {
 	1, {TEXTOID}, NULL
 };
 
+/* The accounts named by $1 (NULL: every one), in subject order. */
+static FtStatement accounts_named = {
+	"SELECT subject FROM freetier.accounts"
+	" WHERE $1 IS NULL OR subject OPERATOR(pg_catalog.=) $1 ORDER BY subject",
+	1, {TEXTOID}, NULL
+};
+
+/* As archive_entries, for the accounts named by $1 (NULL: every one). */
+static FtStatement archive_account_entries = {
+	"WITH cp AS (SELECT subject, pg_catalog.max(seq) AS seq FROM freetier.account_ledger"
+	"   WHERE ($1 IS NULL OR subject OPERATOR(pg_catalog.=) $1)"
+	"     AND kind OPERATOR(pg_catalog.=) 'checkpoint'"
+	"   GROUP BY subject),"
+	" moved AS (DELETE FROM freetier.account_ledger l USING cp"
+	"   WHERE l.subject OPERATOR(pg_catalog.=) cp.subject AND l.seq OPERATOR(pg_catalog.<) cp.seq"
+	"   RETURNING l.subject, l.seq, l.kind, l.bucket, l.delta, l.balance_after, l.backend,"
+	"     l.hold_id, l.ref, l.created_at, l.prev_hash, l.hash),"
+	" kept AS (INSERT INTO freetier.account_ledger_archive (subject, seq, kind, bucket, delta,"
+	"     balance_after, backend, hold_id, ref, created_at, prev_hash, hash)"
+	"   SELECT * FROM moved RETURNING subject),"
+	" started AS (INSERT INTO freetier.account_chain_starts (subject, archived_seq)"
+	"   SELECT cp.subject, cp.seq OPERATOR(pg_catalog.-) 1 FROM cp"
+	"    WHERE cp.seq OPERATOR(pg_catalog.-) 1 OPERATOR(pg_catalog.>) coalesce("
+	"      (SELECT pg_catalog.max(c.archived_seq) FROM freetier.account_chain_starts c"
+	"        WHERE c.subject OPERATOR(pg_catalog.=) cp.subject), 0)"
+	"   ON CONFLICT DO NOTHING)"
+	" SELECT cp.subject, cp.seq, coalesce(k.n, 0) FROM cp LEFT JOIN"
+	"   (SELECT subject, pg_catalog.count(*) AS n FROM kept GROUP BY subject) k"
+	"   ON k.subject OPERATOR(pg_catalog.=) cp.subject"
+	" ORDER BY cp.subject",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement drop_account_archive = {
+	"DELETE FROM freetier.account_ledger_archive"
+	" WHERE $1 IS NULL OR subject OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
 /* Run one of this file's deletes, the guard letting it through. */
 static int
-execute_move(FtStatement *stmt, Datum *args)
+execute_move(FtStatement *stmt, Datum *args, const char *nulls)
 {
 	volatile int n = 0;
 
 	moving_entries = true;
 	PG_TRY();
 	{
-		n = ft_execute(stmt, args, NULL);
+		n = ft_execute(stmt, args, nulls);
 	}
 	PG_FINALLY();
 	{
@@ -111,9 +173,8 @@ execute_move(FtStatement *stmt, Datum *args)
 PG_FUNCTION_INFO_V1(freetier_guard_entries);
 
 /*
- * The trigger BEFORE UPDATE OR DELETE on freetier.ledger and
- * freetier.ledger_archive: 55000 for every row, but a delete run by this
- * file.
+ * The trigger BEFORE UPDATE OR DELETE on both ledgers and both archives:
+ * 55000 for every row, but a delete run by this file.
  */
 Datum
 freetier_guard_entries(PG_FUNCTION_ARGS)
@@ -200,6 +261,28 @@ freetier_checkpoint_ledger(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * Run an archive move and return its rows (the chain, the checkpoint's
+ * seq, how many entries moved); SPI is finished after.
+ */
+static void
+archive_move(FunctionCallInfo fcinfo, FtStatement *stmt, Datum *args, const char *nulls)
+{
+	int			n = execute_move(stmt, args, nulls);
+
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[3];
+		bool		isnull[3] = {false, false, false};
+
+		values[0] = ft_column(i, 1, &isnull[0]);
+		values[1] = ft_column(i, 2, &isnull[1]);
+		values[2] = ft_column(i, 3, &isnull[2]);
+		ft_result_row(fcinfo, values, isnull);
+	}
+	SPI_finish();
+}
+
 PG_FUNCTION_INFO_V1(freetier_archive_ledger);
 
 /*
@@ -215,24 +298,12 @@ freetier_archive_ledger(PG_FUNCTION_ARGS)
 	char	   *pool = ft_text_arg(fcinfo, 0, "pool", true);
 	Datum		args[1];
 	FtPoolSettings ps;
-	int			n;
 
 	ft_result_begin(fcinfo);
 	ft_connect(FT_LOCKING);
 	ft_pool_settings(pool, FT_LAYOUT_STRIPES, true, &ps);
 	args[0] = CStringGetTextDatum(pool);
-	n = execute_move(&archive_entries, args);
-	for (int i = 0; i < n; i++)
-	{
-		Datum		values[3];
-		bool		isnull[3] = {false, false, false};
-
-		values[0] = ft_column(i, 1, &isnull[0]);
-		values[1] = ft_column(i, 2, &isnull[1]);
-		values[2] = ft_column(i, 3, &isnull[2]);
-		ft_result_row(fcinfo, values, isnull);
-	}
-	SPI_finish();
+	archive_move(fcinfo, &archive_entries, args, NULL);
 	return (Datum) 0;
 }
 
@@ -250,7 +321,109 @@ freetier_drop_ledger_archive(PG_FUNCTION_ARGS)
 	ft_connect(FT_LOCKING);
 	ft_pool_settings(pool, FT_LAYOUT_STRIPES, true, &ps);
 	args[0] = CStringGetTextDatum(pool);
-	n = execute_move(&drop_archive, args);
+	n = execute_move(&drop_archive, args, NULL);
+	SPI_finish();
+	PG_RETURN_INT64(n);
+}
+
+/*
+ * Argument 0, a subject or NULL (every account), as statement parameter
+ * args[0], nulls[0]; 42704 for a subject that has no account.
+ */
+static void
+account_arg(FunctionCallInfo fcinfo, Datum *args, char *nulls)
+{
+	char	   *subject = ft_text_arg(fcinfo, 0, "subject", false);
+
+	args[0] = subject ? CStringGetTextDatum(subject) : (Datum) 0;
+	nulls[0] = subject ? ' ' : 'n';
+	if (subject && ft_execute(&accounts_named, args, nulls) == 0)
+		ft_report_unknown_account(subject);
+}
+
+PG_FUNCTION_INFO_V1(freetier_checkpoint_account_ledger);
+
+/*
+ * freetier_checkpoint_account_ledger(subject text DEFAULT NULL)
+ *	 RETURNS TABLE (subject text, seq bigint)
+ *
+ * A checkpoint on the account's chain (NULL: on every account's), one row
+ * each: the checkpoint's seq, or NULL for an account that another
+ * transaction has locked (call again to checkpoint it).
+ */
+Datum
+freetier_checkpoint_account_ledger(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = ft_now();
+	Datum		args[1];
+	char		nulls[1];
+	int			n;
+	char	  **subjects;
+
+	ft_result_begin(fcinfo);
+	ft_connect(FT_LOCKING);
+	account_arg(fcinfo, args, nulls);
+	n = ft_execute(&accounts_named, args, nulls);
+	subjects = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		subjects[i] = ft_column_text(i, 1);
+
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[2];
+		bool		isnull[2] = {false, true};
+		int64		seq;
+
+		values[0] = CStringGetTextDatum(subjects[i]);
+		if (ft_account_checkpoint(subjects[i], now, &seq))
+		{
+			values[1] = Int64GetDatum(seq);
+			isnull[1] = false;
+		}
+		ft_result_row(fcinfo, values, isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_archive_account_ledger);
+
+/*
+ * freetier_archive_account_ledger(subject text DEFAULT NULL)
+ *	 RETURNS TABLE (subject text, checkpoint_seq bigint, archived bigint)
+ *
+ * Every account named (NULL: every account) that has a checkpoint: its
+ * latest, and how many entries before it moved to the archive now.
+ */
+Datum
+freetier_archive_account_ledger(PG_FUNCTION_ARGS)
+{
+	Datum		args[1];
+	char		nulls[1];
+
+	ft_result_begin(fcinfo);
+	ft_connect(FT_LOCKING);
+	account_arg(fcinfo, args, nulls);
+	archive_move(fcinfo, &archive_account_entries, args, nulls);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_drop_account_ledger_archive);
+
+/*
+ * freetier_drop_account_ledger_archive(subject text DEFAULT NULL)
+ *	 RETURNS bigint: entries deleted.
+ */
+Datum
+freetier_drop_account_ledger_archive(PG_FUNCTION_ARGS)
+{
+	Datum		args[1];
+	char		nulls[1];
+	int			n;
+
+	ft_connect(FT_LOCKING);
+	account_arg(fcinfo, args, nulls);
+	n = execute_move(&drop_account_archive, args, nulls);
 	SPI_finish();
 	PG_RETURN_INT64(n);
 }

@@ -27,6 +27,16 @@
  * An anchor (anchor.c) is checked the same way, one chain whole, looking
  * on the way for the anchored entry and its hash (ft_verify_anchor).
  *
+ * With a chain key loaded (chain_key.c) a chain must also be vouched for
+ * by the key up to its head: its last entry keyed, or else a seal
+ * (anchor.c) of its head, or its last entry an install seed (the same
+ * bytes in every install).  A keyed entry commits to every entry before
+ * it, so an unkeyed entry after the last keyed one is one that anyone could
+ * have written: the first such is the chain's first bad entry.  Without the
+ * key, a keyed entry cannot be checked: 55000, never ok (a seal is not
+ * read: the entries it vouches for are unkeyed, and checked as such).  An
+ * archive is vouched for by the checkpoint its chain starts at.
+ *
  * A pool has one chain per stripe; an account, a plan and the credit
  * settings have one each.  Verification only
  * reads, with one snapshot for the whole call
@@ -62,7 +72,7 @@ typedef struct ChainKind
 	const char *domain;			/* of chain 0 of a key */
 	int			nfields;		/* hashed fields of chain 0 */
 	const char *later_domain;	/* of its other chains (a pool's stripes) */
-	int			delta_field;	/* which field is the delta (-1: none, no balance) */
+	int			delta_field;	/* which field is the delta */
 	int			balance_field;	/* and which the balance after it */
 	FtChainFamily family;
 } ChainKind;
@@ -98,19 +108,32 @@ static FtStatement pool_entries[2] = {
 /*
  * From 0.4 on a pool's stripes also keep what it owes (only stripe 0 owes
  * anything; on any other, the owed entries are none and their sum 0):
- * entries of kind 'owed' and 'repay' move that, bucket 1.  And a pool's
+ * entries of kind 'owed' and 'repay' move that, bucket 1.  A chain starts
+ * where its latest archive move left it (ledger_archive.c): its first
+ * stored entry but an install seed is the one after the last archived, or,
+ * when none was, the one after the install seed or seq 1.  And a pool's
  * settings that move money must be the ones its stripe 0 chains
  * (FT_CHAINED_POOL_SETTINGS, pool.c): an edit of the pools row made
  * outside the setters makes stripe 0 not match.
  */
 static FtStatement pool_owners_owed = {
 	"SELECT s.pool, s.stripe, s.head_seq, s.head_hash, s.balance_sats, s.owed_sats,"
-	" 0::bigint, 0::bigint, s.stripe OPERATOR(pg_catalog.<>) 0 OR coalesce(("
+	" 0::bigint, 0::bigint, coalesce(st.first_seq, st.expected) OPERATOR(pg_catalog.=) st.expected"
+	" AND (s.stripe OPERATOR(pg_catalog.<>) 0 OR coalesce(("
 	"   SELECT " FT_POOL_SETTINGS_MATCH("c.settings", "p.") " FROM freetier.pools p,"
 	"    LATERAL (SELECT coalesce(" FT_CHAINED_POOL_SETTINGS("p.pool") ","
 	"                             " FT_POOL_DEFAULT_SETTINGS ")::jsonb AS settings) c"
-	"   WHERE p.pool OPERATOR(pg_catalog.=) s.pool), false)"
-	" FROM freetier.pool_stripes s"
+	"   WHERE p.pool OPERATOR(pg_catalog.=) s.pool), false))"
+	" FROM freetier.pool_stripes s CROSS JOIN LATERAL (SELECT"
+	"   (SELECT pg_catalog.min(l.seq) FROM freetier.ledger l"
+	"     WHERE l.pool OPERATOR(pg_catalog.=) s.pool AND l.stripe OPERATOR(pg_catalog.=) s.stripe"
+	"       AND NOT " FT_INSTALL_SEED("l.") ") AS first_seq,"
+	"   GREATEST((SELECT pg_catalog.max(c.archived_seq) FROM freetier.ledger_chain_starts c"
+	"              WHERE c.pool OPERATOR(pg_catalog.=) s.pool"
+	"                AND c.stripe OPERATOR(pg_catalog.=) s.stripe),"
+	"            (SELECT 1 FROM freetier.ledger l"
+	"              WHERE l.pool OPERATOR(pg_catalog.=) s.pool AND l.stripe OPERATOR(pg_catalog.=) s.stripe"
+	"                AND " FT_INSTALL_SEED("l.") "), 0) OPERATOR(pg_catalog.+) 1 AS expected) st"
 	" WHERE $1 IS NULL OR s.pool OPERATOR(pg_catalog.=) $1 ORDER BY s.pool, s.stripe",
 	1, {TEXTOID}, NULL
 };
@@ -129,45 +152,87 @@ static FtStatement pool_entries_owed = {
  * carries: every spend entry is spent credits (purchased ones as negative
  * deltas), and so is an import of allowance use; every purchase, grant,
  * trial or carry-in entry is credits added, and so is an import of a
- * purchased balance,
- * and the last open or plan_change entry names the plan.
+ * purchased balance, and the last open or plan_change entry names the
+ * plan.  A chain (in table `tbl`) that starts at a checkpoint `start`
+ * (its ref; NULL for a chain from seq 1) counts from what that carries.
  */
-#define ACCOUNT_FIGURES \
-	"SELECT a.subject, 0, a.head_seq, a.head_hash, a.period_used, a.lifetime_plan_used," \
-	" a.late_period_used, a.purchased_balance," \
-	" a.lifetime_spent OPERATOR(pg_catalog.=) coalesce((SELECT pg_catalog.sum(" \
+#define ACCOUNT_TOTALS_MATCH(tbl, start, spent, added, plan) \
+	"(" spent ") OPERATOR(pg_catalog.=) (coalesce(" FT_CHECKPOINT_FIGURE(start, "spent") ", 0)" \
+	" OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(" \
 	"     CASE WHEN l.bucket OPERATOR(pg_catalog.=) 'purchased'" \
 	"          THEN OPERATOR(pg_catalog.-) l.delta ELSE l.delta END)" \
-	"   FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) a.subject" \
+	"   FROM " tbl " l WHERE l.subject OPERATOR(pg_catalog.=) a.subject" \
 	"     AND (l.kind OPERATOR(pg_catalog.=) 'spend' OR l.kind OPERATOR(pg_catalog.=) 'import'" \
-	"          AND l.bucket OPERATOR(pg_catalog.<>) 'purchased')), 0)" \
-	" AND a.lifetime_added OPERATOR(pg_catalog.=) coalesce((SELECT pg_catalog.sum(l.delta)" \
-	"   FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) a.subject" \
+	"          AND l.bucket OPERATOR(pg_catalog.<>) 'purchased')), 0))" \
+	" AND (" added ") OPERATOR(pg_catalog.=) (coalesce(" FT_CHECKPOINT_FIGURE(start, "added") ", 0)" \
+	" OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(l.delta)" \
+	"   FROM " tbl " l WHERE l.subject OPERATOR(pg_catalog.=) a.subject" \
 	"     AND (l.kind OPERATOR(pg_catalog.=) ANY ('{purchase,grant,trial,carry_in}')" \
 	"          OR l.kind OPERATOR(pg_catalog.=) 'import'" \
-	"          AND l.bucket OPERATOR(pg_catalog.=) 'purchased')), 0)" \
-	" AND a.plan IS NOT DISTINCT FROM (SELECT l.ref FROM freetier.account_ledger l" \
+	"          AND l.bucket OPERATOR(pg_catalog.=) 'purchased')), 0))" \
+	" AND (" plan ") IS NOT DISTINCT FROM coalesce((SELECT l.ref FROM " tbl " l" \
 	"   WHERE l.subject OPERATOR(pg_catalog.=) a.subject" \
 	"     AND l.kind OPERATOR(pg_catalog.=) ANY ('{open,plan_change}')" \
-	"   ORDER BY l.seq DESC LIMIT 1)"
-#define ACCOUNT_OWNERS_FROM \
-	" FROM freetier.accounts a" \
-	" WHERE $1 IS NULL OR a.subject OPERATOR(pg_catalog.=) $1 ORDER BY a.subject"
+	"   ORDER BY l.seq DESC LIMIT 1), " FT_CHECKPOINT_PLAN(start) ")"
 
-static FtStatement account_owners = {ACCOUNT_FIGURES ACCOUNT_OWNERS_FROM, 1, {TEXTOID}, NULL};
+/*
+ * The first entry of account a's chain in table `tbl` (its seq, and its
+ * ref when it is a checkpoint), as lateral `alias`.
+ */
+#define ACCOUNT_CHAIN_START(tbl, alias) \
+	" LEFT JOIN LATERAL (SELECT l.seq, CASE WHEN l.kind OPERATOR(pg_catalog.=) 'checkpoint' THEN l.ref END AS ref" \
+	"   FROM " tbl " l WHERE l.subject OPERATOR(pg_catalog.=) a.subject" \
+	"   ORDER BY l.seq LIMIT 1) " alias " ON true"
 
-/* From 0.4 on, also its anniversary and period start (account.c). */
-static FtStatement account_owners_v4 = {ACCOUNT_FIGURES " AND " FT_ACCOUNT_DATES_CHAINED
-ACCOUNT_OWNERS_FROM,
-1, {TEXTOID}, NULL};
+/* Up to 0.3 (0.2's SQL on this library): no checkpoints, no archive. */
+static FtStatement account_owners_v2 = {
+	"SELECT a.subject, 0, a.head_seq, a.head_hash, a.period_used, a.lifetime_plan_used,"
+	" a.late_period_used, a.purchased_balance,"
+	" " ACCOUNT_TOTALS_MATCH("freetier.account_ledger", "NULL", "a.lifetime_spent",
+							 "a.lifetime_added", "a.plan")
+	" FROM freetier.accounts a"
+	" WHERE $1 IS NULL OR a.subject OPERATOR(pg_catalog.=) $1 ORDER BY a.subject",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * From 0.4 on a chain also starts where its latest archive move left it
+ * (ledger_archive.c): at the entry after the last archived, else at seq 1;
+ * and the account's anniversary and period start are the ones its chain
+ * gives (FT_ACCOUNT_DATES_CHAINED, account.c).
+ */
+static FtStatement account_owners = {
+	"SELECT a.subject, 0, a.head_seq, a.head_hash, a.period_used, a.lifetime_plan_used,"
+	" a.late_period_used, a.purchased_balance,"
+	" " ACCOUNT_TOTALS_MATCH("freetier.account_ledger", "st.ref", "a.lifetime_spent",
+							 "a.lifetime_added", "a.plan")
+	" AND coalesce(st.seq, 1) OPERATOR(pg_catalog.=) (coalesce((SELECT"
+	"   pg_catalog.max(c.archived_seq) FROM freetier.account_chain_starts c"
+	"   WHERE c.subject OPERATOR(pg_catalog.=) a.subject), 0) OPERATOR(pg_catalog.+) 1)"
+	" AND " FT_ACCOUNT_DATES_CHAINED
+	" FROM freetier.accounts a" ACCOUNT_CHAIN_START("freetier.account_ledger", "st")
+	" WHERE $1 IS NULL OR a.subject OPERATOR(pg_catalog.=) $1 ORDER BY a.subject",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * An account's entries, and after the hashed fields what a checkpoint
+ * carries of buckets 0 to 2 (its balance_after is bucket 3's): a chain
+ * that starts at a checkpoint starts from those.
+ */
+#define ACCOUNT_CARRIED_BUCKETS 3
+#define ACCOUNT_CHECKPOINT_REF "CASE WHEN kind OPERATOR(pg_catalog.=) 'checkpoint' THEN ref END"
+#define ACCOUNT_ENTRIES(tbl) \
+	"SELECT CASE bucket WHEN 'period' THEN 0 WHEN 'lifetime' THEN 1" \
+	"  WHEN 'late' THEN 2 ELSE 3 END, prev_hash, hash," \
+	" subject, seq, kind, bucket, delta, balance_after, backend, hold_id, ref, created_at," \
+	" " FT_CHECKPOINT_FIGURE(ACCOUNT_CHECKPOINT_REF, "period") "," \
+	" " FT_CHECKPOINT_FIGURE(ACCOUNT_CHECKPOINT_REF, "lifetime") "," \
+	" " FT_CHECKPOINT_FIGURE(ACCOUNT_CHECKPOINT_REF, "late") \
+	" FROM " tbl " WHERE subject OPERATOR(pg_catalog.=) $1 ORDER BY seq"
 
 static FtStatement account_entries = {
-	"SELECT CASE bucket WHEN 'period' THEN 0 WHEN 'lifetime' THEN 1"
-	"  WHEN 'late' THEN 2 ELSE 3 END, prev_hash, hash,"
-	" subject, seq, kind, bucket, delta, balance_after, backend, hold_id, ref, created_at"
-	" FROM freetier.account_ledger"
-	" WHERE subject OPERATOR(pg_catalog.=) $1 ORDER BY seq",
-	1, {TEXTOID}, NULL
+	ACCOUNT_ENTRIES("freetier.account_ledger"), 1, {TEXTOID}, NULL
 };
 
 /*
@@ -214,8 +279,42 @@ static FtStatement archive_entries = {
 	2, {TEXTOID, INT4OID}, NULL
 };
 
+/*
+ * An account's archive, as a pool's: its owner is the checkpoint the
+ * account's chain starts at, which carries the four counters, the totals
+ * and the plan that the archived entries must end at.
+ */
+static FtStatement account_archive_owners = {
+	"SELECT a.subject, 0, coalesce(f.seq OPERATOR(pg_catalog.-) 1, 0),"
+	" coalesce(f.prev_hash, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')),"
+	" coalesce(" FT_CHECKPOINT_FIGURE("f.ref", "period") ", 0),"
+	" coalesce(" FT_CHECKPOINT_FIGURE("f.ref", "lifetime") ", 0),"
+	" coalesce(" FT_CHECKPOINT_FIGURE("f.ref", "late") ", 0),"
+	" coalesce(f.balance_after OPERATOR(pg_catalog.-) f.delta, 0),"
+	" f.seq IS NULL OR coalesce(f.kind OPERATOR(pg_catalog.=) 'checkpoint' AND "
+	ACCOUNT_TOTALS_MATCH("freetier.account_ledger_archive", "st.ref",
+						 FT_CHECKPOINT_FIGURE("f.ref", "spent"),
+						 FT_CHECKPOINT_FIGURE("f.ref", "added"),
+						 FT_CHECKPOINT_PLAN("f.ref")) ", false)"
+	" FROM freetier.accounts a"
+	" LEFT JOIN LATERAL (SELECT l.seq, l.kind, l.ref, l.prev_hash, l.balance_after, l.delta"
+	"   FROM freetier.account_ledger l WHERE l.subject OPERATOR(pg_catalog.=) a.subject"
+	"     AND EXISTS (SELECT FROM freetier.account_ledger_archive x"
+	"                  WHERE x.subject OPERATOR(pg_catalog.=) a.subject)"
+	"   ORDER BY l.seq LIMIT 1) f ON true"
+	ACCOUNT_CHAIN_START("freetier.account_ledger_archive", "st")
+	" WHERE $1 IS NULL OR a.subject OPERATOR(pg_catalog.=) $1 ORDER BY a.subject",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement account_archive_entries = {
+	ACCOUNT_ENTRIES("freetier.account_ledger_archive"), 1, {TEXTOID}, NULL
+};
+
 static const ChainKind archive_chains = {&archive_owners, &archive_entries,
 FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, FT_CHAINS_POOLS};
+static const ChainKind account_archive_chains = {&account_archive_owners,
+&account_archive_entries, FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, FT_CHAINS_ACCOUNTS};
 
 static const ChainKind pool_chains[2] = {
 	{&pool_owners[0], &pool_entries[0], FT_POOL_CHAIN, 8, NULL, 3, 4, FT_CHAINS_POOLS},
@@ -223,10 +322,10 @@ static const ChainKind pool_chains[2] = {
 };
 static const ChainKind pool_chains_owed = {&pool_owners_owed, &pool_entries_owed,
 FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, FT_CHAINS_POOLS};
-static const ChainKind account_chains = {&account_owners, &account_entries,
-FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, FT_CHAINS_ACCOUNTS};
-static const ChainKind account_chains_v4 = {&account_owners_v4, &account_entries,
-FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, FT_CHAINS_ACCOUNTS};
+static const ChainKind account_chains[2] = {
+	{&account_owners_v2, &account_entries, FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, FT_CHAINS_ACCOUNTS},
+	{&account_owners, &account_entries, FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, FT_CHAINS_ACCOUNTS}
+};
 
 /*
  * The settings chains (settings_ledger.c): a plan's, keyed 'plan:<plan>',
@@ -313,6 +412,9 @@ typedef struct ChainCheck
 	bool		install_seed_only;	/* the one entry so far is an install seed */
 	int64		balance[FT_MAX_BUCKETS];
 	uint8		head[FT_HASH_BYTES];
+	const char *key;			/* the pool or subject */
+	int64		unvouched_from; /* the first unkeyed entry after the last keyed
+								 * one (0: none) */
 	int64		anchor_seq;		/* an anchored entry's seq (0: none) ... */
 	const uint8 *anchor_hash;	/* ... and its hash */
 	bool		anchor_found;	/* that entry matched, with that hash */
@@ -321,16 +423,22 @@ typedef struct ChainCheck
 /*
  * A chain whose entries before a checkpoint were archived starts at that
  * checkpoint: the chain so far is what the checkpoint says it follows (its
- * prev_hash, the entries before it, its balance, which it does not move).
- * The checkpoint's own hash is then checked as every entry's is.
+ * prev_hash, the entries before it, its balance, which it does not move,
+ * and an account's other counters, which it carries).  The checkpoint's
+ * own hash is then checked as every entry's is.
  */
 static bool
 start_at_checkpoint(ChainCheck *c, TupleTableSlot *row, const FtField *fields, int bucket)
 {
 	const FtField *kind = &fields[2];
 	bytea	   *prev = DatumGetByteaPP(row->tts_values[1]);
+	int			carried = c->kind->family == FT_CHAINS_ACCOUNTS ? ACCOUNT_CARRIED_BUCKETS : 0;
+	int			first_carried = FIRST_FIELD + c->kind->nfields;
+	bool		carries = true;
 
-	if (c->kind->delta_field < 0 ||	/* a chain without balances has no checkpoints */
+	for (int b = 0; b < carried; b++)
+		carries &= !row->tts_isnull[first_carried + b];
+	if (!carries || c->kind->delta_field < 0 ||	/* no balances: no checkpoints */
 		kind->s == NULL || kind->len != strlen("checkpoint") ||
 		memcmp(kind->s, "checkpoint", kind->len) != 0 ||
 		fields[c->kind->delta_field].i != 0 ||
@@ -341,6 +449,8 @@ start_at_checkpoint(ChainCheck *c, TupleTableSlot *row, const FtField *fields, i
 		return false;			/* else the first one missing */
 	}
 	c->entries = fields[1].i - 1;
+	for (int b = 0; b < carried; b++)
+		c->balance[b] = DatumGetInt64(row->tts_values[first_carried + b]);
 	c->balance[bucket] = fields[c->kind->balance_field].i;
 	memcpy(c->head, VARDATA_ANY(prev), FT_HASH_BYTES);
 	return true;
@@ -359,6 +469,38 @@ is_install_seed(const FtField *fields)
 		fields[2].len == strlen("seed") && memcmp(fields[2].s, "seed", fields[2].len) == 0;
 }
 
+/*
+ * Whether an entry's stored hash is its hash after the chain so far, keyed
+ * or unkeyed as the stored one's form says (an unkeyed hash may start as a
+ * keyed one does: it is tried unkeyed too); *keyed says which matched.
+ */
+static bool
+entry_hash_matches(ChainCheck *c, const FtField *fields, int nfields, Datum stored,
+				   uint8 *hash, bool *keyed)
+{
+	const char *domain = c->chain == 0 ? c->kind->domain : c->kind->later_domain;
+	bytea	   *b = DatumGetByteaPP(stored);
+	bool		tagged = VARSIZE_ANY_EXHDR(b) == FT_HASH_BYTES &&
+		ft_hash_is_keyed((const uint8 *) VARDATA_ANY(b));
+
+	*keyed = tagged && ft_chain_key() != NULL;
+	if (*keyed)
+	{
+		ft_chain_hash_keyed(domain, fields, nfields, c->head, hash);
+		if (bytea_is_hash(stored, hash))
+			return true;
+		*keyed = false;
+	}
+	ft_chain_hash(domain, fields, nfields, c->head, hash);
+	if (bytea_is_hash(stored, hash))
+		return true;
+	if (tagged && ft_chain_key() == NULL)
+		ft_chain_key_required(psprintf("Chain \"%s\" has keyed entries (entry %lld).",
+									   ft_chain_name(c->kind->family, c->key, c->chain),
+									   (long long) fields[1].i));
+	return false;
+}
+
 /* Check one entry against the chain so far. */
 static bool
 entry_matches(ChainCheck *c, TupleTableSlot *row)
@@ -369,6 +511,7 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	int			bucket;
 	int64		expected = 0;
 	uint8		hash[FT_HASH_BYTES];
+	bool		keyed;
 
 	slot_getallattrs(row);
 	bucket = DatumGetInt32(row->tts_values[0]);
@@ -386,9 +529,7 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 		(pg_add_s64_overflow(c->balance[bucket], fields[kind->delta_field].i, &expected) ||
 		 expected != fields[kind->balance_field].i || expected < 0))
 		return false;
-	ft_chain_hash(c->chain == 0 ? kind->domain : kind->later_domain, fields, nfields,
-				  c->head, hash);
-	if (!bytea_is_hash(row->tts_values[2], hash))
+	if (!entry_hash_matches(c, fields, nfields, row->tts_values[2], hash, &keyed))
 		return false;
 
 	c->entries++;
@@ -398,6 +539,10 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 		c->anchor_found = memcmp(hash, c->anchor_hash, FT_HASH_BYTES) == 0;
 	c->install_seed_only = c->entries == 1 && c->kind->family == FT_CHAINS_POOLS &&
 		is_install_seed(fields);
+	if (keyed)
+		c->unvouched_from = 0;
+	else if (c->unvouched_from == 0 && !c->install_seed_only)
+		c->unvouched_from = c->entries;
 	return true;
 }
 
@@ -426,6 +571,38 @@ typedef struct ChainOwner
 	bool		figures_ok;		/* the row's other figures agree with the chain */
 } ChainOwner;
 
+static FtStatement seal_of = {
+	"SELECT seq, seal FROM freetier.chain_seals WHERE chain OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * Whether a chain that verified is vouched for by the key up to its head,
+ * when a key is loaded (the header says how): with an unkeyed entry after
+ * its last keyed one (c->unvouched_from), only by a seal of its head.  An
+ * archive (a pool's or the accounts') is vouched for by its owner, a
+ * checkpoint in the ledger.  The
+ * seal is read only then, so that nothing changes for unkeyed chains.
+ */
+static bool
+chain_vouched(ChainCheck *c)
+{
+	char	   *name;
+	Datum		args[1];
+	bool		isnull;
+	uint8		seal[FT_HASH_BYTES];
+
+	if (c->unvouched_from == 0 || ft_chain_key() == NULL || c->kind == &archive_chains ||
+		c->kind == &account_archive_chains)
+		return true;
+	name = ft_chain_name(c->kind->family, c->key, c->chain);
+	args[0] = CStringGetTextDatum(name);
+	if (ft_execute(&seal_of, args, NULL) == 0 || ft_column_int64(0, 1) != c->entries)
+		return false;
+	ft_chain_seal(name, c->entries, c->head, seal);
+	return bytea_is_hash(ft_column(0, 2, &isnull), seal);
+}
+
 /*
  * Walk one chain, each entry as the statement produces it, so that neither
  * the rows nor what checking them allocates grow with the ledger; then
@@ -439,6 +616,7 @@ check_chain(const ChainKind *kind, const ChainOwner *o, ChainCheck *c)
 
 	c->kind = kind;
 	c->chain = o->chain;
+	c->key = o->key;
 	c->ok = true;
 	ft_execute_each(kind->entries, args, NULL, check_entry, c);
 	if (c->ok && (c->entries != o->head_seq || !o->figures_ok ||
@@ -448,6 +626,11 @@ check_chain(const ChainKind *kind, const ChainOwner *o, ChainCheck *c)
 		c->ok = false;
 		if (c->entries < o->head_seq)
 			c->first_bad_entry = c->entries + 1;
+	}
+	if (c->ok && !chain_vouched(c))
+	{
+		c->ok = false;
+		c->first_bad_entry = c->unvouched_from;
 	}
 }
 
@@ -588,11 +771,11 @@ freetier_verify_ledger_v4(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(freetier_verify_account_ledger);
 
-/* freetier_verify_account_ledger(subject text DEFAULT NULL): the accounts' chains. */
+/* freetier_verify_account_ledger(subject text DEFAULT NULL) of 0.2 to 0.3: the accounts' chains. */
 Datum
 freetier_verify_account_ledger(PG_FUNCTION_ARGS)
 {
-	verify_chains(fcinfo, &account_chains, "subject");
+	verify_chains(fcinfo, &account_chains[0], "subject");
 	return (Datum) 0;
 }
 
@@ -600,12 +783,14 @@ PG_FUNCTION_INFO_V1(freetier_verify_account_ledger_v4);
 
 /*
  * freetier_verify_account_ledger(subject text DEFAULT NULL) from 0.4 on:
- * also each account's anniversary and period start against its chain.
+ * as of 0.2, a chain starting at a checkpoint once archived, where its
+ * latest archive move left it; and each account's anniversary and period
+ * start against its chain.
  */
 Datum
 freetier_verify_account_ledger_v4(PG_FUNCTION_ARGS)
 {
-	verify_chains(fcinfo, &account_chains_v4, "subject");
+	verify_chains(fcinfo, &account_chains[1], "subject");
 	return (Datum) 0;
 }
 
@@ -632,6 +817,19 @@ Datum
 freetier_verify_ledger_archive(PG_FUNCTION_ARGS)
 {
 	verify_chains(fcinfo, &archive_chains, "pool");
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(freetier_verify_account_ledger_archive);
+
+/*
+ * freetier_verify_account_ledger_archive(subject text DEFAULT NULL): every
+ * account's archived entries, up to the checkpoint its chain now starts at.
+ */
+Datum
+freetier_verify_account_ledger_archive(PG_FUNCTION_ARGS)
+{
+	verify_chains(fcinfo, &account_archive_chains, "subject");
 	return (Datum) 0;
 }
 
@@ -664,11 +862,12 @@ find_owner(const ChainKind *kind, const char *key, int chain)
 /*
  * Whether entry `seq` of a chain still has hash `hash` and the chain
  * verifies (anchor.c): stripe `chain` of pool `key`, account `key`'s
- * chain, or the settings chain named `key` (chain 0 for both).  The chain is checked whole, from its first stored
+ * chain, or the settings chain named `key` (chain 0 for both).  The chain
+ * is checked whole, from its first stored
  * entry to its owning row, as freetier_verify_ledger and
  * freetier_verify_account_ledger check it, and the entry is looked for on
- * the way.  A pool's entry archived before the checkpoint its chain starts
- * at is looked for in the archive, which must then verify up to that
+ * the way.  An entry archived before the checkpoint its chain starts at
+ * is looked for in the archive (a pool's or the accounts'), which must then verify up to that
  * checkpoint; when it is not there (the archive was dropped) the answer is
  * false.  Seq 0 is a chain's start, before its first entry, whose hash is
  * 32 zero bytes (the head of a chain with no entry yet).  *exists is false
@@ -678,7 +877,8 @@ bool
 ft_verify_anchor(FtChainFamily family, const char *key, int chain, int64 seq,
 				 const uint8 *hash, bool *exists)
 {
-	const ChainKind *kind = family == FT_CHAINS_ACCOUNTS ? &account_chains_v4 :
+	bool		account = family == FT_CHAINS_ACCOUNTS;
+	const ChainKind *kind = account ? &account_chains[1] :
 		family == FT_CHAINS_SETTINGS ? &settings_chains : &pool_chains_owed;
 	ChainOwner *o = find_owner(kind, key, chain);
 	ChainCheck	c = {0};
@@ -690,13 +890,14 @@ ft_verify_anchor(FtChainFamily family, const char *key, int chain, int64 seq,
 	c.anchor_hash = hash;
 	c.anchor_found = seq == 0 && memcmp(hash, zero_hash, FT_HASH_BYTES) == 0;
 	check_chain(kind, o, &c);
-	if (!c.ok || c.anchor_found || family != FT_CHAINS_POOLS)
+	if (!c.ok || c.anchor_found || family == FT_CHAINS_SETTINGS)	/* no archive */
 		return c.ok && c.anchor_found;
 
-	o = find_owner(&archive_chains, key, chain);
+	kind = account ? &account_archive_chains : &archive_chains;
+	o = find_owner(kind, key, chain);
 	memset(&c, 0, sizeof(c));
 	c.anchor_seq = seq;
 	c.anchor_hash = hash;
-	check_chain(&archive_chains, o, &c);
+	check_chain(kind, o, &c);
 	return c.ok && c.anchor_found;
 }

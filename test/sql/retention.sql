@@ -290,6 +290,153 @@ SELECT count(*) FROM freetier.ledger WHERE pool = 'owes' AND kind = 'checkpoint'
 SELECT * FROM freetier_archive_ledger('owes');
 SELECT verified();
 
+------------------------------------------------------------------------------
+-- The accounts' ledger: checkpoints and the archive, as for the pools'.
+------------------------------------------------------------------------------
+SET freetier.test_now = '2026-04-03 00:00:00+00';
+CREATE FUNCTION account_verified() RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(kind || ' ' || key || ': ' || CASE WHEN ok THEN 'ok' ELSE 'BAD at ' || coalesce(bad::text, '?') END,
+                    ', ' ORDER BY kind, key)
+    FROM (SELECT kind, key, bool_and(ok) AS ok, min(bad) AS bad
+            FROM (SELECT 'account' AS kind, subject AS key, ok, first_bad_entry AS bad
+                    FROM freetier_verify_account_ledger()
+                  UNION ALL SELECT 'archive', subject, ok, first_bad_entry
+                    FROM freetier_verify_account_ledger_archive()) v
+           WHERE key NOT LIKE 'trial:%'
+           GROUP BY kind, key) k
+$$;
+-- an anchor of acc's chain as it is now, kept outside the database
+CREATE TEMP TABLE acc_anchor AS
+SELECT chain, seq, head_hash FROM freetier_ledger_anchor() WHERE chain = 'account:acc';
+SELECT * FROM freetier_checkpoint_account_ledger('acc');
+SELECT seq, kind, bucket, delta, balance_after, ref FROM freetier.account_ledger
+ WHERE subject = 'acc' AND kind = 'checkpoint';
+SELECT unchanged(), verified(), account_verified();
+SELECT * FROM freetier_checkpoint_account_ledger('nobody');
+\echo :LAST_ERROR_SQLSTATE
+-- traffic after the checkpoint: a purchase, a spend, a plan change
+SELECT freetier_add_credits('acc', 30, 'order-acc-2');
+SELECT ok, allowance_credits FROM freetier_spend_credits('acc', 4, 'api');
+SELECT freetier_set_plan('acc', 'max');
+DELETE FROM before; INSERT INTO before SELECT * FROM balances();
+CREATE TEMP TABLE account_balance_at AS
+SELECT t, freetier_account_balance_at('acc', t) AS credits
+  FROM unnest(ARRAY['2026-03-01 12:00+00', '2026-04-03 00:00+00']::timestamptz[]) t;
+
+SELECT * FROM freetier_archive_account_ledger('acc');
+SELECT * FROM freetier_archive_account_ledger('acc');    -- again: nothing more to move
+SELECT t, credits, freetier_account_balance_at('acc', t) = credits AS same
+  FROM account_balance_at ORDER BY t;
+SELECT min(seq) AS first_seq, count(*) AS entries FROM freetier.account_ledger WHERE subject = 'acc';
+SELECT min(seq), max(seq), count(*) FROM freetier_account_ledger_archive('acc');
+SELECT * FROM freetier.account_chain_starts;
+SELECT unchanged(), verified(), account_verified();
+SELECT * FROM freetier_verify_account_ledger('acc');
+SELECT * FROM freetier_verify_account_ledger_archive('acc');
+-- the anchor of an archived entry is checked against the archive
+SELECT freetier_verify_anchor(chain, seq, head_hash) FROM acc_anchor;
+SELECT * FROM freetier_archive_account_ledger('nobody');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM freetier_account_ledger_archive('nobody');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM freetier_verify_account_ledger_archive('nobody');
+\echo :LAST_ERROR_SQLSTATE
+-- an account without a checkpoint moves nothing
+SELECT * FROM freetier_open_account('acc2', 'pro');
+SELECT * FROM freetier_archive_account_ledger('acc2');
+
+-- The account ledger, its archive and the chain starts are append-only for
+-- every other path, the owner included.
+DELETE FROM freetier.account_ledger WHERE subject = 'acc';
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM freetier.account_ledger_archive;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE freetier.account_ledger_archive SET delta = 0;
+\echo :LAST_ERROR_SQLSTATE
+TRUNCATE freetier.account_ledger_archive;
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM freetier.account_chain_starts;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE freetier.ledger_chain_starts SET archived_seq = 1;
+\echo :LAST_ERROR_SQLSTATE
+TRUNCATE freetier.ledger_chain_starts;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS account_entries FROM freetier.account_ledger WHERE subject = 'acc';
+
+-- Tampering, behind freetier's back and rolled back: an edit after the
+-- checkpoint, or of what the checkpoint carries, is caught by
+-- freetier_verify_account_ledger; an edit in the archive, or its end
+-- removed, by freetier_verify_account_ledger_archive.
+\set aoff 'ALTER TABLE freetier.account_ledger DISABLE TRIGGER ALL; ALTER TABLE freetier.account_ledger_archive DISABLE TRIGGER ALL; ALTER TABLE freetier.account_chain_starts DISABLE TRIGGER ALL; ALTER TABLE freetier.ledger DISABLE TRIGGER ALL; ALTER TABLE freetier.ledger_chain_starts DISABLE TRIGGER ALL'
+BEGIN; :aoff;
+UPDATE freetier.account_ledger SET delta = delta + 1, balance_after = balance_after + 1
+ WHERE subject = 'acc' AND kind = 'spend';
+SELECT 'after the checkpoint' AS tampered, account_verified(); ROLLBACK;
+BEGIN; :aoff;
+UPDATE freetier.account_ledger SET ref = replace(ref, 'spent=7', 'spent=6')
+ WHERE subject = 'acc' AND kind = 'checkpoint';
+SELECT 'checkpoint figures' AS tampered, account_verified(); ROLLBACK;
+BEGIN; :aoff;
+UPDATE freetier.account_ledger_archive SET backend = 'other' WHERE subject = 'acc' AND kind = 'spend';
+SELECT 'archive' AS tampered, account_verified(); ROLLBACK;
+BEGIN; :aoff;
+DELETE FROM freetier.account_ledger_archive WHERE subject = 'acc'
+   AND seq = (SELECT max(seq) FROM freetier.account_ledger_archive WHERE subject = 'acc');
+SELECT 'archive end removed' AS tampered, account_verified(); ROLLBACK;
+
+-- Chain starts.  A second checkpoint, not archived; then every entry before
+-- it deleted (not archived): the chain no longer starts where its last
+-- archive move left it.  So for a pool's stripe, archived before (ret) or
+-- never (zero), and for the chain start recorded removed.
+SELECT count(seq) AS checkpointed FROM freetier_checkpoint_account_ledger('acc');
+SELECT count(seq) AS checkpointed FROM freetier_checkpoint_ledger('ret');
+SELECT count(seq) AS checkpointed FROM freetier_checkpoint_ledger('zero');
+SELECT verified(), account_verified();
+BEGIN; :aoff;
+DELETE FROM freetier.account_ledger WHERE subject = 'acc'
+   AND seq < (SELECT max(seq) FROM freetier.account_ledger WHERE subject = 'acc' AND kind = 'checkpoint');
+SELECT 'account start deleted' AS tampered, account_verified(); ROLLBACK;
+BEGIN; :aoff;
+DELETE FROM freetier.ledger WHERE pool = 'ret' AND stripe = 0
+   AND seq < (SELECT max(seq) FROM freetier.ledger WHERE pool = 'ret' AND stripe = 0 AND kind = 'checkpoint');
+SELECT 'stripe start deleted' AS tampered, verified(); ROLLBACK;
+BEGIN; :aoff;
+DELETE FROM freetier.ledger WHERE pool = 'zero'
+   AND seq < (SELECT max(seq) FROM freetier.ledger WHERE pool = 'zero' AND kind = 'checkpoint');
+SELECT 'never archived start deleted' AS tampered, verified(); ROLLBACK;
+BEGIN; :aoff;
+DELETE FROM freetier.account_chain_starts WHERE subject = 'acc';
+DELETE FROM freetier.ledger_chain_starts WHERE pool = 'ret';
+SELECT 'starts removed' AS tampered, verified(), account_verified(); ROLLBACK;
+SELECT verified(), account_verified();
+
+-- Archived again; then dropped.  The settled credit hold that only the
+-- archive's spend entry names is pruned once the archive is dropped.
+SELECT * FROM freetier_archive_account_ledger('acc');
+SELECT min(seq), max(seq), count(*) FROM freetier_account_ledger_archive('acc');
+SELECT unchanged(), account_verified();
+SELECT * FROM freetier_prune('30 days');
+SELECT count(*) AS exported FROM freetier_account_ledger_archive();
+SELECT freetier_drop_account_ledger_archive('acc');
+SELECT freetier_drop_account_ledger_archive('acc');      -- nothing left
+SELECT freetier_drop_account_ledger_archive('nobody');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_account_balance_at('acc', '2026-04-03 00:00+00');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_verify_anchor(chain, seq, head_hash) FROM acc_anchor;
+SELECT unchanged(), verified(), account_verified();
+SELECT * FROM freetier_prune('30 days');
+SELECT * FROM rows_left() WHERE tbl = 'credit_holds';
+
+-- Every account at once (NULL): the trial accounts too.
+SELECT count(*) AS accounts, count(seq) AS checkpointed FROM freetier_checkpoint_account_ledger();
+SELECT count(*) AS accounts, sum(archived) AS archived FROM freetier_archive_account_ledger();
+SELECT bool_and(ok) AS all_ok, count(*) FROM freetier_verify_account_ledger();
+SELECT bool_and(ok) AS all_ok, count(*) FROM freetier_verify_account_ledger_archive();
+SELECT freetier_drop_account_ledger_archive() > 0 AS dropped;
+SELECT bool_and(ok) AS all_ok FROM freetier_verify_account_ledger();
+SELECT unchanged();
+
 -- The README's known answer for a checkpoint's hash: pool kc of 100 sats
 -- on one stripe, created and checkpointed at 2025-05-05 05:05:05 UTC.
 SET freetier.test_now = '2025-05-05 05:05:05+00';
@@ -297,6 +444,11 @@ SELECT freetier_create_pool('kc', 100, 10, '15 minutes', 1);
 SELECT * FROM freetier_checkpoint_ledger('kc');
 SELECT left(encode(hash, 'hex'), 8) AS checkpoint_hash FROM freetier.ledger
  WHERE pool = 'kc' AND kind = 'checkpoint';
+-- and for an account's: kca opened on plan pro and checkpointed then
+SELECT count(*) FROM freetier_open_account('kca', 'pro');
+SELECT * FROM freetier_checkpoint_account_ledger('kca');
+SELECT left(encode(hash, 'hex'), 8) AS checkpoint_hash FROM freetier.account_ledger
+ WHERE subject = 'kca' AND kind = 'checkpoint';
 RESET freetier.test_now;
 
 -- no rule of the request path's tables is broken

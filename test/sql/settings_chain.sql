@@ -225,3 +225,22 @@ SELECT count(*) AS bea_entries FROM freetier.account_ledger WHERE subject = 'bea
 ROLLBACK;
 RESET session_replication_role;
 SELECT * FROM freetier_verify_account_ledger();
+
+-- An account's checkpoint carries its dates, so that they stay chained once
+-- the entries before it (its open entry among them) are archived: dee's
+-- chain starts at the checkpoint, verifies, and an edit of either date is
+-- still reported.
+SELECT count(*) FROM freetier_open_account('dee', 'pro');
+SELECT seq IS NOT NULL AS checkpointed FROM freetier_checkpoint_account_ledger('dee');
+SELECT checkpoint_seq, archived FROM freetier_archive_account_ledger('dee');
+SELECT min(seq) AS first_seq, pg_catalog.count(*) FILTER (WHERE kind = 'open') AS open_entries
+  FROM freetier.account_ledger WHERE subject = 'dee';
+SELECT * FROM freetier_verify_account_ledger('dee');
+SET session_replication_role = replica;
+BEGIN;
+SELECT * FROM pg_temp.tampered_account($$UPDATE freetier.accounts SET anniversary = anniversary - interval '1 day' WHERE subject = 'dee'$$);
+ROLLBACK;
+BEGIN;
+SELECT * FROM pg_temp.tampered_account($$UPDATE freetier.accounts SET period_start = period_start - interval '1 day' WHERE subject = 'dee'$$);
+ROLLBACK;
+RESET session_replication_role;

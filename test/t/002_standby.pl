@@ -220,12 +220,16 @@ is(sql($primary, q{SELECT ok FROM freetier_spend_credits('acme', 25, 'gemini')})
 	't', 'primary: acme spends its gemini cap');
 sql($primary, q{SELECT freetier_add_credits('acme', 5, 'order-1')});
 sql($primary, q{SELECT freetier_define_plan('team', 'weekly', 500)});
+# archived up to a checkpoint (0.4): both its chain and its archive verify
+sql($primary, q{SELECT count(*) FROM freetier_checkpoint_account_ledger('acme')});
+sql($primary, q{SELECT count(*) FROM freetier_archive_account_ledger('acme')});
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 foreach my $query (
 	q{SELECT plan, period, allowance_left, backend_left, purchased_balance FROM freetier_account_status('acme')},
 	q{SELECT * FROM freetier_route('acme', ARRAY['gemini', 'hardware'])},
 	q{SELECT * FROM freetier_route('acme', ARRAY['gemini'], 6)},
 	q{SELECT * FROM freetier_verify_account_ledger()},
+	q{SELECT * FROM freetier_verify_account_ledger_archive()},
 	q{SELECT * FROM freetier_verify_settings_ledger()})
 {
 	is(sql($standby, $query), sql($primary, $query),

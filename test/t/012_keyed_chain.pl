@@ -1,0 +1,263 @@
+
+# Copyright: freetier authors.
+#
+# 012_keyed_chain.pl: keyed chains (src/chain_key.c, README "Keyed chains").
+#
+#   - an unkeyed install (freetier preloaded, no key) verifies as before;
+#   - after a restart with freetier.chain_key_file, its chains with unkeyed
+#     traffic are reported until freetier_seal_chains seals them, then
+#     verify; every new entry is keyed, and verifies;
+#   - restarted without the key, verification of keyed entries (a
+#     ledger, an archive, an anchor) is 55000, never ok; a sealed chain's
+#     unkeyed entries verify as before;
+#   - an insider without the key, triggers disabled, rewrites a keyed
+#     pool's tail and head, a sealed account's tail and head, and a keyed
+#     account's whole chain, with freetier's own unkeyed hashes: with the
+#     key loaded again each of those chains is reported, at the first entry
+#     the key does not vouch for, and an anchor of a rewritten chain no
+#     longer holds; so is a chain whose seal was deleted;
+#   - sealing waits for no lock: an entry appended meanwhile is keyed;
+#   - an archive of keyed and unkeyed entries verifies, and so does a keyed
+#     install dumped and restored;
+#   - a key file inside the data directory, of the wrong length, readable
+#     by others, a directory, or missing stops the server at start, the
+#     reason in the log; a key file set without preloading freetier
+#     makes chain writes 55000;
+#   - SHOW and pg_settings show the path only, and the key's bytes (raw or
+#     hex) are nowhere in the server log.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $keydir = PostgreSQL::Test::Utils::tempdir();
+
+# A key file; the key's bytes are letters, so that any text showing them is found.
+sub write_key
+{
+	my ($path, $bytes, $mode) = @_;
+	open(my $fh, '>', $path) or die "cannot write $path: $!";
+	binmode $fh;
+	print $fh $bytes;
+	close $fh;
+	chmod $mode, $path or die "cannot chmod $path: $!";
+}
+
+my $key = join '', map { ('a' .. 'z')[ int(rand(26)) ] } 1 .. 32;
+my $key_file = "$keydir/chain.key";
+write_key($key_file, $key, 0600);
+
+my $node = PostgreSQL::Test::Cluster->new('keyed');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'freetier'\nmax_prepared_transactions = 2");
+$node->start;
+
+sub sql
+{
+	my ($query) = @_;
+	return $node->safe_psql('postgres', $query);
+}
+
+# The error of a query that must fail: its SQLSTATE and message.
+sub error_of
+{
+	my ($query) = @_;
+	my ($out, $err);
+	$node->psql('postgres', "\\set VERBOSITY verbose\n$query", stdout => \$out, stderr => \$err);
+	return $err;
+}
+
+# A setting of postgresql.conf, replacing any earlier line of it.
+sub set_conf
+{
+	my ($name, $value) = @_;
+	$node->adjust_conf('postgresql.conf', $name, undef);
+	$node->append_conf('postgresql.conf', "$name = '$value'");
+}
+
+sub restart_with_key
+{
+	my ($file) = @_;
+	set_conf('freetier.chain_key_file', $file);
+	$node->restart;
+}
+
+my $verify_pools = q{SELECT pool || ' ' || ok || ' ' || coalesce(first_bad_entry::text, '-')
+  FROM freetier_verify_ledger() ORDER BY pool};
+my $verify_accounts = q{SELECT subject || ' ' || ok || ' ' || coalesce(first_bad_entry::text, '-')
+  FROM freetier_verify_account_ledger() ORDER BY subject};
+
+# Entries not keyed, but the install-time seed.
+my $unkeyed = q{SELECT (SELECT count(*) FROM freetier.ledger
+                         WHERE substr(hash, 1, 4) <> '\x66746b31'::bytea
+                           AND NOT (seq = 1 AND kind = 'seed' AND created_at = '-infinity'))
+                     + (SELECT count(*) FROM freetier.account_ledger
+                         WHERE substr(hash, 1, 4) <> '\x66746b31'::bytea)};
+
+# An unkeyed install, with traffic on a pool of one stripe and an account.
+sql(q{CREATE EXTENSION freetier});
+sql(q{SELECT freetier_create_pool('old', 1000, 10, '15 minutes', 1)});
+sql(q{SELECT freetier_credit(500, 'old', 'old-1')});
+sql(q{SELECT freetier_open_account('quiet')});
+sql(q{SELECT freetier_add_credits('quiet', 40, 'quiet-1')});
+is(sql($verify_pools), "default true -\nold true -", 'unkeyed install: pools verify');
+is(sql($verify_accounts), "quiet true -", 'unkeyed install: accounts verify');
+
+# Keying it: until sealed, a chain whose head is unkeyed is not vouched for.
+restart_with_key($key_file);
+is(sql(q{SHOW freetier.chain_key_file}), $key_file, 'SHOW shows the path');
+is(sql($verify_pools), "default true -\nold false 1",
+	'with the key: an unkeyed chain is reported until sealed (the install seed is not)');
+is(sql($verify_accounts), "quiet false 1", 'with the key: an unkeyed account is reported until sealed');
+# Sealing takes no lock: a keyed entry appended meanwhile (its transaction
+# prepared, its row locks held) vouches for its chain itself.
+sql(q{BEGIN; SELECT freetier_credit(100, 'old', 'old-2'); PREPARE TRANSACTION 'during_seal'});
+is(sql(q{SELECT freetier_seal_chains()}), '3', 'every chain whose head is not keyed is sealed');
+sql(q{COMMIT PREPARED 'during_seal'});
+is(sql($verify_pools), "default true -\nold true -", 'sealed: pools verify');
+is(sql($verify_accounts), "quiet true -", 'sealed: accounts verify');
+sql(q{DELETE FROM freetier.chain_seals WHERE chain = 'account:quiet'});
+is(sql($verify_accounts), "quiet false 1", 'a seal deleted: its chain is reported');
+is(sql(q{SELECT freetier_seal_chains()}), '2', 'sealing again seals every chain whose head is not keyed (old\'s is keyed now)');
+is(sql($verify_accounts), "quiet true -", 'sealed again: accounts verify');
+
+# New traffic is keyed.
+sql(q{SELECT freetier_create_pool('p1', 1000, 10, '15 minutes', 1)});
+sql(q{SELECT freetier_credit(200, 'p1', 'p1-1')});
+sql(q{SELECT freetier_credit(300, 'p1', 'p1-2')});
+sql(q{SELECT freetier_open_account('fresh')});
+sql(q{SELECT freetier_add_credits('fresh', 70, 'fresh-1')});
+sql(q{SELECT freetier_open_account('kept')});
+sql(q{SELECT freetier_add_credits('kept', 10, 'kept-1')});
+is(sql(q{SELECT count(*) FROM freetier.ledger WHERE pool = 'p1'
+          AND substr(hash, 1, 4) = '\x66746b31'::bytea}), '3', 'new pool entries are keyed');
+is(sql(q{SELECT count(*) FROM freetier.account_ledger WHERE subject = 'fresh'
+          AND substr(hash, 1, 4) = '\x66746b31'::bytea}), '2', 'new account entries are keyed');
+is(sql($verify_pools), "default true -\nold true -\np1 true -", 'keyed entries verify');
+is(sql($verify_accounts), "fresh true -\nkept true -\nquiet true -", 'keyed accounts verify');
+# An archive: its keyed and unkeyed entries verify, vouched for by the
+# keyed checkpoint the chain now starts at.
+sql(q{SELECT count(*) FROM freetier_checkpoint_ledger('old')});
+is(sql(q{SELECT archived FROM freetier_archive_ledger('old')}), '3', 'old: three entries archived');
+is(sql(q{SELECT ok FROM freetier_verify_ledger_archive('old')}), 't', 'the archive verifies');
+is(sql($verify_pools), "default true -\nold true -\np1 true -", 'after the archive move, too');
+my $anchor = sql(q{SELECT seq || ',' || head_hash FROM freetier_ledger_anchor() WHERE chain = 'pool:0:p1'});
+my ($anchor_seq, $anchor_hash) = split /,/, $anchor;
+is(sql("SELECT freetier_verify_anchor('pool:0:p1', $anchor_seq, '$anchor_hash')"), 't',
+	'an anchor of a keyed chain holds');
+
+# A dump restored (CREATE EXTENSION, under the key, makes the install-time
+# seed again, unkeyed as in every install; the seals are carried) verifies
+# with the key.
+my $dump = "$keydir/keyed.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, 'postgres' ], 'pg_dump -Fc of a keyed install');
+sql(q{CREATE DATABASE restored});
+$node->command_ok([ 'pg_restore', '-d', 'restored', $dump ], 'pg_restore of it');
+is($node->safe_psql('restored', qq{SELECT count(*) FROM freetier.chain_seals; $verify_pools; $verify_accounts}),
+	"3\ndefault true -\nold true -\np1 true -\nfresh true -\nkept true -\nquiet true -",
+	'restored: the seals are there, and every chain verifies');
+# The accounts' archive too (in the restored copy): quiet's unkeyed entries
+# are vouched for by the keyed checkpoint its chain now starts at.
+is($node->safe_psql('restored', q{SELECT count(*) FROM freetier_checkpoint_account_ledger('quiet');
+  SELECT archived > 0 FROM freetier_archive_account_ledger('quiet');
+  SELECT ok FROM freetier_verify_account_ledger_archive('quiet');
+  SELECT ok FROM freetier_verify_account_ledger('quiet')}),
+	"1\nt\nt\nt", 'restored: an account archive of unkeyed entries verifies, vouched for by its keyed checkpoint');
+
+# Without the key, what is keyed cannot be checked: 55000, never ok.
+restart_with_key('');
+like(error_of(q{SELECT * FROM freetier_verify_ledger('old')}), qr/ERROR:  55000: no chain key is loaded\nDETAIL:  Chain "pool:0:old" has keyed entries \(entry 4\)\.\nHINT:  Set freetier.chain_key_file/,
+	'no key: a pool with keyed entries is 55000');
+like(error_of(q{SELECT * FROM freetier_verify_ledger_archive('old')}),
+	qr/ERROR:  55000: no chain key is loaded\nDETAIL:  Chain "pool:0:old" has keyed entries \(entry 3\)\./,
+	'no key: an archive with keyed entries is 55000');
+like(error_of("SELECT freetier_verify_anchor('pool:0:p1', $anchor_seq, '$anchor_hash')"),
+	qr/ERROR:  55000: no chain key is loaded/, 'no key: an anchor of a keyed chain is 55000');
+like(error_of(q{SELECT * FROM freetier_verify_account_ledger('kept')}),
+	qr/ERROR:  55000: no chain key is loaded\nDETAIL:  Chain "account:kept" has keyed entries \(entry 1\)\./,
+	'no key: an account with keyed entries is 55000');
+is(sql(q{SELECT ok FROM freetier_verify_account_ledger('quiet')}), 't',
+	'no key: a sealed account (its entries unkeyed) verifies unkeyed');
+like(error_of(q{SELECT freetier_seal_chains()}), qr/ERROR:  55000: no chain key is loaded/,
+	'no key: sealing is 55000');
+
+# The insider, without the key: each rewrite hashed by freetier itself, unkeyed.
+sql(q{ALTER TABLE freetier.ledger DISABLE TRIGGER USER;
+      ALTER TABLE freetier.account_ledger DISABLE TRIGGER USER;
+      ALTER TABLE freetier.pool_stripes DISABLE TRIGGER USER});
+# p1: its last (keyed) credit replaced by a bigger one.
+sql(q{DELETE FROM freetier.ledger WHERE pool = 'p1' AND seq = 3;
+      UPDATE freetier.pool_stripes s SET head_seq = 2, head_hash = l.hash, balance_sats = l.balance_after
+        FROM freetier.ledger l WHERE s.pool = 'p1' AND l.pool = 'p1' AND l.seq = 2;
+      SELECT freetier_credit(90000, 'p1', 'p1-forged')});
+# quiet (sealed, no keyed entry): its last purchase replaced by a bigger one.
+sql(q{DELETE FROM freetier.account_ledger WHERE subject = 'quiet' AND seq = 2;
+      UPDATE freetier.accounts a SET head_seq = 1, head_hash = l.hash, purchased_balance = 0, lifetime_added = 0
+        FROM freetier.account_ledger l WHERE a.subject = 'quiet' AND l.subject = 'quiet' AND l.seq = 1;
+      SELECT freetier_add_credits('quiet', 4000, 'quiet-forged')});
+# fresh (keyed from its first entry): its whole chain made again.
+sql(q{DELETE FROM freetier.account_ledger WHERE subject = 'fresh';
+      DELETE FROM freetier.accounts WHERE subject = 'fresh';
+      SELECT freetier_open_account('fresh');
+      SELECT freetier_add_credits('fresh', 7000, 'fresh-forged')});
+# old's seal, which its keyed entry since has made needless: still vouched for.
+sql(q{DELETE FROM freetier.chain_seals WHERE chain = 'pool:0:old'});
+sql(q{ALTER TABLE freetier.ledger ENABLE TRIGGER USER;
+      ALTER TABLE freetier.account_ledger ENABLE TRIGGER USER;
+      ALTER TABLE freetier.pool_stripes ENABLE TRIGGER USER});
+
+restart_with_key($key_file);
+is(sql($verify_pools), "default true -\nold true -\np1 false 3",
+	'key loaded again: the rewritten tail of a keyed pool is reported');
+is(sql($verify_accounts), "fresh false 1\nkept true -\nquiet false 1",
+	'key loaded again: a rewritten sealed account and a remade keyed one are reported');
+is(sql("SELECT freetier_verify_anchor('pool:0:p1', $anchor_seq, '$anchor_hash')"), 'f',
+	'an anchor of the rewritten chain no longer holds');
+
+# Nothing shows the key.
+is(sql(q{SELECT setting FROM pg_settings WHERE name = 'freetier.chain_key_file'}), $key_file,
+	'pg_settings shows the path');
+my $settings = sql(q{SELECT string_agg(name || '=' || coalesce(setting, '') || coalesce(reset_val, '')
+                                      || coalesce(boot_val, ''), ' ') FROM pg_settings});
+ok(index($settings, $key) < 0 && index($settings, unpack('H*', $key)) < 0, 'no setting shows the key');
+
+# Key files that stop the server at start.
+$node->stop;
+my @refused = (
+	[ 'inside the data directory', $node->data_dir . '/chain.key', $key, 0600,
+		qr/chain key file ".*chain.key" is inside the data directory/ ],
+	[ 'of the wrong length', "$keydir/short.key", substr($key, 0, 31), 0600,
+		qr/must hold exactly 32 bytes\n.*DETAIL:  It holds 31 bytes\./ ],
+	[ 'readable by others', "$keydir/open.key", $key, 0644,
+		qr/has group or world access/ ],
+	[ 'that is a directory', $keydir, undef, 0,
+		qr/chain key file ".*" is not a regular file/ ],
+	[ 'missing', "$keydir/missing.key", undef, 0,
+		qr/could not open chain key file ".*missing.key": No such file or directory/ ]);
+for my $case (@refused)
+{
+	my ($what, $path, $bytes, $mode, $message) = @$case;
+	write_key($path, $bytes, $mode) if defined $bytes;
+	set_conf('freetier.chain_key_file', $path);
+	my $offset = -s $node->logfile;
+	ok(!$node->start(fail_ok => 1), "a key file $what: the server does not start");
+	like(slurp_file($node->logfile, $offset), $message, "a key file $what: the log says why");
+}
+unlink $node->data_dir . '/chain.key';
+
+# A key file named, but freetier not preloaded: no chain is written unkeyed.
+set_conf('freetier.chain_key_file', $key_file);
+set_conf('shared_preload_libraries', '');
+$node->start;
+like(error_of(q{SELECT freetier_credit(1000, 'p1', 'not-preloaded')}),
+	qr/ERROR:  55000: freetier.chain_key_file is set, but freetier was not loaded at server start/,
+	'a key file without preloading: a chain write is 55000');
+$node->stop;
+
+my $log = slurp_file($node->logfile);
+ok(index($log, $key) < 0 && index($log, unpack('H*', $key)) < 0, 'the key is nowhere in the server log');
+
+done_testing();
