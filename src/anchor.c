@@ -39,7 +39,6 @@
 
 #define POOL_PREFIX "pool:"
 #define ACCOUNT_PREFIX "account:"
-#define PLAN_PREFIX "plan:"
 #define CREDIT_SETTINGS "credit_settings"
 
 /*
@@ -49,7 +48,7 @@
 static FtStatement heads = {
 	"SELECT 0, pool, stripe, head_seq, head_hash FROM freetier.pool_stripes"
 	" UNION ALL SELECT 1, subject, 0, head_seq, head_hash FROM freetier.accounts"
-	" UNION ALL SELECT 2, '" PLAN_PREFIX "' OPERATOR(pg_catalog.||) plan, 0, head_seq, head_hash"
+	" UNION ALL SELECT 2, '" FT_PLAN_CHAIN_PREFIX "' OPERATOR(pg_catalog.||) plan, 0, head_seq, head_hash"
 	"  FROM freetier.plans"
 	" UNION ALL SELECT 2, '" CREDIT_SETTINGS "', 0, head_seq, head_hash FROM freetier.credit_settings"
 	" ORDER BY 1, 2, 3",
@@ -174,10 +173,10 @@ parse_chain_name(const char *chain, FtChainFamily *family, const char **key, int
 		*key = chain;
 		return;
 	}
-	if (strncmp(chain, PLAN_PREFIX, strlen(PLAN_PREFIX)) == 0)
+	if (strncmp(chain, FT_PLAN_CHAIN_PREFIX, strlen(FT_PLAN_CHAIN_PREFIX)) == 0)
 	{
 		*family = FT_CHAINS_SETTINGS;
-		p = chain + strlen(PLAN_PREFIX);
+		p = chain + strlen(FT_PLAN_CHAIN_PREFIX);
 	}
 	else if (strncmp(chain, ACCOUNT_PREFIX, strlen(ACCOUNT_PREFIX)) == 0)
 	{

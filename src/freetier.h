@@ -134,6 +134,7 @@
  * FT_SETTINGS_CHAINED(row_json, chain, install) whether they are the
  * chained ones (jsonb equality: the same builder made both).
  */
+#define FT_PLAN_CHAIN_PREFIX "plan:"
 #define FT_CHAINED_SETTINGS(chain) \
 	"(SELECT l.settings FROM freetier.settings_ledger l" \
 	" WHERE l.chain OPERATOR(pg_catalog.=) " chain " ORDER BY l.seq DESC LIMIT 1)"

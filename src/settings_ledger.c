@@ -78,6 +78,7 @@ static FtStatement update_credit_settings = {
  * A locked owning row, by its chain's name ($1; a plan's is 'plan:' and the
  * plan): its head, its values as jsonb text, and whether they are chained.
  */
+/* the plan of a chain named FT_PLAN_CHAIN_PREFIX and the plan */
 #define PLAN_OF_CHAIN "pg_catalog.substr($1, 6)"
 static FtStatement plan_row = {
 	"SELECT p.head_seq, p.head_hash, " FT_PLAN_SETTINGS_JSON("p.") "::text,"
@@ -165,7 +166,7 @@ freetier_set_plan_settings(PG_FUNCTION_ARGS)
 	}
 	ft_connect(FT_LOCKING);
 	ft_execute(&upsert_plan, args, nulls);
-	settings_chain(psprintf("plan:%s", plan), &plan_row, &save_plan_head);
+	settings_chain(psprintf(FT_PLAN_CHAIN_PREFIX "%s", plan), &plan_row, &save_plan_head);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -336,7 +336,7 @@ static const ChainKind account_chains[2] = {
 static FtStatement settings_owners = {
 	"SELECT o.chain, 0, o.head_seq, o.head_hash, 0::bigint, 0::bigint, 0::bigint, 0::bigint,"
 	" " FT_SETTINGS_CHAINED("o.settings", "o.chain", "o.install")
-	" FROM (SELECT 'plan:' OPERATOR(pg_catalog.||) p.plan AS chain, p.head_seq, p.head_hash,"
+	" FROM (SELECT '" FT_PLAN_CHAIN_PREFIX "' OPERATOR(pg_catalog.||) p.plan AS chain, p.head_seq, p.head_hash,"
 	"   " FT_PLAN_SETTINGS_JSON("p.") " AS settings, " FT_PLAN_INSTALL_SETTINGS("p.plan") " AS install"
 	"   FROM freetier.plans p"
 	"  UNION ALL SELECT 'credit_settings', s.head_seq, s.head_hash,"
