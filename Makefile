@@ -25,6 +25,7 @@ OBJS = \
 	src/pool.o \
 	src/pool_credit.o \
 	src/request_key.o \
+	src/settings_ledger.o \
 	src/spend.o \
 	src/spi.o \
 	src/trial.o \
@@ -55,12 +56,12 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
 # pg_regress: test/sql/*.sql against test/expected/*.out
-REGRESS = setup decide estimate settle credit ledger chains retention errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants listings counters corrections keys low_water import anchors settings_chain keyed upgrade
+REGRESS = setup decide estimate settle credit ledger chains retention errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants listings counters corrections keys low_water import anchors settings_chain settings_ledger keyed upgrade
 # $(srcdir): the source tree, also in an out-of-tree build
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out
-ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock stripes-race reversal-vs-decide corrections-twice decide-key credit-key dry-exact retention-traffic import-traffic anchors-traffic busy-stripes grant-ids
+ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock stripes-race reversal-vs-decide corrections-twice decide-key credit-key dry-exact retention-traffic import-traffic anchors-traffic busy-stripes grant-ids settings-race
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 # A step still waiting after this many seconds is cancelled, which fails its
 # spec at once instead of after isolationtester's default of 300 s.

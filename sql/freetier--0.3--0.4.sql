@@ -118,6 +118,7 @@ AS $$
         'freetier_define_plan(text,text,bigint,jsonb)',
         'freetier_configure_credits(text,interval,text,bigint,integer,interval,interval)',
         'freetier_verify_account_ledger(text)',
+        'freetier_verify_settings_ledger(text)',
         'freetier_checkpoint_account_ledger(text)',
         'freetier_archive_account_ledger(text)',
         'freetier_account_ledger_archive(text)',
@@ -1355,3 +1356,228 @@ CREATE FUNCTION freetier_seal_chains()
 COMMENT ON FUNCTION freetier_seal_chains() IS
     'seal, with the chain key, every chain whose head is not a keyed entry (start keying an existing install); returns how many';
 REVOKE ALL ON FUNCTION freetier_seal_chains() FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Plans and credit settings in the chains (issue 9, "Settings outside the
+-- chain", continued).  A plan's period, allowance and caps, and the credit
+-- settings, move money as a pool's settings do, so every change of them is
+-- an entry of freetier.settings_ledger: one chain per plan ('plan:<plan>')
+-- and one for the credit settings ('credit_settings'), their heads in the
+-- owning rows.  A chain with no entry has the values the install gave the
+-- row, so installs and dumps stay as they were.  freetier_define_plan and
+-- freetier_configure_credits write through freetier.set_plan_settings and
+-- freetier.set_credit_settings (src/settings_ledger.c), which chain what
+-- they write when it is not the chained value; a credit setting not given
+-- is taken from the chain, so a setter never chains an edit made outside
+-- freetier.  freetier_verify_settings_ledger compares each row with its
+-- chain.  The upgrade chains the plans and settings 0.3 left other than
+-- the install made them.
+------------------------------------------------------------------------------
+
+CREATE TABLE freetier.settings_ledger (
+    chain      text NOT NULL,
+    seq        bigint NOT NULL CHECK (seq >= 1),
+    kind       text NOT NULL CHECK (kind = 'settings'),
+    settings   text NOT NULL,
+    created_at timestamptz NOT NULL,
+    prev_hash  bytea NOT NULL,
+    hash       bytea NOT NULL,
+    PRIMARY KEY (chain, seq)
+);
+COMMENT ON TABLE freetier.settings_ledger IS
+    'every change of a plan''s or the credit settings'' values, hash-chained per plan and for the credit settings';
+CREATE TRIGGER settings_ledger_append_only BEFORE UPDATE OR DELETE ON freetier.settings_ledger
+    FOR EACH ROW EXECUTE FUNCTION freetier.refuse_change();
+CREATE TRIGGER settings_ledger_no_truncate BEFORE TRUNCATE ON freetier.settings_ledger
+    FOR EACH STATEMENT EXECUTE FUNCTION freetier.refuse_change();
+ALTER TABLE freetier.settings_ledger ENABLE ALWAYS TRIGGER settings_ledger_append_only;
+ALTER TABLE freetier.settings_ledger ENABLE ALWAYS TRIGGER settings_ledger_no_truncate;
+SELECT pg_catalog.pg_extension_config_dump('freetier.settings_ledger', '');
+REVOKE ALL ON freetier.settings_ledger FROM PUBLIC;
+
+ALTER TABLE freetier.plans
+    ADD COLUMN head_seq bigint NOT NULL DEFAULT 0,
+    ADD COLUMN head_hash bytea NOT NULL DEFAULT pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')
+        CHECK (octet_length(head_hash) = 32);
+ALTER TABLE freetier.credit_settings
+    ADD COLUMN head_seq bigint NOT NULL DEFAULT 0,
+    ADD COLUMN head_hash bytea NOT NULL DEFAULT pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')
+        CHECK (octet_length(head_hash) = 32);
+
+-- The setters' writes: the values, checked by the caller, and their entry.
+CREATE FUNCTION freetier.set_plan_settings(plan text, period text, allowance bigint,
+                                           backend_caps jsonb)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_set_plan_settings'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier.set_plan_settings(text, text, bigint, jsonb) IS
+    'create or change a plan (values checked by freetier_define_plan) and chain its values';
+REVOKE ALL ON FUNCTION freetier.set_plan_settings(text, text, bigint, jsonb) FROM PUBLIC;
+CREATE FUNCTION freetier.set_credit_settings(default_plan text, hold_ttl interval,
+                                             trial_plan text, trial_credits bigint,
+                                             trials_per_network int, trial_window interval,
+                                             max_hold_ttl interval)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_set_credit_settings'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier.set_credit_settings(text, interval, text, bigint, int, interval, interval) IS
+    'write the credit settings (values checked by freetier_configure_credits; NULL: the chained value) and chain them';
+REVOKE ALL ON FUNCTION freetier.set_credit_settings(text, interval, text, bigint, int, interval, interval) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION freetier_define_plan(plan text, period text, allowance bigint,
+                                                backend_caps jsonb DEFAULT '{}')
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cap record;
+BEGIN
+    IF plan IS NULL OR plan = '' OR octet_length(plan) > 256 THEN
+        RAISE EXCEPTION 'invalid plan name'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A plan name must be a non-empty string of at most 256 bytes.';
+    END IF;
+    IF period IS NULL OR period NOT IN ('lifetime', 'daily', 'weekly', 'monthly') THEN
+        RAISE EXCEPTION 'invalid period "%"', period
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A period is lifetime, daily, weekly or monthly.';
+    END IF;
+    IF allowance < 0 THEN
+        RAISE EXCEPTION 'allowance must not be negative'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Pass NULL for an unlimited allowance.';
+    END IF;
+    IF backend_caps IS NULL OR jsonb_typeof(backend_caps) <> 'object' THEN
+        RAISE EXCEPTION 'backend_caps must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'For example {"gemini": 20}: at most 20 credits of the allowance through gemini.';
+    END IF;
+    FOR cap IN SELECT key, value FROM jsonb_each(backend_caps) LOOP
+        IF octet_length(cap.key) NOT BETWEEN 1 AND 256 OR jsonb_typeof(cap.value) <> 'number'
+           OR (cap.value)::text !~ '^[0-9]{1,18}$' THEN
+            RAISE EXCEPTION 'invalid cap for backend "%"', cap.key
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A cap is a whole number of credits, 0 or more, below 10^18.';
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT FROM freetier.plans p JOIN freetier.accounts a ON a.plan = p.plan
+                WHERE p.plan = freetier_define_plan.plan AND p.period <> freetier_define_plan.period) THEN
+        RAISE EXCEPTION 'cannot change the period of plan "%": accounts are on it', plan
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Their allowance used is counted per period; define a new plan and move them with freetier_set_plan.';
+    END IF;
+    PERFORM freetier.set_plan_settings(freetier_define_plan.plan, freetier_define_plan.period,
+                                       freetier_define_plan.allowance,
+                                       freetier_define_plan.backend_caps);
+END
+$$;
+COMMENT ON FUNCTION freetier_define_plan(text, text, bigint, jsonb) IS
+    'create or change a plan: period, allowance (NULL = unlimited) and caps per backend inside it; a change is a settings entry';
+
+CREATE OR REPLACE FUNCTION freetier_configure_credits(default_plan text DEFAULT NULL,
+                                                      hold_ttl interval DEFAULT NULL,
+                                                      trial_plan text DEFAULT NULL,
+                                                      trial_credits bigint DEFAULT NULL,
+                                                      trials_per_network int DEFAULT NULL,
+                                                      trial_window interval DEFAULT NULL,
+                                                      max_hold_ttl interval DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF default_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = default_plan) THEN
+        RAISE EXCEPTION 'plan "%" does not exist', default_plan
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Plans are created with freetier_define_plan.';
+    END IF;
+    IF trial_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = trial_plan) THEN
+        RAISE EXCEPTION 'plan "%" does not exist', trial_plan
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Plans are created with freetier_define_plan.';
+    END IF;
+    IF NOT freetier.is_duration(hold_ttl) OR trial_window <= interval '0' OR trial_credits < 0
+       OR trials_per_network < 0 THEN
+        RAISE EXCEPTION 'invalid credit setting'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'hold_ttl must be a positive duration (days, hours, minutes or seconds) and trial_window positive; trial_credits and trials_per_network zero or more.';
+    END IF;
+    IF hold_ttl > interval '30 days' THEN
+        RAISE EXCEPTION 'hold_ttl must be at most 30 days'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('hold_ttl was %s.', hold_ttl);
+    END IF;
+    IF NOT freetier.is_duration(max_hold_ttl) OR max_hold_ttl > interval '30 days' THEN
+        RAISE EXCEPTION 'max_hold_ttl must be a positive duration of at most 30 days'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('max_hold_ttl was %s.', max_hold_ttl),
+                  HINT = 'Give days, hours, minutes or seconds, none negative.';
+    END IF;
+    IF NOT freetier.is_duration(trial_window) THEN
+        RAISE EXCEPTION 'trial_window must be a positive duration'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('trial_window was %s.', trial_window),
+                  HINT = 'Give days, hours, minutes or seconds, none negative.';
+    END IF;
+    IF trial_credits > 1000000000000000000 THEN
+        RAISE EXCEPTION 'trial_credits must be at most 1000000000000000000'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('trial_credits was %s; no credit counter of an account may pass 10^18.', trial_credits);
+    END IF;
+    IF trial_window > interval '366 days' THEN
+        RAISE EXCEPTION 'trial_window must be at most 366 days'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('trial_window was %s.', trial_window);
+    END IF;
+    PERFORM freetier.set_credit_settings(freetier_configure_credits.default_plan,
+                                         freetier_configure_credits.hold_ttl,
+                                         freetier_configure_credits.trial_plan,
+                                         freetier_configure_credits.trial_credits,
+                                         freetier_configure_credits.trials_per_network,
+                                         freetier_configure_credits.trial_window,
+                                         freetier_configure_credits.max_hold_ttl);
+END
+$$;
+COMMENT ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) IS
+    'change the account and trial settings (NULL keeps the chained value); a change is a settings entry';
+
+-- A restored plan replaces the install's while it is still as installed,
+-- head included (its chain's entries come with the dump).
+CREATE OR REPLACE FUNCTION freetier.restore_plan() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE freetier.plans p SET period = NEW.period, allowance = NEW.allowance,
+           backend_caps = NEW.backend_caps, head_seq = NEW.head_seq, head_hash = NEW.head_hash
+     WHERE p.plan = NEW.plan AND p.head_seq = 0
+       AND ((p.plan, p.period, p.allowance, p.backend_caps) IN (
+               ('core', 'lifetime', 100::bigint, '{"gemini": 25}'::jsonb),
+               ('trial', 'lifetime', 0, '{}'), ('pro', 'monthly', 1000, '{}'))
+            OR p.plan = 'max' AND p.period = 'monthly'
+               AND p.allowance IS NULL AND p.backend_caps = '{"gemini": 2000}');
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION freetier_verify_settings_ledger(chain text DEFAULT NULL)
+    RETURNS TABLE (chain text, entries bigint, ok boolean, first_bad_entry bigint)
+    AS 'MODULE_PATHNAME', 'freetier_verify_settings_ledger'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier_verify_settings_ledger(text) IS
+    'recompute each settings chain (''plan:<plan>'', ''credit_settings'') and check the plans and credit_settings rows against it; first_bad_entry is the seq of the first entry that does not match';
+REVOKE ALL ON FUNCTION freetier_verify_settings_ledger(text) FROM PUBLIC;
+
+-- Writing each row's values again chains those that are not the install's.
+SELECT freetier.set_plan_settings(p.plan, p.period, p.allowance, p.backend_caps)
+  FROM freetier.plans p ORDER BY p.plan;
+SELECT freetier.set_credit_settings(s.default_plan, s.hold_ttl, s.trial_plan, s.trial_credits,
+                                    s.trials_per_network, s.trial_window, s.max_hold_ttl)
+  FROM freetier.credit_settings s;

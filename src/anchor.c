@@ -11,9 +11,12 @@
  *	 pool:<stripe>:<pool>	 stripe <stripe> of pool <pool> (the stripe in
  *							 decimal, without leading zeros)
  *	 account:<subject>		 the account of <subject>
+ *	 plan:<plan>			 the settings of plan <plan> (0.4)
+ *	 credit_settings		 the credit settings (0.4)
  *
- * The pool or subject is the rest of the name, as it is, so every pool or
- * subject (':' in it or not) gives one name, and every name one chain.
+ * The pool, subject or plan is the rest of the name, as it is, so every
+ * pool, subject or plan (':' in it or not) gives one name, and every name
+ * one chain.  A settings chain's name is its key in freetier.settings_ledger.
  *
  * All three only read, with one snapshot for the whole call (FT_READING):
  * the heads are read in one statement, so the anchors are those of one
@@ -36,29 +39,45 @@
 
 #define POOL_PREFIX "pool:"
 #define ACCOUNT_PREFIX "account:"
+#define CREDIT_SETTINGS "credit_settings"
 
-/* Every chain's head: pools' stripes first, then accounts. */
+/*
+ * Every chain's head (its family, key, stripe): pools' stripes first, then
+ * accounts, then the settings chains.
+ */
 static FtStatement heads = {
-	"SELECT false, pool, stripe, head_seq, head_hash FROM freetier.pool_stripes"
-	" UNION ALL SELECT true, subject, 0, head_seq, head_hash FROM freetier.accounts"
+	"SELECT 0, pool, stripe, head_seq, head_hash FROM freetier.pool_stripes"
+	" UNION ALL SELECT 1, subject, 0, head_seq, head_hash FROM freetier.accounts"
+	" UNION ALL SELECT 2, '" FT_PLAN_CHAIN_PREFIX "' OPERATOR(pg_catalog.||) plan, 0, head_seq, head_hash"
+	"  FROM freetier.plans"
+	" UNION ALL SELECT 2, '" CREDIT_SETTINGS "', 0, head_seq, head_hash FROM freetier.credit_settings"
 	" ORDER BY 1, 2, 3",
 	0, {InvalidOid}, NULL
 };
 
-/* The name of account `key`'s chain, or of stripe `stripe` of pool `key`. */
+/*
+ * The name of account `key`'s chain, of stripe `stripe` of pool `key`, or
+ * of settings chain `key` (its key is its name).
+ */
 char *
-ft_chain_name(bool account, const char *key, int stripe)
+ft_chain_name(FtChainFamily family, const char *key, int stripe)
 {
-	if (account)
-		return psprintf(ACCOUNT_PREFIX "%s", key);
-	return psprintf(POOL_PREFIX "%d:%s", stripe, key);
+	switch (family)
+	{
+		case FT_CHAINS_ACCOUNTS:
+			return psprintf(ACCOUNT_PREFIX "%s", key);
+		case FT_CHAINS_SETTINGS:
+			return pstrdup(key);
+		default:
+			return psprintf(POOL_PREFIX "%d:%s", stripe, key);
+	}
 }
 
 /* The name of the chain of a row of heads, as the header says. */
 static char *
 chain_name(TupleTableSlot *row)
 {
-	return ft_chain_name(DatumGetBool(row->tts_values[0]),
+	return ft_chain_name((FtChainFamily) DatumGetInt32(row->tts_values[0]),
 						 TextDatumGetCString(row->tts_values[1]),
 						 DatumGetInt32(row->tts_values[2]));
 }
@@ -134,29 +153,41 @@ report_malformed_chain(const char *chain)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("chain \"%s\" is malformed", chain),
-			 errdetail("A chain is named \"pool:<stripe>:<pool>\" or \"account:<subject>\", as freetier_ledger_anchor shows it.")));
+			 errdetail("A chain is named \"pool:<stripe>:<pool>\", \"account:<subject>\", \"plan:<plan>\" or \"credit_settings\", as freetier_ledger_anchor shows it.")));
 }
 
 /*
- * Read a chain's name: whether it is an account's, its key (the pool or
- * subject) and its stripe (0 for an account).  22023 when malformed.
+ * Read a chain's name: its family, its key (the pool, the subject, or a
+ * settings chain's whole name) and its stripe (0 but for a pool).  22023
+ * when malformed.
  */
 static void
-parse_chain_name(const char *chain, bool *account, const char **key, int *stripe)
+parse_chain_name(const char *chain, FtChainFamily *family, const char **key, int *stripe)
 {
 	const char *p;
 
 	*stripe = 0;
-	if (strncmp(chain, ACCOUNT_PREFIX, strlen(ACCOUNT_PREFIX)) == 0)
+	if (strcmp(chain, CREDIT_SETTINGS) == 0)
 	{
-		*account = true;
+		*family = FT_CHAINS_SETTINGS;
+		*key = chain;
+		return;
+	}
+	if (strncmp(chain, FT_PLAN_CHAIN_PREFIX, strlen(FT_PLAN_CHAIN_PREFIX)) == 0)
+	{
+		*family = FT_CHAINS_SETTINGS;
+		p = chain + strlen(FT_PLAN_CHAIN_PREFIX);
+	}
+	else if (strncmp(chain, ACCOUNT_PREFIX, strlen(ACCOUNT_PREFIX)) == 0)
+	{
+		*family = FT_CHAINS_ACCOUNTS;
 		p = chain + strlen(ACCOUNT_PREFIX);
 	}
 	else if (strncmp(chain, POOL_PREFIX, strlen(POOL_PREFIX)) == 0)
 	{
 		const char *digits = chain + strlen(POOL_PREFIX);
 
-		*account = false;
+		*family = FT_CHAINS_POOLS;
 		for (p = digits; *p >= '0' && *p <= '9' && p - digits < 3; p++)
 			*stripe = *stripe * 10 + (*p - '0');
 		if (p == digits || *p != ':' || (digits[0] == '0' && p - digits > 1))
@@ -167,7 +198,7 @@ parse_chain_name(const char *chain, bool *account, const char **key, int *stripe
 		report_malformed_chain(chain);
 	if (*p == '\0' || strlen(p) > FT_MAX_TEXT_BYTES)
 		report_malformed_chain(chain);
-	*key = p;
+	*key = *family == FT_CHAINS_SETTINGS ? chain : p;
 }
 
 PG_FUNCTION_INFO_V1(freetier_verify_anchor);
@@ -184,7 +215,7 @@ freetier_verify_anchor(PG_FUNCTION_ARGS)
 {
 	char	   *chain;
 	bytea	   *hash;
-	bool		account;
+	FtChainFamily family;
 	const char *key;
 	int			stripe;
 	bool		exists;
@@ -195,20 +226,17 @@ freetier_verify_anchor(PG_FUNCTION_ARGS)
 	ft_check_not_null(fcinfo, 2, "head_hash");
 	chain = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	hash = PG_GETARG_BYTEA_PP(2);
-	parse_chain_name(chain, &account, &key, &stripe);
+	parse_chain_name(chain, &family, &key, &stripe);
 
 	ft_connect(FT_READING);
 	if (VARSIZE_ANY_EXHDR(hash) == FT_HASH_BYTES)
-		holds = ft_verify_anchor(account, key, stripe, PG_GETARG_INT64(1),
+		holds = ft_verify_anchor(family, key, stripe, PG_GETARG_INT64(1),
 								 (const uint8 *) VARDATA_ANY(hash), &exists);
 	else						/* no entry has such a hash; but is the chain there? */
-		(void) ft_verify_anchor(account, key, stripe, -1, NULL, &exists);
+		(void) ft_verify_anchor(family, key, stripe, -1, NULL, &exists);
 	SPI_finish();
 	if (!exists)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("chain \"%s\" does not exist", chain),
-				 errdetail("freetier_ledger_anchor lists every chain.")));
+		ft_report_unknown_chain(chain);
 	PG_RETURN_BOOL(holds);
 }
 
@@ -244,8 +272,8 @@ freetier_seal_chains(PG_FUNCTION_ARGS)
 	{
 		bool		isnull;
 
-		names[i] = ft_chain_name(DatumGetBool(ft_column(i, 1, &isnull)), ft_column_text(i, 2),
-								 DatumGetInt32(ft_column(i, 3, &isnull)));
+		names[i] = ft_chain_name((FtChainFamily) DatumGetInt32(ft_column(i, 1, &isnull)),
+								 ft_column_text(i, 2), DatumGetInt32(ft_column(i, 3, &isnull)));
 		ft_chain_head_read(&ends[i], ft_column_int64(i, 4), ft_column(i, 5, &isnull));
 	}
 	for (int i = 0; i < n; i++)

@@ -30,8 +30,12 @@
  *	   request_key.c  idempotency keys: a keyed call done once, replayed
  *	   chain.c        the hash chains, write side: hashing, appending
  *	   chain_key.c    the chain key: read at server start, kept read-only
+ *	   settings_ledger.c  the settings chains, write side: a plan's and
+ *	                  the credit settings' changes (define_plan,
+ *	                  configure_credits)
  *	   verify.c       the hash chains, read side: verify_ledger,
- *	                  verify_account_ledger and both archives' checks
+ *	                  verify_account_ledger, verify_settings_ledger and
+ *	                  both archives' checks
  *	   ledger_archive.c  the chains' retention, pools' and accounts':
  *	                  checkpoints, the archive move and where a chain then
  *	                  starts, dropping the archive; the ledgers' guard trigger

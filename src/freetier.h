@@ -124,6 +124,45 @@
 	"  WHERE p.plan OPERATOR(pg_catalog.=) a.plan), false)"
 
 /*
+ * A plan's and the credit settings' chained settings (0.4, settings_ledger.c):
+ * the settings text of the latest entry of chain `chain` (SQL for its name,
+ * 'plan:<plan>' or 'credit_settings') in freetier.settings_ledger, a jsonb
+ * text; NULL (no entry) is the settings the install made, FT_PLAN_INSTALL_SETTINGS
+ * (NULL for a plan the install did not make: it has none) and
+ * FT_CREDIT_INSTALL_SETTINGS.  FT_PLAN_SETTINGS_JSON(p) and
+ * FT_CREDIT_SETTINGS_JSON(s) are a plans or credit_settings row's as jsonb;
+ * FT_SETTINGS_CHAINED(row_json, chain, install) whether they are the
+ * chained ones (jsonb equality: the same builder made both).
+ */
+#define FT_PLAN_CHAIN_PREFIX "plan:"
+#define FT_CHAINED_SETTINGS(chain) \
+	"(SELECT l.settings FROM freetier.settings_ledger l" \
+	" WHERE l.chain OPERATOR(pg_catalog.=) " chain " ORDER BY l.seq DESC LIMIT 1)"
+#define FT_PLAN_INSTALL_SETTINGS(plan) \
+	"(SELECT d.settings FROM (VALUES" \
+	" ('core', '{\"period\": \"lifetime\", \"allowance\": 100, \"backend_caps\": {\"gemini\": 25}}')," \
+	" ('pro', '{\"period\": \"monthly\", \"allowance\": 1000, \"backend_caps\": {}}')," \
+	" ('max', '{\"period\": \"monthly\", \"allowance\": null, \"backend_caps\": {\"gemini\": 2000}}')," \
+	" ('trial', '{\"period\": \"lifetime\", \"allowance\": 0, \"backend_caps\": {}}')" \
+	") d (plan, settings) WHERE d.plan OPERATOR(pg_catalog.=) " plan ")"
+#define FT_CREDIT_INSTALL_SETTINGS \
+	"'{\"default_plan\": \"core\", \"hold_ttl\": \"0 days 900 seconds\", \"trial_plan\": \"trial\"," \
+	" \"trial_credits\": 5, \"trials_per_network\": 3, \"trial_window\": \"1 days 0 seconds\"," \
+	" \"max_hold_ttl\": \"30 days 0 seconds\"}'"
+#define FT_PLAN_SETTINGS_JSON(p) \
+	"pg_catalog.jsonb_build_object('period', " p "period, 'allowance', " p "allowance," \
+	" 'backend_caps', " p "backend_caps)"
+#define FT_CREDIT_SETTINGS_JSON(s) \
+	"pg_catalog.jsonb_build_object('default_plan', " s "default_plan," \
+	" 'hold_ttl', " FT_DURATION_TEXT(s "hold_ttl") ", 'trial_plan', " s "trial_plan," \
+	" 'trial_credits', " s "trial_credits, 'trials_per_network', " s "trials_per_network," \
+	" 'trial_window', " FT_DURATION_TEXT(s "trial_window") "," \
+	" 'max_hold_ttl', " FT_DURATION_TEXT(s "max_hold_ttl") ")"
+#define FT_SETTINGS_CHAINED(row_json, chain, install) \
+	"coalesce(" row_json " OPERATOR(pg_catalog.=) coalesce(" FT_CHAINED_SETTINGS(chain) "," \
+	" " install ")::jsonb, false)"
+
+/*
  * An account's checkpoint entry (account.c) carries in its ref what the
  * account's chain commits to besides its purchased balance (the entry's
  * balance_after): "period=N lifetime=N late=N spent=N added=N
@@ -304,6 +343,18 @@ extern void ft_count_decision(const char *pool, const FtDecision *d);
 extern void ft_count_account(FtAccountCall call, const char *reason, int64 calls,
 							 int64 allowance_credits, int64 purchased_credits);
 
+/*
+ * The families of hash chains: pools' stripes (freetier.ledger), accounts
+ * (freetier.account_ledger), and plans and the credit settings
+ * (freetier.settings_ledger, 0.4).
+ */
+typedef enum FtChainFamily
+{
+	FT_CHAINS_POOLS,
+	FT_CHAINS_ACCOUNTS,
+	FT_CHAINS_SETTINGS
+} FtChainFamily;
+
 /* ---- log_lines.c: the lines an operator greps the server log for ---- */
 
 extern void ft_log_lines_init(void);
@@ -311,7 +362,7 @@ extern void ft_log_pool_crossings(const char *pool, int64 low_water_sats, int64 
 								  int64 after, const char *subject, int64 taken);
 extern void ft_log_sweep(int npools, char *const *pools, const int64 *holds,
 						 const int64 *sats, int64 credit_holds, int64 credits);
-extern void ft_log_bad_chain(bool account, const char *key, int chain,
+extern void ft_log_bad_chain(FtChainFamily family, const char *key, int chain,
 							 int64 first_bad_entry);
 extern void ft_log_anchor(const char *chain, int64 seq, const uint8 *hash);
 
@@ -383,11 +434,12 @@ typedef struct FtChainHead
 /*
  * The domain tags of the kinds of chain: a pool's stripe 0 (a pool's only
  * chain up to 0.2.1), its other stripes (whose entries hash their stripe
- * number too), an account.
+ * number too), an account, a plan's or the credit settings' (0.4).
  */
 #define FT_POOL_CHAIN		"freetier ledger v1"
 #define FT_STRIPE_CHAIN		"freetier stripe ledger v1"
 #define FT_ACCOUNT_CHAIN	"freetier account ledger v1"
+#define FT_SETTINGS_CHAIN	"freetier settings ledger v1"
 
 /*
  * A keyed entry's hash: these bytes, then a keyed BLAKE2b of the rest of
@@ -422,11 +474,13 @@ extern const uint8 *ft_chain_key_required(const char *detail);
 
 /* ---- anchor.c: anchors and seals ---- */
 
-extern char *ft_chain_name(bool account, const char *key, int stripe);
+extern char *ft_chain_name(FtChainFamily family, const char *key, int stripe);
 
 /* ---- verify.c: the hash chains, read side ---- */
 
-extern bool ft_verify_anchor(bool account, const char *key, int chain, int64 seq,
+extern void ft_report_unknown_chain(const char *chain);
+
+extern bool ft_verify_anchor(FtChainFamily family, const char *key, int chain, int64 seq,
 							 const uint8 *hash, bool *exists);
 
 /* ---- period.c: calendar arithmetic, pure ---- */

@@ -11,6 +11,7 @@
  *	                                        anything, per pool, and credit holds
  *	   ledger of pool "P" failed verification ...
  *	   account ledger of "S" failed verification ...
+ *	   settings ledger "plan:P" failed verification ...
  *	   anchor {"chain": ..., "seq": ..., "head_hash": ...}
  *	                                        one line per chain, per call of
  *	                                        freetier_log_anchors
@@ -186,19 +187,27 @@ ft_log_sweep(int npools, char *const *pools, const int64 *holds, const int64 *sa
 }
 
 /*
- * A chain failed verification: stripe `chain` of pool `key`, or the account
- * of subject `key`; first_bad_entry 0 when every entry matches but its
- * owning row does not match the chain's end.
+ * A chain failed verification: stripe `chain` of pool `key`, the account
+ * of subject `key`, or the settings chain named `key` (as a JSON string, so
+ * that no plan's name can break the line); first_bad_entry 0 when every
+ * entry matches but its owning row does not match the chain's end.
  */
 void
-ft_log_bad_chain(bool account, const char *key, int chain, int64 first_bad_entry)
+ft_log_bad_chain(FtChainFamily family, const char *key, int chain, int64 first_bad_entry)
 {
 	StringInfoData line;
+	bool		account = family == FT_CHAINS_ACCOUNTS;
 
 	initStringInfo(&line);
 	if (account)
 		appendStringInfo(&line, "freetier: account ledger of \"%s\" failed verification",
 						 short_subject(key));
+	else if (family == FT_CHAINS_SETTINGS)
+	{
+		appendStringInfoString(&line, "freetier: settings ledger ");
+		escape_json(&line, key);
+		appendStringInfoString(&line, " failed verification");
+	}
 	else
 		appendStringInfo(&line, "freetier: ledger of pool \"%s\" failed verification: "
 						 "stripe %d", key, chain);

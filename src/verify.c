@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * verify.c
- *	  The hash chains' read side: freetier_verify_ledger (the pools' chains)
- *	  and freetier_verify_account_ledger (the accounts' chains), and the
- *	  check behind freetier_verify_anchor.
+ *	  The hash chains' read side: freetier_verify_ledger (the pools' chains),
+ *	  freetier_verify_account_ledger (the accounts' chains),
+ *	  freetier_verify_settings_ledger (the plans' and the credit settings'
+ *	  chains, 0.4), and the check behind freetier_verify_anchor.
  *
  * Every entry is checked in seq order against the chain so far: its seq is
  * the next one, its stored prev_hash is the previous entry's hash, its
@@ -13,8 +14,9 @@
  * balance of every bucket (a pool's stripe has one, two from 0.4 on: its
  * balance and the sats its pool owes; an account has four: the allowance
  * used in its period, in its lifetime plan, in periods settled late, and
- * its purchased balance), and for an account its totals
- * (lifetime_spent, lifetime_added) and its plan.
+ * its purchased balance; a settings chain has none), and for an account
+ * its totals (lifetime_spent, lifetime_added) and its plan, for a pool, an
+ * account, a plan and the credit settings their chained settings.
  *
  * A chain starts at its first stored entry: seq 1, after a hash of zeros,
  * or a checkpoint once the entries before it were archived (ledger_archive.c),
@@ -35,7 +37,8 @@
  * read: the entries it vouches for are unkeyed, and checked as such).  An
  * archive is vouched for by the checkpoint its chain starts at.
  *
- * A pool has one chain per stripe; an account has one.  Verification only
+ * A pool has one chain per stripe; an account, a plan and the credit
+ * settings have one each.  Verification only
  * reads, with one snapshot for the whole call
  * (FT_READING), so that a chain and its owning row are seen at one instant.
  * Every chain that fails writes a line to the server log (log_lines.c).
@@ -71,7 +74,7 @@ typedef struct ChainKind
 	const char *later_domain;	/* of its other chains (a pool's stripes) */
 	int			delta_field;	/* which field is the delta */
 	int			balance_field;	/* and which the balance after it */
-	bool		accounts;		/* else pools */
+	FtChainFamily family;
 } ChainKind;
 
 /*
@@ -309,20 +312,48 @@ static FtStatement account_archive_entries = {
 };
 
 static const ChainKind archive_chains = {&archive_owners, &archive_entries,
-FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false};
+FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, FT_CHAINS_POOLS};
 static const ChainKind account_archive_chains = {&account_archive_owners,
-&account_archive_entries, FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, true};
+&account_archive_entries, FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, FT_CHAINS_ACCOUNTS};
 
 static const ChainKind pool_chains[2] = {
-	{&pool_owners[0], &pool_entries[0], FT_POOL_CHAIN, 8, NULL, 3, 4, false},
-	{&pool_owners[1], &pool_entries[1], FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false}
+	{&pool_owners[0], &pool_entries[0], FT_POOL_CHAIN, 8, NULL, 3, 4, FT_CHAINS_POOLS},
+	{&pool_owners[1], &pool_entries[1], FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, FT_CHAINS_POOLS}
 };
 static const ChainKind pool_chains_owed = {&pool_owners_owed, &pool_entries_owed,
-FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, false};
+FT_POOL_CHAIN, 8, FT_STRIPE_CHAIN, 3, 4, FT_CHAINS_POOLS};
 static const ChainKind account_chains[2] = {
-	{&account_owners_v2, &account_entries, FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, true},
-	{&account_owners, &account_entries, FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, true}
+	{&account_owners_v2, &account_entries, FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, FT_CHAINS_ACCOUNTS},
+	{&account_owners, &account_entries, FT_ACCOUNT_CHAIN, 10, NULL, 4, 5, FT_CHAINS_ACCOUNTS}
 };
+
+/*
+ * The settings chains (settings_ledger.c): a plan's, keyed 'plan:<plan>',
+ * and the credit settings', keyed 'credit_settings', as anchors name them.
+ * Their entries move no balance; the owning row's values must be the
+ * latest entry's (those the install gave the row when there is none).
+ */
+static FtStatement settings_owners = {
+	"SELECT o.chain, 0, o.head_seq, o.head_hash, 0::bigint, 0::bigint, 0::bigint, 0::bigint,"
+	" " FT_SETTINGS_CHAINED("o.settings", "o.chain", "o.install")
+	" FROM (SELECT '" FT_PLAN_CHAIN_PREFIX "' OPERATOR(pg_catalog.||) p.plan AS chain, p.head_seq, p.head_hash,"
+	"   " FT_PLAN_SETTINGS_JSON("p.") " AS settings, " FT_PLAN_INSTALL_SETTINGS("p.plan") " AS install"
+	"   FROM freetier.plans p"
+	"  UNION ALL SELECT 'credit_settings', s.head_seq, s.head_hash,"
+	"   " FT_CREDIT_SETTINGS_JSON("s.") ", " FT_CREDIT_INSTALL_SETTINGS
+	"   FROM freetier.credit_settings s) o"
+	" WHERE $1 IS NULL OR o.chain OPERATOR(pg_catalog.=) $1 ORDER BY o.chain",
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement settings_entries = {
+	"SELECT 0, prev_hash, hash, chain, seq, kind, settings, created_at"
+	" FROM freetier.settings_ledger WHERE chain OPERATOR(pg_catalog.=) $1 ORDER BY seq",
+	1, {TEXTOID}, NULL
+};
+
+static const ChainKind settings_chains = {&settings_owners, &settings_entries,
+FT_SETTINGS_CHAIN, 5, NULL, -1, -1, FT_CHAINS_SETTINGS};
 
 /* Where an entries row's hashed fields start (0-based: its fourth column). */
 #define FIRST_FIELD 3
@@ -401,13 +432,14 @@ start_at_checkpoint(ChainCheck *c, TupleTableSlot *row, const FtField *fields, i
 {
 	const FtField *kind = &fields[2];
 	bytea	   *prev = DatumGetByteaPP(row->tts_values[1]);
-	int			carried = c->kind->accounts ? ACCOUNT_CARRIED_BUCKETS : 0;
+	int			carried = c->kind->family == FT_CHAINS_ACCOUNTS ? ACCOUNT_CARRIED_BUCKETS : 0;
 	int			first_carried = FIRST_FIELD + c->kind->nfields;
 	bool		carries = true;
 
 	for (int b = 0; b < carried; b++)
 		carries &= !row->tts_isnull[first_carried + b];
-	if (!carries || kind->s == NULL || kind->len != strlen("checkpoint") ||
+	if (!carries || c->kind->delta_field < 0 ||	/* no balances: no checkpoints */
+		kind->s == NULL || kind->len != strlen("checkpoint") ||
 		memcmp(kind->s, "checkpoint", kind->len) != 0 ||
 		fields[c->kind->delta_field].i != 0 ||
 		VARSIZE_ANY_EXHDR(prev) != FT_HASH_BYTES)
@@ -464,7 +496,7 @@ entry_hash_matches(ChainCheck *c, const FtField *fields, int nfields, Datum stor
 		return true;
 	if (tagged && ft_chain_key() == NULL)
 		ft_chain_key_required(psprintf("Chain \"%s\" has keyed entries (entry %lld).",
-									   ft_chain_name(c->kind->accounts, c->key, c->chain),
+									   ft_chain_name(c->kind->family, c->key, c->chain),
 									   (long long) fields[1].i));
 	return false;
 }
@@ -477,7 +509,7 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	FtField		fields[FT_MAX_FIELDS];
 	int			nfields = c->chain == 0 ? kind->nfields : kind->nfields + 1;
 	int			bucket;
-	int64		expected;
+	int64		expected = 0;
 	uint8		hash[FT_HASH_BYTES];
 	bool		keyed;
 
@@ -493,8 +525,9 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 		return false;
 	if (!bytea_is_hash(row->tts_values[1], c->head))
 		return false;
-	if (pg_add_s64_overflow(c->balance[bucket], fields[kind->delta_field].i, &expected) ||
-		expected != fields[kind->balance_field].i || expected < 0)
+	if (kind->delta_field >= 0 &&
+		(pg_add_s64_overflow(c->balance[bucket], fields[kind->delta_field].i, &expected) ||
+		 expected != fields[kind->balance_field].i || expected < 0))
 		return false;
 	if (!entry_hash_matches(c, fields, nfields, row->tts_values[2], hash, &keyed))
 		return false;
@@ -504,7 +537,8 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	memcpy(c->head, hash, FT_HASH_BYTES);
 	if (c->entries == c->anchor_seq)
 		c->anchor_found = memcmp(hash, c->anchor_hash, FT_HASH_BYTES) == 0;
-	c->install_seed_only = c->entries == 1 && !c->kind->accounts && is_install_seed(fields);
+	c->install_seed_only = c->entries == 1 && c->kind->family == FT_CHAINS_POOLS &&
+		is_install_seed(fields);
 	if (keyed)
 		c->unvouched_from = 0;
 	else if (c->unvouched_from == 0 && !c->install_seed_only)
@@ -561,7 +595,7 @@ chain_vouched(ChainCheck *c)
 	if (c->unvouched_from == 0 || ft_chain_key() == NULL || c->kind == &archive_chains ||
 		c->kind == &account_archive_chains)
 		return true;
-	name = ft_chain_name(c->kind->accounts, c->key, c->chain);
+	name = ft_chain_name(c->kind->family, c->key, c->chain);
 	args[0] = CStringGetTextDatum(name);
 	if (ft_execute(&seal_of, args, NULL) == 0 || ft_column_int64(0, 1) != c->entries)
 		return false;
@@ -653,8 +687,10 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 	owners = read_owners(kind, only, &n);
 	if (only && n == 0)
 	{
-		if (kind->accounts)
+		if (kind->family == FT_CHAINS_ACCOUNTS)
 			ft_report_unknown_account(only);
+		if (kind->family == FT_CHAINS_SETTINGS)
+			ft_report_unknown_chain(only);
 		ft_report_unknown_pool(only);
 	}
 
@@ -676,7 +712,7 @@ verify_chains(FunctionCallInfo fcinfo, const ChainKind *kind, const char *argnam
 			check_chain(kind, o, &c);
 			entries += c.rows;
 			if (!c.ok)
-				ft_log_bad_chain(kind->accounts, o->key, o->chain, c.first_bad_entry);
+				ft_log_bad_chain(kind->family, o->key, o->chain, c.first_bad_entry);
 			if (ok && !c.ok)
 			{
 				ok = false;
@@ -758,6 +794,19 @@ freetier_verify_account_ledger_v4(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+PG_FUNCTION_INFO_V1(freetier_verify_settings_ledger);
+
+/*
+ * freetier_verify_settings_ledger(chain text DEFAULT NULL) (0.4): the
+ * settings chains, each plan's and the credit settings'.
+ */
+Datum
+freetier_verify_settings_ledger(PG_FUNCTION_ARGS)
+{
+	verify_chains(fcinfo, &settings_chains, "chain");
+	return (Datum) 0;
+}
+
 PG_FUNCTION_INFO_V1(freetier_verify_ledger_archive);
 
 /*
@@ -784,6 +833,16 @@ freetier_verify_account_ledger_archive(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* 42704: no chain of that name (anchor.c's names). */
+void
+ft_report_unknown_chain(const char *chain)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("chain \"%s\" does not exist", chain),
+			 errdetail("freetier_ledger_anchor lists every chain.")));
+}
+
 /* The hash a chain starts after. */
 static const uint8 zero_hash[FT_HASH_BYTES] = {0};
 
@@ -802,8 +861,9 @@ find_owner(const ChainKind *kind, const char *key, int chain)
 
 /*
  * Whether entry `seq` of a chain still has hash `hash` and the chain
- * verifies (anchor.c): stripe `chain` of pool `key`, or account `key`'s
- * chain (chain 0).  The chain is checked whole, from its first stored
+ * verifies (anchor.c): stripe `chain` of pool `key`, account `key`'s
+ * chain, or the settings chain named `key` (chain 0 for both).  The chain
+ * is checked whole, from its first stored
  * entry to its owning row, as freetier_verify_ledger and
  * freetier_verify_account_ledger check it, and the entry is looked for on
  * the way.  An entry archived before the checkpoint its chain starts at
@@ -814,10 +874,12 @@ find_owner(const ChainKind *kind, const char *key, int chain)
  * when there is no such chain.
  */
 bool
-ft_verify_anchor(bool account, const char *key, int chain, int64 seq,
+ft_verify_anchor(FtChainFamily family, const char *key, int chain, int64 seq,
 				 const uint8 *hash, bool *exists)
 {
-	const ChainKind *kind = account ? &account_chains[1] : &pool_chains_owed;
+	bool		account = family == FT_CHAINS_ACCOUNTS;
+	const ChainKind *kind = account ? &account_chains[1] :
+		family == FT_CHAINS_SETTINGS ? &settings_chains : &pool_chains_owed;
 	ChainOwner *o = find_owner(kind, key, chain);
 	ChainCheck	c = {0};
 
@@ -828,7 +890,7 @@ ft_verify_anchor(bool account, const char *key, int chain, int64 seq,
 	c.anchor_hash = hash;
 	c.anchor_found = seq == 0 && memcmp(hash, zero_hash, FT_HASH_BYTES) == 0;
 	check_chain(kind, o, &c);
-	if (!c.ok || c.anchor_found)
+	if (!c.ok || c.anchor_found || family == FT_CHAINS_SETTINGS)	/* no archive */
 		return c.ok && c.anchor_found;
 
 	kind = account ? &account_archive_chains : &archive_chains;

@@ -36,7 +36,8 @@ SELECT chain, seq, freetier_verify_anchor(chain, seq, head_hash) AS verified
 -- the same, one line per chain in the server log (test/t/008_pg_cron.pl reads them)
 SELECT freetier_log_anchors() AS lines;
 SELECT count(*) = count(DISTINCT chain) AS one_row_per_chain,
-       count(*) = (SELECT count(*) FROM freetier.pool_stripes) + (SELECT count(*) FROM freetier.accounts) AS every_chain
+       count(*) = (SELECT count(*) FROM freetier.pool_stripes) + (SELECT count(*) FROM freetier.accounts)
+                  + (SELECT count(*) FROM freetier.plans) + (SELECT count(*) FROM freetier.credit_settings) AS every_chain
   FROM g1;
 
 -- More traffic, the second anchors, and more traffic again: old and new
@@ -160,7 +161,8 @@ BEGIN
                               'pool:01:anc', 'pool:-1:anc', 'pool:1000:anc', 'Pool:0:anc', 'account:',
                               'account', 'ledger:anc', 'account:' || repeat('x', 257),
                               'pool:1:anc', 'pool:64:default', 'pool:0:nope', 'account:nobody',
-                              'account:anc', 'pool:0:acc'] LOOP
+                              'account:anc', 'pool:0:acc', 'plan:', 'plan', 'plan:nope',
+                              'credit_settings:', 'Credit_settings'] LOOP
     BEGIN
       PERFORM freetier_verify_anchor(name, 1, '\x00');
       RAISE NOTICE '[%] verified', name;

@@ -208,6 +208,9 @@ BEGIN
                             WHEN r.relname = 'credit_settings' THEN
                                 'default_plan, hold_ttl, trial_plan, trial_credits, trials_per_network,'
                                 ' trial_window FROM freetier.credit_settings'
+                            -- the 0.4 upgrade adds the settings chain's head
+                            WHEN r.relname = 'plans' THEN
+                                'plan, period, allowance, backend_caps FROM freetier.plans'
                             WHEN r.relname = 'holds' THEN
                                 'hold_id, subject, pool, estimated_sats, held_sats, window_start, created_at,'
                                 ' expires_at, state, ended_at, end_reason FROM freetier.holds'
@@ -471,6 +474,11 @@ SELECT subject IS NOT NULL AS minted FROM freetier_mint_trial('192.0.2.30');
 -- open entry's instant (the update chains it, as it does p03's settings)
 SELECT subject FROM freetier_open_account('eve', 'core');
 SELECT plan FROM freetier_set_plan('eve', 'pro');
+-- a plan changed, a plan added and a credit setting changed (the update
+-- chains them; the plans and settings 0.3 left as installed need no entry)
+SELECT freetier_define_plan('pro', 'monthly', 1500);
+SELECT freetier_define_plan('gold', 'weekly', 70, '{"api": 10}');
+SELECT freetier_configure_credits(trial_credits => 8);
 -- a role given decide and spend with GRANT, as 0.3's README said: the
 -- update warns that it loses them, and freetier_grant_app gives them back
 CREATE ROLE freetier_upgrade_app;
@@ -493,13 +501,17 @@ SELECT subject, kind, (ref::jsonb ->> 'anniversary')::timestamptz
                      = (SELECT anniversary FROM freetier.accounts a WHERE a.subject = l.subject)
                      AS anniversary_chained
   FROM freetier.account_ledger l WHERE kind = 'settings';
+SELECT chain, seq, settings FROM freetier.settings_ledger ORDER BY chain, seq;
 SELECT pool, ok FROM freetier_verify_ledger() ORDER BY pool;
 SELECT count(*) AS accounts, bool_and(ok) AS ok FROM freetier_verify_account_ledger();
+SELECT * FROM freetier_verify_settings_ledger();
 BEGIN;
 UPDATE freetier.accounts SET anniversary = anniversary - interval '1 day' WHERE subject = 'eve';
 UPDATE freetier.pools SET credit_pct = 13 WHERE pool = 'p03';
+UPDATE freetier.plans SET allowance = 1000 WHERE plan = 'pro';
 SELECT subject, ok FROM freetier_verify_account_ledger() WHERE NOT ok;
 SELECT pool, ok FROM freetier_verify_ledger() WHERE NOT ok;
+SELECT chain, ok FROM freetier_verify_settings_ledger() WHERE NOT ok;
 ROLLBACK;
 SELECT freetier_extend_hold((SELECT hold_id FROM d03), '1 hour') > now() AS extended;
 SELECT serve, absorb_sats FROM freetier_decide('dee', 5, 'p03', 'u-1', '1 hour');

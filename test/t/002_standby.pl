@@ -11,7 +11,8 @@
 #   - on the standby, freetier_estimate answers exactly as on the primary, for
 #     every kind of answer (free, partial, each gate reason), both now and at
 #     an instant past the holds' TTL (freetier.test_now on both nodes);
-#   - on the standby, freetier_verify_ledger and freetier_pool_status work and
+#   - on the standby, freetier_verify_ledger, freetier_pool_status, the
+#     account reads and (0.4) freetier_verify_settings_ledger work and
 #     agree with the primary;
 #   - on the standby, freetier_decide (and every other function that writes)
 #     fails with SQLSTATE 25006 (read_only_sql_transaction), and nothing else;
@@ -218,6 +219,7 @@ sql($primary, q{SELECT freetier_open_account('acme', 'core')});
 is(sql($primary, q{SELECT ok FROM freetier_spend_credits('acme', 25, 'gemini')}),
 	't', 'primary: acme spends its gemini cap');
 sql($primary, q{SELECT freetier_add_credits('acme', 5, 'order-1')});
+sql($primary, q{SELECT freetier_define_plan('team', 'weekly', 500)});
 # archived up to a checkpoint (0.4): both its chain and its archive verify
 sql($primary, q{SELECT count(*) FROM freetier_checkpoint_account_ledger('acme')});
 sql($primary, q{SELECT count(*) FROM freetier_archive_account_ledger('acme')});
@@ -227,7 +229,8 @@ foreach my $query (
 	q{SELECT * FROM freetier_route('acme', ARRAY['gemini', 'hardware'])},
 	q{SELECT * FROM freetier_route('acme', ARRAY['gemini'], 6)},
 	q{SELECT * FROM freetier_verify_account_ledger()},
-	q{SELECT * FROM freetier_verify_account_ledger_archive()})
+	q{SELECT * FROM freetier_verify_account_ledger_archive()},
+	q{SELECT * FROM freetier_verify_settings_ledger()})
 {
 	is(sql($standby, $query), sql($primary, $query),
 		"standby: the primary's answer to $query");

@@ -18,7 +18,9 @@
 #     are exactly as in src,
 #     and the extension still registers the same config tables;
 #   - freetier_verify_ledger is ok for every pool, and each pool's balance is
-#     the sum of its ledger deltas;
+#     the sum of its ledger deltas; freetier_verify_settings_ledger is ok for
+#     every plan (a changed install plan too: its head comes with it) and
+#     the credit settings;
 #   - the grants sequence continues: new grants get grant_ids above every
 #     restored one, with no duplicate key;
 #   - a live hold from src can be settled with freetier_record_grant (and the
@@ -79,7 +81,7 @@ sub sql_at
 # Every freetier table, in an order that reads well in failures.
 my @tables = qw(pools pool_stripes tiers subjects holds grants credits ledger
   plans credit_settings accounts account_backend_use credit_holds
-  credit_additions trials trial_networks account_ledger);
+  credit_additions trials trial_networks account_ledger settings_ledger);
 
 # One line per table: its row count and the md5 of all its rows as text, in
 # text order; then the grants sequence.
@@ -251,6 +253,7 @@ is( sql(
 sql_at('src', $t0, q{
 SELECT freetier_define_plan('pro', 'monthly', 1200);
 SELECT freetier_define_plan('team', 'weekly', 500, '{"gemini": 100}');
+SELECT freetier_configure_credits(trial_credits => 6);
 SELECT freetier_open_account('acme', 'team');
 SELECT freetier_spend_credits('acme', 40, 'gemini');
 SELECT freetier_add_credits('acme', 30, 'order-1');
@@ -260,6 +263,13 @@ SELECT freetier_claim_trial(subject, 'acme') FROM freetier_mint_trial('2001:db8:
 });
 is(sql('src', q{SELECT bool_and(ok) FROM freetier_verify_account_ledger()}), 't',
 	'src: the account chains verify');
+# A changed install plan, a new plan and the credit settings are chained
+# (0.4); the restore must bring each head with its plan.
+my $settings_verify_sql = q{SELECT string_agg(chain || ':' || entries || ':' || ok, ' ' ORDER BY chain)
+                              FROM freetier_verify_settings_ledger()};
+is( sql('src', $settings_verify_sql),
+	'credit_settings:1:true plan:core:0:true plan:max:0:true plan:pro:1:true plan:team:1:true plan:trial:0:true',
+	'src: the settings chains verify');
 
 my $src_fp = fingerprint('src');
 my $src_verify = sql('src', $verify_sql);
@@ -313,6 +323,8 @@ sub check_restored
 		"$db: balances equal the sum of ledger deltas");
 	is(sql($db, q{SELECT bool_and(ok) FROM freetier_verify_account_ledger()}), 't',
 		"$db: every account chain verifies");
+	is(sql($db, $settings_verify_sql), sql('src', $settings_verify_sql),
+		"$db: every settings chain verifies, as in src");
 	is(sql_at($db, $t2, q{SELECT ok FROM freetier_spend_credits('acme', 1, 'api')}), 't',
 		"$db: a restored account spends");
 

@@ -11,8 +11,8 @@
 #     ledger, an archive, an anchor) is 55000, never ok; a sealed chain's
 #     unkeyed entries verify as before;
 #   - an insider without the key, triggers disabled, rewrites a keyed
-#     pool's tail and head, a sealed account's tail and head, and a keyed
-#     account's whole chain, with freetier's own unkeyed hashes: with the
+#     pool's tail and head, a sealed account's tail and head, a keyed
+#     account's whole chain, and a keyed plan's settings chain, with freetier's own unkeyed hashes: with the
 #     key loaded again each of those chains is reported, at the first entry
 #     the key does not vouch for, and an anchor of a rewritten chain no
 #     longer holds; so is a chain whose seal was deleted;
@@ -89,6 +89,8 @@ my $verify_pools = q{SELECT pool || ' ' || ok || ' ' || coalesce(first_bad_entry
   FROM freetier_verify_ledger() ORDER BY pool};
 my $verify_accounts = q{SELECT subject || ' ' || ok || ' ' || coalesce(first_bad_entry::text, '-')
   FROM freetier_verify_account_ledger() ORDER BY subject};
+my $verify_plan = q{SELECT chain || ' ' || ok || ' ' || coalesce(first_bad_entry::text, '-')
+  FROM freetier_verify_settings_ledger('plan:kp')};
 
 # Entries not keyed, but the install-time seed.
 my $unkeyed = q{SELECT (SELECT count(*) FROM freetier.ledger
@@ -138,6 +140,10 @@ is(sql(q{SELECT count(*) FROM freetier.account_ledger WHERE subject = 'fresh'
           AND substr(hash, 1, 4) = '\x66746b31'::bytea}), '2', 'new account entries are keyed');
 is(sql($verify_pools), "default true -\nold true -\np1 true -", 'keyed entries verify');
 is(sql($verify_accounts), "fresh true -\nkept true -\nquiet true -", 'keyed accounts verify');
+sql(q{SELECT freetier_define_plan('kp', 'monthly', 10)});
+is(sql(q{SELECT count(*) FROM freetier.settings_ledger WHERE chain = 'plan:kp'
+          AND substr(hash, 1, 4) = '\x66746b31'::bytea}), '1', 'a new plan\'s settings entry is keyed');
+is(sql($verify_plan), "plan:kp true -", 'a keyed settings chain verifies');
 # An archive: its keyed and unkeyed entries verify, vouched for by the
 # keyed checkpoint the chain now starts at.
 sql(q{SELECT count(*) FROM freetier_checkpoint_ledger('old')});
@@ -203,6 +209,12 @@ sql(q{DELETE FROM freetier.account_ledger WHERE subject = 'fresh';
       DELETE FROM freetier.accounts WHERE subject = 'fresh';
       SELECT freetier_open_account('fresh');
       SELECT freetier_add_credits('fresh', 7000, 'fresh-forged')});
+# kp (keyed): its allowance set again by freetier, its chain made anew.
+sql(q{ALTER TABLE freetier.settings_ledger DISABLE TRIGGER USER;
+      DELETE FROM freetier.settings_ledger WHERE chain = 'plan:kp';
+      DELETE FROM freetier.plans WHERE plan = 'kp';
+      SELECT freetier_define_plan('kp', 'monthly', 100000);
+      ALTER TABLE freetier.settings_ledger ENABLE TRIGGER USER});
 # old's seal, which its keyed entry since has made needless: still vouched for.
 sql(q{DELETE FROM freetier.chain_seals WHERE chain = 'pool:0:old'});
 sql(q{ALTER TABLE freetier.ledger ENABLE TRIGGER USER;
@@ -216,6 +228,7 @@ is(sql($verify_accounts), "fresh false 1\nkept true -\nquiet false 1",
 	'key loaded again: a rewritten sealed account and a remade keyed one are reported');
 is(sql("SELECT freetier_verify_anchor('pool:0:p1', $anchor_seq, '$anchor_hash')"), 'f',
 	'an anchor of the rewritten chain no longer holds');
+is(sql($verify_plan), "plan:kp false 1", 'key loaded again: a remade keyed plan chain is reported');
 
 # Nothing shows the key.
 is(sql(q{SELECT setting FROM pg_settings WHERE name = 'freetier.chain_key_file'}), $key_file,
