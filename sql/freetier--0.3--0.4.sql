@@ -641,18 +641,18 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('trial_window was %s.', trial_window);
     END IF;
-    UPDATE freetier.credit_settings s
-       SET default_plan = coalesce(freetier_configure_credits.default_plan, s.default_plan),
-           hold_ttl = coalesce(freetier_configure_credits.hold_ttl, s.hold_ttl),
-           trial_plan = coalesce(freetier_configure_credits.trial_plan, s.trial_plan),
-           trial_credits = coalesce(freetier_configure_credits.trial_credits, s.trial_credits),
-           trials_per_network = coalesce(freetier_configure_credits.trials_per_network, s.trials_per_network),
-           trial_window = coalesce(freetier_configure_credits.trial_window, s.trial_window),
-           max_hold_ttl = coalesce(freetier_configure_credits.max_hold_ttl, s.max_hold_ttl);
+    -- the settings chains, below: freetier.set_credit_settings
+    PERFORM freetier.set_credit_settings(freetier_configure_credits.default_plan,
+                                         freetier_configure_credits.hold_ttl,
+                                         freetier_configure_credits.trial_plan,
+                                         freetier_configure_credits.trial_credits,
+                                         freetier_configure_credits.trials_per_network,
+                                         freetier_configure_credits.trial_window,
+                                         freetier_configure_credits.max_hold_ttl);
 END
 $$;
 COMMENT ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) IS
-    'change the account and trial settings (NULL keeps a value)';
+    'change the account and trial settings (NULL keeps the chained value); a change is a settings entry';
 REVOKE ALL ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) FROM PUBLIC;
 
 DROP FUNCTION freetier_reserve_credits(text, bigint, text);
@@ -1476,73 +1476,6 @@ END
 $$;
 COMMENT ON FUNCTION freetier_define_plan(text, text, bigint, jsonb) IS
     'create or change a plan: period, allowance (NULL = unlimited) and caps per backend inside it; a change is a settings entry';
-
-CREATE OR REPLACE FUNCTION freetier_configure_credits(default_plan text DEFAULT NULL,
-                                                      hold_ttl interval DEFAULT NULL,
-                                                      trial_plan text DEFAULT NULL,
-                                                      trial_credits bigint DEFAULT NULL,
-                                                      trials_per_network int DEFAULT NULL,
-                                                      trial_window interval DEFAULT NULL,
-                                                      max_hold_ttl interval DEFAULT NULL)
-    RETURNS void
-    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF default_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = default_plan) THEN
-        RAISE EXCEPTION 'plan "%" does not exist', default_plan
-            USING ERRCODE = 'undefined_object',
-                  DETAIL = 'Plans are created with freetier_define_plan.';
-    END IF;
-    IF trial_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = trial_plan) THEN
-        RAISE EXCEPTION 'plan "%" does not exist', trial_plan
-            USING ERRCODE = 'undefined_object',
-                  DETAIL = 'Plans are created with freetier_define_plan.';
-    END IF;
-    IF NOT freetier.is_duration(hold_ttl) OR trial_window <= interval '0' OR trial_credits < 0
-       OR trials_per_network < 0 THEN
-        RAISE EXCEPTION 'invalid credit setting'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'hold_ttl must be a positive duration (days, hours, minutes or seconds) and trial_window positive; trial_credits and trials_per_network zero or more.';
-    END IF;
-    IF hold_ttl > interval '30 days' THEN
-        RAISE EXCEPTION 'hold_ttl must be at most 30 days'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('hold_ttl was %s.', hold_ttl);
-    END IF;
-    IF NOT freetier.is_duration(max_hold_ttl) OR max_hold_ttl > interval '30 days' THEN
-        RAISE EXCEPTION 'max_hold_ttl must be a positive duration of at most 30 days'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('max_hold_ttl was %s.', max_hold_ttl),
-                  HINT = 'Give days, hours, minutes or seconds, none negative.';
-    END IF;
-    IF NOT freetier.is_duration(trial_window) THEN
-        RAISE EXCEPTION 'trial_window must be a positive duration'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('trial_window was %s.', trial_window),
-                  HINT = 'Give days, hours, minutes or seconds, none negative.';
-    END IF;
-    IF trial_credits > 1000000000000000000 THEN
-        RAISE EXCEPTION 'trial_credits must be at most 1000000000000000000'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('trial_credits was %s; no credit counter of an account may pass 10^18.', trial_credits);
-    END IF;
-    IF trial_window > interval '366 days' THEN
-        RAISE EXCEPTION 'trial_window must be at most 366 days'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('trial_window was %s.', trial_window);
-    END IF;
-    PERFORM freetier.set_credit_settings(freetier_configure_credits.default_plan,
-                                         freetier_configure_credits.hold_ttl,
-                                         freetier_configure_credits.trial_plan,
-                                         freetier_configure_credits.trial_credits,
-                                         freetier_configure_credits.trials_per_network,
-                                         freetier_configure_credits.trial_window,
-                                         freetier_configure_credits.max_hold_ttl);
-END
-$$;
-COMMENT ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) IS
-    'change the account and trial settings (NULL keeps the chained value); a change is a settings entry';
 
 -- A restored plan replaces the install's while it is still as installed,
 -- head included (its chain's entries come with the dump).
