@@ -16,8 +16,9 @@
  *	 credit_settings		 the credit settings (0.4)
  *
  * The pool, subject, plan or tier is the rest of the name, as it is, so
- * every pool, subject, plan or tier (':' in it or not) gives one name, and every name
- * one chain.  A settings chain's name is its key in freetier.settings_ledger.
+ * every pool, subject, plan or tier (':' in it or not) gives one name, and
+ * every name one chain.  A settings chain's name is its key in
+ * freetier.settings_ledger.
  *
  * All three only read, with one snapshot for the whole call (FT_READING):
  * the heads are read in one statement, so the anchors are those of one

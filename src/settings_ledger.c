@@ -27,10 +27,11 @@
  * and only when the values they write are not the chained ones.  A setter
  * never chains an edit made outside freetier: a plan's and a tier's every
  * value is an argument, and a credit setting not given is taken from the
- * chain, not the row.  Each locks the owning row (the upsert; FOR NO KEY UPDATE) before
- * they read the chain, in statements of their own (FT_LOCKING: a snapshot
- * taken after the lock), so that concurrent setters append one after the
- * other and none writes over another's change (test/specs/settings-race).
+ * chain, not the row.  Each locks the owning row (the upsert; FOR NO KEY
+ * UPDATE) before it reads the chain, in statements of their own
+ * (FT_LOCKING: a snapshot taken after the lock), so that concurrent setters
+ * append one after the other and none writes over another's change
+ * (test/specs/settings-race).
  * No request reads or writes a chain here (freetier_decide reads a tier's
  * budget, never its chain).
  *
