@@ -641,18 +641,18 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('trial_window was %s.', trial_window);
     END IF;
-    UPDATE freetier.credit_settings s
-       SET default_plan = coalesce(freetier_configure_credits.default_plan, s.default_plan),
-           hold_ttl = coalesce(freetier_configure_credits.hold_ttl, s.hold_ttl),
-           trial_plan = coalesce(freetier_configure_credits.trial_plan, s.trial_plan),
-           trial_credits = coalesce(freetier_configure_credits.trial_credits, s.trial_credits),
-           trials_per_network = coalesce(freetier_configure_credits.trials_per_network, s.trials_per_network),
-           trial_window = coalesce(freetier_configure_credits.trial_window, s.trial_window),
-           max_hold_ttl = coalesce(freetier_configure_credits.max_hold_ttl, s.max_hold_ttl);
+    -- the settings chains, below: freetier.set_credit_settings
+    PERFORM freetier.set_credit_settings(freetier_configure_credits.default_plan,
+                                         freetier_configure_credits.hold_ttl,
+                                         freetier_configure_credits.trial_plan,
+                                         freetier_configure_credits.trial_credits,
+                                         freetier_configure_credits.trials_per_network,
+                                         freetier_configure_credits.trial_window,
+                                         freetier_configure_credits.max_hold_ttl);
 END
 $$;
 COMMENT ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) IS
-    'change the account and trial settings (NULL keeps a value)';
+    'change the account and trial settings (NULL keeps the chained value); a change is a settings entry';
 REVOKE ALL ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) FROM PUBLIC;
 
 DROP FUNCTION freetier_reserve_credits(text, bigint, text);
@@ -1358,20 +1358,24 @@ COMMENT ON FUNCTION freetier_seal_chains() IS
 REVOKE ALL ON FUNCTION freetier_seal_chains() FROM PUBLIC;
 
 ------------------------------------------------------------------------------
--- Plans and credit settings in the chains (issue 9, "Settings outside the
--- chain", continued).  A plan's period, allowance and caps, and the credit
--- settings, move money as a pool's settings do, so every change of them is
--- an entry of freetier.settings_ledger: one chain per plan ('plan:<plan>')
--- and one for the credit settings ('credit_settings'), their heads in the
--- owning rows.  A chain with no entry has the values the install gave the
--- row, so installs and dumps stay as they were.  freetier_define_plan and
--- freetier_configure_credits write through freetier.set_plan_settings and
--- freetier.set_credit_settings (src/settings_ledger.c), which chain what
--- they write when it is not the chained value; a credit setting not given
--- is taken from the chain, so a setter never chains an edit made outside
--- freetier.  freetier_verify_settings_ledger compares each row with its
--- chain.  The upgrade chains the plans and settings 0.3 left other than
--- the install made them.
+-- Plans, tiers and credit settings in the chains (issue 9, "Settings
+-- outside the chain", continued).  A plan's period, allowance and caps, a
+-- tier's daily budget, and the credit settings, move money as a pool's
+-- settings do, so every change of them is an entry of
+-- freetier.settings_ledger: one chain per plan ('plan:<plan>'), one per
+-- tier ('tier:<tier>') and one for the credit settings ('credit_settings'),
+-- their heads in the owning rows.  A chain with no entry has the values the
+-- install gave the row, so installs and dumps stay as they were.
+-- freetier_define_plan, freetier_set_tier_budget and
+-- freetier_configure_credits write through freetier.set_plan_settings,
+-- freetier.set_tier_settings and freetier.set_credit_settings
+-- (src/settings_ledger.c), which chain what they write when it is not the
+-- chained value; a credit setting not given is taken from the chain, so a
+-- setter never chains an edit made outside freetier.
+-- freetier_verify_settings_ledger compares each row with its chain.  The
+-- upgrade chains the plans, tiers and settings 0.3 left other than the
+-- install made them.  A subject's tier and window are its own state, not
+-- settings, and stay outside the chains.
 ------------------------------------------------------------------------------
 
 CREATE TABLE freetier.settings_ledger (
@@ -1385,7 +1389,7 @@ CREATE TABLE freetier.settings_ledger (
     PRIMARY KEY (chain, seq)
 );
 COMMENT ON TABLE freetier.settings_ledger IS
-    'every change of a plan''s or the credit settings'' values, hash-chained per plan and for the credit settings';
+    'every change of a plan''s, a tier''s or the credit settings'' values, hash-chained per plan, per tier and for the credit settings';
 CREATE TRIGGER settings_ledger_append_only BEFORE UPDATE OR DELETE ON freetier.settings_ledger
     FOR EACH ROW EXECUTE FUNCTION freetier.refuse_change();
 CREATE TRIGGER settings_ledger_no_truncate BEFORE TRUNCATE ON freetier.settings_ledger
@@ -1396,6 +1400,10 @@ SELECT pg_catalog.pg_extension_config_dump('freetier.settings_ledger', '');
 REVOKE ALL ON freetier.settings_ledger FROM PUBLIC;
 
 ALTER TABLE freetier.plans
+    ADD COLUMN head_seq bigint NOT NULL DEFAULT 0,
+    ADD COLUMN head_hash bytea NOT NULL DEFAULT pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')
+        CHECK (octet_length(head_hash) = 32);
+ALTER TABLE freetier.tiers
     ADD COLUMN head_seq bigint NOT NULL DEFAULT 0,
     ADD COLUMN head_hash bytea NOT NULL DEFAULT pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex')
         CHECK (octet_length(head_hash) = 32);
@@ -1414,6 +1422,14 @@ CREATE FUNCTION freetier.set_plan_settings(plan text, period text, allowance big
 COMMENT ON FUNCTION freetier.set_plan_settings(text, text, bigint, jsonb) IS
     'create or change a plan (values checked by freetier_define_plan) and chain its values';
 REVOKE ALL ON FUNCTION freetier.set_plan_settings(text, text, bigint, jsonb) FROM PUBLIC;
+CREATE FUNCTION freetier.set_tier_settings(tier text, daily_budget_sats bigint)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'freetier_set_tier_settings'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION freetier.set_tier_settings(text, bigint) IS
+    'create a tier or change its daily budget (checked by freetier_set_tier_budget) and chain it';
+REVOKE ALL ON FUNCTION freetier.set_tier_settings(text, bigint) FROM PUBLIC;
 CREATE FUNCTION freetier.set_credit_settings(default_plan text, hold_ttl interval,
                                              trial_plan text, trial_credits bigint,
                                              trials_per_network int, trial_window interval,
@@ -1477,72 +1493,46 @@ $$;
 COMMENT ON FUNCTION freetier_define_plan(text, text, bigint, jsonb) IS
     'create or change a plan: period, allowance (NULL = unlimited) and caps per backend inside it; a change is a settings entry';
 
-CREATE OR REPLACE FUNCTION freetier_configure_credits(default_plan text DEFAULT NULL,
-                                                      hold_ttl interval DEFAULT NULL,
-                                                      trial_plan text DEFAULT NULL,
-                                                      trial_credits bigint DEFAULT NULL,
-                                                      trials_per_network int DEFAULT NULL,
-                                                      trial_window interval DEFAULT NULL,
-                                                      max_hold_ttl interval DEFAULT NULL)
-    RETURNS void
+CREATE OR REPLACE FUNCTION freetier_set_tier_budget(tier text, daily_budget_sats bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF default_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = default_plan) THEN
-        RAISE EXCEPTION 'plan "%" does not exist', default_plan
-            USING ERRCODE = 'undefined_object',
-                  DETAIL = 'Plans are created with freetier_define_plan.';
-    END IF;
-    IF trial_plan IS NOT NULL AND NOT EXISTS (SELECT FROM freetier.plans p WHERE p.plan = trial_plan) THEN
-        RAISE EXCEPTION 'plan "%" does not exist', trial_plan
-            USING ERRCODE = 'undefined_object',
-                  DETAIL = 'Plans are created with freetier_define_plan.';
-    END IF;
-    IF NOT freetier.is_duration(hold_ttl) OR trial_window <= interval '0' OR trial_credits < 0
-       OR trials_per_network < 0 THEN
-        RAISE EXCEPTION 'invalid credit setting'
+    IF tier IS NULL OR tier = '' OR octet_length(tier) > 256 THEN
+        RAISE EXCEPTION 'invalid tier name'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'hold_ttl must be a positive duration (days, hours, minutes or seconds) and trial_window positive; trial_credits and trials_per_network zero or more.';
+                  DETAIL = 'A tier name must be a non-empty string of at most 256 bytes.';
     END IF;
-    IF hold_ttl > interval '30 days' THEN
-        RAISE EXCEPTION 'hold_ttl must be at most 30 days'
+    IF daily_budget_sats IS NULL OR daily_budget_sats < 0 THEN
+        RAISE EXCEPTION 'daily_budget_sats must be zero or more'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('hold_ttl was %s.', hold_ttl);
+                  DETAIL = format('daily_budget_sats was %s.', coalesce(daily_budget_sats::text, 'NULL'));
     END IF;
-    IF NOT freetier.is_duration(max_hold_ttl) OR max_hold_ttl > interval '30 days' THEN
-        RAISE EXCEPTION 'max_hold_ttl must be a positive duration of at most 30 days'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('max_hold_ttl was %s.', max_hold_ttl),
-                  HINT = 'Give days, hours, minutes or seconds, none negative.';
-    END IF;
-    IF NOT freetier.is_duration(trial_window) THEN
-        RAISE EXCEPTION 'trial_window must be a positive duration'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('trial_window was %s.', trial_window),
-                  HINT = 'Give days, hours, minutes or seconds, none negative.';
-    END IF;
-    IF trial_credits > 1000000000000000000 THEN
-        RAISE EXCEPTION 'trial_credits must be at most 1000000000000000000'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('trial_credits was %s; no credit counter of an account may pass 10^18.', trial_credits);
-    END IF;
-    IF trial_window > interval '366 days' THEN
-        RAISE EXCEPTION 'trial_window must be at most 366 days'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('trial_window was %s.', trial_window);
-    END IF;
-    PERFORM freetier.set_credit_settings(freetier_configure_credits.default_plan,
-                                         freetier_configure_credits.hold_ttl,
-                                         freetier_configure_credits.trial_plan,
-                                         freetier_configure_credits.trial_credits,
-                                         freetier_configure_credits.trials_per_network,
-                                         freetier_configure_credits.trial_window,
-                                         freetier_configure_credits.max_hold_ttl);
+    PERFORM freetier.set_tier_settings(freetier_set_tier_budget.tier,
+                                       freetier_set_tier_budget.daily_budget_sats);
 END
 $$;
-COMMENT ON FUNCTION freetier_configure_credits(text, interval, text, bigint, int, interval, interval) IS
-    'change the account and trial settings (NULL keeps the chained value); a change is a settings entry';
+COMMENT ON FUNCTION freetier_set_tier_budget(text, bigint) IS
+    'create a tier or change its daily budget; subjects mid-window keep max(0, budget - used); a change is a settings entry';
+
+-- A restored tier replaces the install's while it is still as installed,
+-- head included (its chain's entries come with the dump).
+CREATE OR REPLACE FUNCTION freetier.restore_tier() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE freetier.tiers t SET daily_budget_sats = NEW.daily_budget_sats,
+           head_seq = NEW.head_seq, head_hash = NEW.head_hash
+     WHERE t.tier = NEW.tier AND t.head_seq = 0
+       AND (t.tier, t.daily_budget_sats) IN (VALUES ('new', 0::bigint), ('established', 50),
+                                                    ('trusted', 200), ('elite', 1000));
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
 
 -- A restored plan replaces the install's while it is still as installed,
 -- head included (its chain's entries come with the dump).
@@ -1572,12 +1562,13 @@ CREATE FUNCTION freetier_verify_settings_ledger(chain text DEFAULT NULL)
     LANGUAGE C STABLE PARALLEL RESTRICTED SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION freetier_verify_settings_ledger(text) IS
-    'recompute each settings chain (''plan:<plan>'', ''credit_settings'') and check the plans and credit_settings rows against it; first_bad_entry is the seq of the first entry that does not match';
+    'recompute each settings chain (''plan:<plan>'', ''tier:<tier>'', ''credit_settings'') and check the plans, tiers and credit_settings rows against it; first_bad_entry is the seq of the first entry that does not match';
 REVOKE ALL ON FUNCTION freetier_verify_settings_ledger(text) FROM PUBLIC;
 
 -- Writing each row's values again chains those that are not the install's.
 SELECT freetier.set_plan_settings(p.plan, p.period, p.allowance, p.backend_caps)
   FROM freetier.plans p ORDER BY p.plan;
+SELECT freetier.set_tier_settings(t.tier, t.daily_budget_sats) FROM freetier.tiers t ORDER BY t.tier;
 SELECT freetier.set_credit_settings(s.default_plan, s.hold_ttl, s.trial_plan, s.trial_credits,
                                     s.trials_per_network, s.trial_window, s.max_hold_ttl)
   FROM freetier.credit_settings s;

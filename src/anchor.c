@@ -12,11 +12,13 @@
  *							 decimal, without leading zeros)
  *	 account:<subject>		 the account of <subject>
  *	 plan:<plan>			 the settings of plan <plan> (0.4)
+ *	 tier:<tier>			 the daily budget of tier <tier> (0.4)
  *	 credit_settings		 the credit settings (0.4)
  *
- * The pool, subject or plan is the rest of the name, as it is, so every
- * pool, subject or plan (':' in it or not) gives one name, and every name
- * one chain.  A settings chain's name is its key in freetier.settings_ledger.
+ * The pool, subject, plan or tier is the rest of the name, as it is, so
+ * every pool, subject, plan or tier (':' in it or not) gives one name, and
+ * every name one chain.  A settings chain's name is its key in
+ * freetier.settings_ledger.
  *
  * All three only read, with one snapshot for the whole call (FT_READING):
  * the heads are read in one statement, so the anchors are those of one
@@ -50,6 +52,8 @@ static FtStatement heads = {
 	" UNION ALL SELECT 1, subject, 0, head_seq, head_hash FROM freetier.accounts"
 	" UNION ALL SELECT 2, '" FT_PLAN_CHAIN_PREFIX "' OPERATOR(pg_catalog.||) plan, 0, head_seq, head_hash"
 	"  FROM freetier.plans"
+	" UNION ALL SELECT 2, '" FT_TIER_CHAIN_PREFIX "' OPERATOR(pg_catalog.||) tier, 0, head_seq, head_hash"
+	"  FROM freetier.tiers"
 	" UNION ALL SELECT 2, '" CREDIT_SETTINGS "', 0, head_seq, head_hash FROM freetier.credit_settings"
 	" ORDER BY 1, 2, 3",
 	0, {InvalidOid}, NULL
@@ -153,7 +157,7 @@ report_malformed_chain(const char *chain)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("chain \"%s\" is malformed", chain),
-			 errdetail("A chain is named \"pool:<stripe>:<pool>\", \"account:<subject>\", \"plan:<plan>\" or \"credit_settings\", as freetier_ledger_anchor shows it.")));
+			 errdetail("A chain is named \"pool:<stripe>:<pool>\", \"account:<subject>\", \"plan:<plan>\", \"tier:<tier>\" or \"credit_settings\", as freetier_ledger_anchor shows it.")));
 }
 
 /*
@@ -177,6 +181,11 @@ parse_chain_name(const char *chain, FtChainFamily *family, const char **key, int
 	{
 		*family = FT_CHAINS_SETTINGS;
 		p = chain + strlen(FT_PLAN_CHAIN_PREFIX);
+	}
+	else if (strncmp(chain, FT_TIER_CHAIN_PREFIX, strlen(FT_TIER_CHAIN_PREFIX)) == 0)
+	{
+		*family = FT_CHAINS_SETTINGS;
+		p = chain + strlen(FT_TIER_CHAIN_PREFIX);
 	}
 	else if (strncmp(chain, ACCOUNT_PREFIX, strlen(ACCOUNT_PREFIX)) == 0)
 	{

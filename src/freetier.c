@@ -30,9 +30,9 @@
  *	   request_key.c  idempotency keys: a keyed call done once, replayed
  *	   chain.c        the hash chains, write side: hashing, appending
  *	   chain_key.c    the chain key: read at server start, kept read-only
- *	   settings_ledger.c  the settings chains, write side: a plan's and
- *	                  the credit settings' changes (define_plan,
- *	                  configure_credits)
+ *	   settings_ledger.c  the settings chains, write side: a plan's, a
+ *	                  tier's and the credit settings' changes (define_plan,
+ *	                  set_tier_budget, configure_credits)
  *	   verify.c       the hash chains, read side: verify_ledger,
  *	                  verify_account_ledger, verify_settings_ledger and
  *	                  both archives' checks

@@ -124,17 +124,20 @@
 	"  WHERE p.plan OPERATOR(pg_catalog.=) a.plan), false)"
 
 /*
- * A plan's and the credit settings' chained settings (0.4, settings_ledger.c):
- * the settings text of the latest entry of chain `chain` (SQL for its name,
- * 'plan:<plan>' or 'credit_settings') in freetier.settings_ledger, a jsonb
- * text; NULL (no entry) is the settings the install made, FT_PLAN_INSTALL_SETTINGS
- * (NULL for a plan the install did not make: it has none) and
- * FT_CREDIT_INSTALL_SETTINGS.  FT_PLAN_SETTINGS_JSON(p) and
- * FT_CREDIT_SETTINGS_JSON(s) are a plans or credit_settings row's as jsonb;
- * FT_SETTINGS_CHAINED(row_json, chain, install) whether they are the
+ * A plan's, a tier's and the credit settings' chained settings (0.4,
+ * settings_ledger.c): the settings text of the latest entry of chain
+ * `chain` (SQL for its name, 'plan:<plan>', 'tier:<tier>' or
+ * 'credit_settings') in freetier.settings_ledger, a jsonb text; NULL (no
+ * entry) is the settings the install made, FT_PLAN_INSTALL_SETTINGS,
+ * FT_TIER_INSTALL_SETTINGS (NULL for a plan or tier the install did not
+ * make: it has none) and FT_CREDIT_INSTALL_SETTINGS.
+ * FT_PLAN_SETTINGS_JSON(p), FT_TIER_SETTINGS_JSON(t) and
+ * FT_CREDIT_SETTINGS_JSON(s) are a plans, tiers or credit_settings row's as
+ * jsonb; FT_SETTINGS_CHAINED(row_json, chain, install) whether they are the
  * chained ones (jsonb equality: the same builder made both).
  */
 #define FT_PLAN_CHAIN_PREFIX "plan:"
+#define FT_TIER_CHAIN_PREFIX "tier:"
 #define FT_CHAINED_SETTINGS(chain) \
 	"(SELECT l.settings FROM freetier.settings_ledger l" \
 	" WHERE l.chain OPERATOR(pg_catalog.=) " chain " ORDER BY l.seq DESC LIMIT 1)"
@@ -145,6 +148,11 @@
 	" ('max', '{\"period\": \"monthly\", \"allowance\": null, \"backend_caps\": {\"gemini\": 2000}}')," \
 	" ('trial', '{\"period\": \"lifetime\", \"allowance\": 0, \"backend_caps\": {}}')" \
 	") d (plan, settings) WHERE d.plan OPERATOR(pg_catalog.=) " plan ")"
+#define FT_TIER_INSTALL_SETTINGS(tier) \
+	"(SELECT d.settings FROM (VALUES" \
+	" ('new', '{\"daily_budget_sats\": 0}'), ('established', '{\"daily_budget_sats\": 50}')," \
+	" ('trusted', '{\"daily_budget_sats\": 200}'), ('elite', '{\"daily_budget_sats\": 1000}')" \
+	") d (tier, settings) WHERE d.tier OPERATOR(pg_catalog.=) " tier ")"
 #define FT_CREDIT_INSTALL_SETTINGS \
 	"'{\"default_plan\": \"core\", \"hold_ttl\": \"0 days 900 seconds\", \"trial_plan\": \"trial\"," \
 	" \"trial_credits\": 5, \"trials_per_network\": 3, \"trial_window\": \"1 days 0 seconds\"," \
@@ -152,6 +160,8 @@
 #define FT_PLAN_SETTINGS_JSON(p) \
 	"pg_catalog.jsonb_build_object('period', " p "period, 'allowance', " p "allowance," \
 	" 'backend_caps', " p "backend_caps)"
+#define FT_TIER_SETTINGS_JSON(t) \
+	"pg_catalog.jsonb_build_object('daily_budget_sats', " t "daily_budget_sats)"
 #define FT_CREDIT_SETTINGS_JSON(s) \
 	"pg_catalog.jsonb_build_object('default_plan', " s "default_plan," \
 	" 'hold_ttl', " FT_DURATION_TEXT(s "hold_ttl") ", 'trial_plan', " s "trial_plan," \
@@ -345,7 +355,7 @@ extern void ft_count_account(FtAccountCall call, const char *reason, int64 calls
 
 /*
  * The families of hash chains: pools' stripes (freetier.ledger), accounts
- * (freetier.account_ledger), and plans and the credit settings
+ * (freetier.account_ledger), and plans, tiers and the credit settings
  * (freetier.settings_ledger, 0.4).
  */
 typedef enum FtChainFamily
@@ -434,7 +444,7 @@ typedef struct FtChainHead
 /*
  * The domain tags of the kinds of chain: a pool's stripe 0 (a pool's only
  * chain up to 0.2.1), its other stripes (whose entries hash their stripe
- * number too), an account, a plan's or the credit settings' (0.4).
+ * number too), an account, a plan's, a tier's or the credit settings' (0.4).
  */
 #define FT_POOL_CHAIN		"freetier ledger v1"
 #define FT_STRIPE_CHAIN		"freetier stripe ledger v1"

@@ -1,34 +1,39 @@
 /*-------------------------------------------------------------------------
  *
  * settings_ledger.c
- *	  The settings chains (0.4): a plan's period, allowance and caps, and the
- *	  credit settings, written by their setters with every change an entry
- *	  of freetier.settings_ledger.
+ *	  The settings chains (0.4): a plan's period, allowance and caps, a
+ *	  tier's daily budget, and the credit settings, written by their setters
+ *	  with every change an entry of freetier.settings_ledger.
  *
- * They move money (what an account may spend per period, how long a credit
- * hold keeps credits, what a trial is worth, how many trials a network may
- * mint, which plan an account opens on), so each plan has a chain, named
- * 'plan:<plan>', and the credit settings one, 'credit_settings'; the
- * owning row (the plans row, the credit_settings row) keeps its head.  An
- * entry, of kind 'settings', moves nothing: its `settings` text (hashed like
- * every field, after the chain's name, seq and kind, before created_at) is
- * the row's new values as jsonb text (FT_PLAN_SETTINGS_JSON,
- * FT_CREDIT_SETTINGS_JSON).  A chain with no entry has the values the
- * install gave the row (freetier.h): the install's plans and settings need
- * none, so an install and a dump restore as before.  verify.c compares each
- * row with its latest entry.
+ * They move money (what an account may spend per period, what a subject of
+ * a tier may absorb from a pool in a day, how long a credit hold keeps
+ * credits, what a trial is worth, how many trials a network may mint, which
+ * plan an account opens on), so each plan has a chain, named 'plan:<plan>',
+ * each tier one, 'tier:<tier>', and the credit settings one,
+ * 'credit_settings'; the owning row (the plans, tiers or credit_settings
+ * row) keeps its head.  An entry, of kind 'settings', moves nothing: its
+ * `settings` text (hashed like every field, after the chain's name, seq and
+ * kind, before created_at) is the row's new values as jsonb text
+ * (FT_PLAN_SETTINGS_JSON, FT_TIER_SETTINGS_JSON, FT_CREDIT_SETTINGS_JSON).
+ * A chain with no entry has the values the install gave the row
+ * (freetier.h): the install's plans, tiers and settings need none, so an
+ * install and a dump restore as before.  verify.c compares each row with
+ * its latest entry.
  *
  * Only the setters write entries (freetier_define_plan,
- * freetier_configure_credits through freetier.set_plan_settings and
- * freetier.set_credit_settings; the 0.4 upgrade, through the same two),
+ * freetier_set_tier_budget and freetier_configure_credits through
+ * freetier.set_plan_settings, freetier.set_tier_settings and
+ * freetier.set_credit_settings; the 0.4 upgrade, through the same three),
  * and only when the values they write are not the chained ones.  A setter
- * never chains an edit made outside freetier: a plan's every value is an
- * argument, and a credit setting not given is taken from the chain, not the
- * row.  Both lock the owning row (the upsert; FOR NO KEY UPDATE) before
- * they read the chain, in statements of their own (FT_LOCKING: a snapshot
- * taken after the lock), so that concurrent setters append one after the
- * other and none writes over another's change (test/specs/settings-race).
- * No request reads or writes a chain here.
+ * never chains an edit made outside freetier: a plan's and a tier's every
+ * value is an argument, and a credit setting not given is taken from the
+ * chain, not the row.  Each locks the owning row (the upsert; FOR NO KEY
+ * UPDATE) before it reads the chain, in statements of their own
+ * (FT_LOCKING: a snapshot taken after the lock), so that concurrent setters
+ * append one after the other and none writes over another's change
+ * (test/specs/settings-race).
+ * No request reads or writes a chain here (freetier_decide reads a tier's
+ * budget, never its chain).
  *
  *-------------------------------------------------------------------------
  */
@@ -45,6 +50,14 @@ static FtStatement upsert_plan = {
 	" DO UPDATE SET period = EXCLUDED.period, allowance = EXCLUDED.allowance,"
 	"   backend_caps = EXCLUDED.backend_caps",
 	4, {TEXTOID, TEXTOID, INT8OID, JSONBOID}, NULL
+};
+
+/* Write a tier's budget, locking its row. */
+static FtStatement upsert_tier = {
+	"INSERT INTO freetier.tiers AS t (tier, daily_budget_sats) VALUES ($1, $2)"
+	" ON CONFLICT ON CONSTRAINT tiers_pkey"
+	" DO UPDATE SET daily_budget_sats = EXCLUDED.daily_budget_sats",
+	2, {TEXTOID, INT8OID}, NULL
 };
 
 /*
@@ -76,14 +89,24 @@ static FtStatement update_credit_settings = {
 
 /*
  * A locked owning row, by its chain's name ($1; a plan's is 'plan:' and the
- * plan): its head, its values as jsonb text, and whether they are chained.
+ * plan, a tier's 'tier:' and the tier): its head, its values as jsonb text,
+ * and whether they are chained.
  */
-/* the plan of a chain named FT_PLAN_CHAIN_PREFIX and the plan */
-#define PLAN_OF_CHAIN "pg_catalog.substr($1, 6)"
+/* the plan or tier of a chain named by its prefix (five bytes) and it */
+#define NAME_OF_CHAIN "pg_catalog.substr($1, 6)"
+StaticAssertDecl(sizeof(FT_PLAN_CHAIN_PREFIX) == 6 && sizeof(FT_TIER_CHAIN_PREFIX) == 6,
+				 "NAME_OF_CHAIN skips a five-byte prefix");
 static FtStatement plan_row = {
 	"SELECT p.head_seq, p.head_hash, " FT_PLAN_SETTINGS_JSON("p.") "::text,"
 	" " FT_SETTINGS_CHAINED(FT_PLAN_SETTINGS_JSON("p."), "$1", FT_PLAN_INSTALL_SETTINGS("p.plan"))
-	" FROM freetier.plans p WHERE p.plan OPERATOR(pg_catalog.=) " PLAN_OF_CHAIN,
+	" FROM freetier.plans p WHERE p.plan OPERATOR(pg_catalog.=) " NAME_OF_CHAIN,
+	1, {TEXTOID}, NULL
+};
+
+static FtStatement tier_row = {
+	"SELECT t.head_seq, t.head_hash, " FT_TIER_SETTINGS_JSON("t.") "::text,"
+	" " FT_SETTINGS_CHAINED(FT_TIER_SETTINGS_JSON("t."), "$1", FT_TIER_INSTALL_SETTINGS("t.tier"))
+	" FROM freetier.tiers t WHERE t.tier OPERATOR(pg_catalog.=) " NAME_OF_CHAIN,
 	1, {TEXTOID}, NULL
 };
 
@@ -103,7 +126,13 @@ static FtStatement append_entry = {
 /* A locked owning row's new head, by its chain's name ($1). */
 static FtStatement save_plan_head = {
 	"UPDATE freetier.plans SET head_seq = $2, head_hash = $3"
-	" WHERE plan OPERATOR(pg_catalog.=) " PLAN_OF_CHAIN,
+	" WHERE plan OPERATOR(pg_catalog.=) " NAME_OF_CHAIN,
+	3, {TEXTOID, INT8OID, BYTEAOID}, NULL
+};
+
+static FtStatement save_tier_head = {
+	"UPDATE freetier.tiers SET head_seq = $2, head_hash = $3"
+	" WHERE tier OPERATOR(pg_catalog.=) " NAME_OF_CHAIN,
 	3, {TEXTOID, INT8OID, BYTEAOID}, NULL
 };
 
@@ -167,6 +196,32 @@ freetier_set_plan_settings(PG_FUNCTION_ARGS)
 	ft_connect(FT_LOCKING);
 	ft_execute(&upsert_plan, args, nulls);
 	settings_chain(psprintf(FT_PLAN_CHAIN_PREFIX "%s", plan), &plan_row, &save_plan_head);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(freetier_set_tier_settings);
+
+/*
+ * freetier.set_tier_settings(tier text, daily_budget_sats bigint) RETURNS void
+ *
+ * For freetier_set_tier_budget, which checks the values first: create or
+ * change the tier, and chain its budget.
+ */
+Datum
+freetier_set_tier_settings(PG_FUNCTION_ARGS)
+{
+	char	   *tier;
+	Datum		args[2];
+
+	ft_check_not_null(fcinfo, 0, "tier");
+	ft_check_not_null(fcinfo, 1, "daily_budget_sats");
+	tier = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	args[0] = PG_GETARG_DATUM(0);
+	args[1] = PG_GETARG_DATUM(1);
+	ft_connect(FT_LOCKING);
+	ft_execute(&upsert_tier, args, NULL);
+	settings_chain(psprintf(FT_TIER_CHAIN_PREFIX "%s", tier), &tier_row, &save_tier_head);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -329,7 +329,8 @@ static const ChainKind account_chains[2] = {
 
 /*
  * The settings chains (settings_ledger.c): a plan's, keyed 'plan:<plan>',
- * and the credit settings', keyed 'credit_settings', as anchors name them.
+ * a tier's, keyed 'tier:<tier>', and the credit settings', keyed
+ * 'credit_settings', as anchors name them.
  * Their entries move no balance; the owning row's values must be the
  * latest entry's (those the install gave the row when there is none).
  */
@@ -339,6 +340,9 @@ static FtStatement settings_owners = {
 	" FROM (SELECT '" FT_PLAN_CHAIN_PREFIX "' OPERATOR(pg_catalog.||) p.plan AS chain, p.head_seq, p.head_hash,"
 	"   " FT_PLAN_SETTINGS_JSON("p.") " AS settings, " FT_PLAN_INSTALL_SETTINGS("p.plan") " AS install"
 	"   FROM freetier.plans p"
+	"  UNION ALL SELECT '" FT_TIER_CHAIN_PREFIX "' OPERATOR(pg_catalog.||) t.tier, t.head_seq, t.head_hash,"
+	"   " FT_TIER_SETTINGS_JSON("t.") ", " FT_TIER_INSTALL_SETTINGS("t.tier")
+	"   FROM freetier.tiers t"
 	"  UNION ALL SELECT 'credit_settings', s.head_seq, s.head_hash,"
 	"   " FT_CREDIT_SETTINGS_JSON("s.") ", " FT_CREDIT_INSTALL_SETTINGS
 	"   FROM freetier.credit_settings s) o"

@@ -37,7 +37,8 @@ SELECT chain, seq, freetier_verify_anchor(chain, seq, head_hash) AS verified
 SELECT freetier_log_anchors() AS lines;
 SELECT count(*) = count(DISTINCT chain) AS one_row_per_chain,
        count(*) = (SELECT count(*) FROM freetier.pool_stripes) + (SELECT count(*) FROM freetier.accounts)
-                  + (SELECT count(*) FROM freetier.plans) + (SELECT count(*) FROM freetier.credit_settings) AS every_chain
+                  + (SELECT count(*) FROM freetier.plans) + (SELECT count(*) FROM freetier.tiers)
+                  + (SELECT count(*) FROM freetier.credit_settings) AS every_chain
   FROM g1;
 
 -- More traffic, the second anchors, and more traffic again: old and new

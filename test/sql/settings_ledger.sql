@@ -1,8 +1,9 @@
--- Plans and the credit settings in the chains (0.4): each plan's period,
--- allowance and caps, and the credit settings, are chained by their
--- setters (freetier.settings_ledger, a chain per plan and one for the
--- credit settings), and freetier_verify_settings_ledger compares the rows
--- with the chained values.  A setter writes an entry only for a change; a
+-- Plans, tiers and the credit settings in the chains (0.4): each plan's
+-- period, allowance and caps, each tier's daily budget, and the credit
+-- settings, are chained by their setters (freetier.settings_ledger, a chain
+-- per plan, one per tier and one for the credit settings), and
+-- freetier_verify_settings_ledger compares the rows with the chained
+-- values.  A setter writes an entry only for a change; a
 -- bad value writes nothing; each edit of a stored value made as a
 -- superuser (rolled back) is reported, and never chained by a later
 -- setter; requests write no entry; anchors name the chains.
@@ -16,8 +17,8 @@ CREATE TEMP VIEW entries AS
     SELECT chain, seq, kind, settings, created_at
       FROM freetier.settings_ledger ORDER BY chain, seq;
 
--- The install's plans and credit settings need no entry: a chain without
--- one has the install's values.
+-- The install's plans, tiers and credit settings need no entry: a chain
+-- without one has the install's values.
 SELECT * FROM freetier_verify_settings_ledger();
 SELECT count(*) AS entries FROM freetier.settings_ledger;
 
@@ -101,7 +102,41 @@ SELECT (SELECT count(*) FROM freetier.settings_ledger) - n AS entries_written,
            AS settings_unchanged
   FROM before;
 
--- Requests write no settings entry.
+------------------------------------------------------------------------------
+-- Tiers
+------------------------------------------------------------------------------
+
+-- A new tier is an entry with its budget; each change of it is an entry;
+-- an install's tier changed, then back, is two.
+SELECT freetier_set_tier_budget('gold', 500);
+SELECT freetier_set_tier_budget('gold', 600);
+SELECT freetier_set_tier_budget('trusted', 250);
+SELECT freetier_set_tier_budget('trusted', 200);
+-- The chained budget again writes none.
+SELECT freetier_set_tier_budget('gold', 600);
+SELECT freetier_set_tier_budget('elite', 1000);
+SELECT * FROM entries WHERE chain LIKE 'tier:%';
+SELECT tier, daily_budget_sats, head_seq FROM freetier.tiers ORDER BY tier;
+SELECT * FROM freetier_verify_settings_ledger() WHERE chain LIKE 'tier:%';
+
+-- A bad value is an error and writes nothing.
+UPDATE before SET n = (SELECT count(*) FROM freetier.settings_ledger);
+CREATE TEMP TABLE tiers_before AS SELECT * FROM freetier.tiers;
+SELECT freetier_set_tier_budget('gold', -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_set_tier_budget('gold', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_set_tier_budget('', 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT (SELECT count(*) FROM freetier.settings_ledger) - n AS entries_written,
+       (SELECT array_agg(t::text ORDER BY tier) FROM freetier.tiers t)
+       = (SELECT array_agg(t::text ORDER BY tier) FROM tiers_before t) AS tiers_unchanged
+  FROM before;
+
+-- Requests write no settings entry: the gate reads a tier's budget, and a
+-- subject's tier is its own state, not a setting.
+SELECT freetier_set_tier('sam', 'gold');
+SELECT serve, absorb_sats FROM freetier_decide('sam', 40);
 SELECT allowance_credits FROM freetier_reserve_credits('ann', 3, 'api');
 SELECT ok FROM freetier_spend_credits('ann', 2, 'api');
 SELECT subject IS NOT NULL AS minted FROM freetier_mint_trial('192.0.2.7');
@@ -164,6 +199,15 @@ ROLLBACK;
 BEGIN;
 SELECT * FROM pg_temp.tampered($$UPDATE freetier.credit_settings SET max_hold_ttl = '30 days'$$);
 ROLLBACK;
+BEGIN;
+SELECT * FROM pg_temp.tampered($$UPDATE freetier.tiers SET daily_budget_sats = 6000 WHERE tier = 'gold'$$);
+ROLLBACK;
+BEGIN;
+SELECT * FROM pg_temp.tampered($$UPDATE freetier.tiers SET daily_budget_sats = 0 WHERE tier = 'elite'$$);
+ROLLBACK;
+BEGIN;
+SELECT * FROM pg_temp.tampered($$INSERT INTO freetier.tiers (tier, daily_budget_sats) VALUES ('vip', 9000)$$);
+ROLLBACK;
 -- An entry edited (its settings, with the append-only triggers off) is
 -- its chain's first bad entry; so is an entry removed.
 BEGIN;
@@ -176,18 +220,31 @@ ALTER TABLE freetier.settings_ledger DISABLE TRIGGER ALL;
 SELECT * FROM pg_temp.tampered($$DELETE FROM freetier.settings_ledger
                                   WHERE chain = 'credit_settings' AND seq = 4$$);
 ROLLBACK;
+BEGIN;
+ALTER TABLE freetier.settings_ledger DISABLE TRIGGER ALL;
+SELECT * FROM pg_temp.tampered($$UPDATE freetier.settings_ledger SET settings = replace(settings, '500', '5000')
+                                  WHERE chain = 'tier:gold' AND seq = 1$$);
+ROLLBACK;
+BEGIN;
+ALTER TABLE freetier.settings_ledger DISABLE TRIGGER ALL;
+SELECT * FROM pg_temp.tampered($$DELETE FROM freetier.settings_ledger
+                                  WHERE chain = 'tier:trusted' AND seq = 2$$);
+ROLLBACK;
 RESET session_replication_role;
 
 -- A setter never chains such an edit: configure_credits takes the settings
 -- it is not given from the chain (and so puts the edit back), and
--- define_plan is given every value.
+-- define_plan and set_tier_budget are given every value.
 BEGIN;
 UPDATE freetier.credit_settings SET trial_credits = 800;
 UPDATE freetier.plans SET allowance = 1000 WHERE plan = 'gold';
+UPDATE freetier.tiers SET daily_budget_sats = 6000 WHERE tier = 'gold';
 SELECT freetier_configure_credits(hold_ttl => '2 hours');
 SELECT freetier_define_plan('gold', 'monthly', NULL, '{"api": 12}');
+SELECT freetier_set_tier_budget('gold', 600);
 SELECT trial_credits, hold_ttl FROM freetier.credit_settings;
 SELECT allowance FROM freetier.plans WHERE plan = 'gold';
+SELECT daily_budget_sats, head_seq FROM freetier.tiers WHERE tier = 'gold';
 SELECT chain, seq, settings::jsonb ->> 'trial_credits' AS trial_credits
   FROM entries WHERE created_at = freetier.clock() AND seq > 4;
 SELECT chain, ok FROM freetier_verify_settings_ledger() WHERE NOT ok;
@@ -214,6 +271,13 @@ ROLLBACK;
 -- One chain by its name; a chain that does not exist is 42704.
 SELECT * FROM freetier_verify_settings_ledger('plan:gold');
 SELECT * FROM freetier_verify_settings_ledger('credit_settings');
+SELECT * FROM freetier_verify_settings_ledger('tier:gold');
+SELECT freetier_verify_anchor(chain, seq, head_hash) AS verified
+  FROM freetier_ledger_anchor() WHERE chain = 'tier:gold';
+SELECT * FROM freetier_verify_settings_ledger('tier:nope');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_verify_anchor('tier:', 0, '\x00');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_verify_settings_ledger('gold');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM freetier_verify_settings_ledger('plan:nope');
@@ -226,6 +290,6 @@ TRUNCATE freetier.settings_ledger;
 
 RESET freetier.test_now;
 DROP VIEW entries;
-DROP TABLE before;
+DROP TABLE before, tiers_before;
 DROP EXTENSION freetier;
 CREATE EXTENSION freetier;

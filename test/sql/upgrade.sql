@@ -211,6 +211,8 @@ BEGIN
                             -- the 0.4 upgrade adds the settings chain's head
                             WHEN r.relname = 'plans' THEN
                                 'plan, period, allowance, backend_caps FROM freetier.plans'
+                            WHEN r.relname = 'tiers' THEN
+                                'tier, daily_budget_sats FROM freetier.tiers'
                             WHEN r.relname = 'holds' THEN
                                 'hold_id, subject, pool, estimated_sats, held_sats, window_start, created_at,'
                                 ' expires_at, state, ended_at, end_reason FROM freetier.holds'
@@ -296,16 +298,22 @@ SELECT 'only in fresh install' AS side, * FROM (SELECT * FROM snap_fresh EXCEPT 
 
 -- Every 0.1 row is kept, unchanged; but pool side's settings (25 %, 5
 -- minutes) are not the defaults, and the upgrade chains them: a settings
--- entry on its stripe 0, whose head (in pools) moves on by it.
+-- entry on its stripe 0, whose head (in pools) moves on by it.  So are the
+-- changed budget of tier trusted and the new tier gold: an entry each on
+-- their chains in the settings ledger, their heads in tiers.
 SELECT b.tbl, b.nrows, a.nrows = b.nrows AS same_count, a.md5 = b.md5 AS same_rows
   FROM fp_01 b LEFT JOIN pg_temp.fingerprint() a USING (tbl) ORDER BY b.tbl;
 SELECT pool, stripe, seq, kind, delta_sats, balance_after, payment_ref
   FROM freetier.ledger WHERE kind = 'settings' ORDER BY pool;
+SELECT chain, seq, settings FROM freetier.settings_ledger ORDER BY chain, seq;
+SELECT tier, daily_budget_sats, head_seq FROM freetier.tiers ORDER BY tier;
+SELECT chain, entries, ok FROM freetier_verify_settings_ledger() WHERE chain LIKE 'tier:%';
 -- The tables 0.2 adds start as in a fresh install (its default plans and
--- settings, nothing else).
+-- settings, nothing else); the settings ledger holds the entries above.
 SELECT a.tbl, a.nrows, a.md5 = f.md5 AS same_as_fresh
   FROM pg_temp.fingerprint() a JOIN fp_fresh f USING (tbl)
- WHERE a.tbl NOT IN (SELECT tbl FROM fp_01) AND a.tbl <> 'pool_stripes' ORDER BY a.tbl;
+ WHERE a.tbl NOT IN (SELECT tbl FROM fp_01) AND a.tbl NOT IN ('pool_stripes', 'settings_ledger')
+ ORDER BY a.tbl;
 -- Each pool's row became its stripe 0 (above, in pools); its other 15
 -- stripes start empty.
 SELECT pool, count(*) AS stripes, count(*) FILTER (WHERE head_seq = 0 AND balance_sats = 0) AS empty
@@ -479,6 +487,9 @@ SELECT plan FROM freetier_set_plan('eve', 'pro');
 SELECT freetier_define_plan('pro', 'monthly', 1500);
 SELECT freetier_define_plan('gold', 'weekly', 70, '{"api": 10}');
 SELECT freetier_configure_credits(trial_credits => 8);
+-- a tier's budget changed and a tier added (chained by the update too)
+SELECT freetier_set_tier_budget('elite', 1500);
+SELECT freetier_set_tier_budget('vip', 5000);
 -- a role given decide and spend with GRANT, as 0.3's README said: the
 -- update warns that it loses them, and freetier_grant_app gives them back
 CREATE ROLE freetier_upgrade_app;
@@ -509,6 +520,7 @@ BEGIN;
 UPDATE freetier.accounts SET anniversary = anniversary - interval '1 day' WHERE subject = 'eve';
 UPDATE freetier.pools SET credit_pct = 13 WHERE pool = 'p03';
 UPDATE freetier.plans SET allowance = 1000 WHERE plan = 'pro';
+UPDATE freetier.tiers SET daily_budget_sats = 1000 WHERE tier = 'elite';
 SELECT subject, ok FROM freetier_verify_account_ledger() WHERE NOT ok;
 SELECT pool, ok FROM freetier_verify_ledger() WHERE NOT ok;
 SELECT chain, ok FROM freetier_verify_settings_ledger() WHERE NOT ok;

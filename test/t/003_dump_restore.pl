@@ -19,8 +19,8 @@
 #     and the extension still registers the same config tables;
 #   - freetier_verify_ledger is ok for every pool, and each pool's balance is
 #     the sum of its ledger deltas; freetier_verify_settings_ledger is ok for
-#     every plan (a changed install plan too: its head comes with it) and
-#     the credit settings;
+#     every plan and tier (a changed install plan or tier too: its head comes
+#     with it) and the credit settings;
 #   - the grants sequence continues: new grants get grant_ids above every
 #     restored one, with no duplicate key;
 #   - a live hold from src can be settled with freetier_record_grant (and the
@@ -263,12 +263,14 @@ SELECT freetier_claim_trial(subject, 'acme') FROM freetier_mint_trial('2001:db8:
 });
 is(sql('src', q{SELECT bool_and(ok) FROM freetier_verify_account_ledger()}), 't',
 	'src: the account chains verify');
-# A changed install plan, a new plan and the credit settings are chained
-# (0.4); the restore must bring each head with its plan.
+# A changed install plan, a new plan, the credit settings, and the changed
+# install tier and the new tier above are chained (0.4); the restore must
+# bring each head with its plan or tier.
 my $settings_verify_sql = q{SELECT string_agg(chain || ':' || entries || ':' || ok, ' ' ORDER BY chain)
                               FROM freetier_verify_settings_ledger()};
 is( sql('src', $settings_verify_sql),
-	'credit_settings:1:true plan:core:0:true plan:max:0:true plan:pro:1:true plan:team:1:true plan:trial:0:true',
+	'credit_settings:1:true plan:core:0:true plan:max:0:true plan:pro:1:true plan:team:1:true plan:trial:0:true'
+	  . ' tier:elite:0:true tier:established:1:true tier:new:0:true tier:premium:1:true tier:trusted:0:true',
 	'src: the settings chains verify');
 
 my $src_fp = fingerprint('src');

@@ -19,7 +19,7 @@
 #     that expired nothing or was rolled back;
 #   - "failed verification": one line per bad chain, with its first bad
 #     entry or that its row does not match, for a pool's stripe, an account
-#     and a plan's settings chain; none when a ledger verifies.
+#     and a plan's and a tier's settings chains; none when a ledger verifies.
 # No line reaches the client, whatever its client_min_messages.
 
 use strict;
@@ -190,7 +190,8 @@ sql(qq{ALTER TABLE freetier.ledger DISABLE TRIGGER ALL;
        ALTER TABLE freetier.account_ledger DISABLE TRIGGER ALL;
        UPDATE freetier.account_ledger SET ref = 'max' WHERE subject = 'acct-sweep' AND seq = 1;
        ALTER TABLE freetier.account_ledger ENABLE TRIGGER ALL;
-       UPDATE freetier.plans SET allowance = 5 WHERE plan = 'max';});
+       UPDATE freetier.plans SET allowance = 5 WHERE plan = 'max';
+       UPDATE freetier.tiers SET daily_budget_sats = 7 WHERE tier = 'elite';});
 $offset = log_offset();
 is(sql(q{SET client_min_messages = debug5;
          SELECT string_agg(pool || ':' || ok || ':' || coalesce(first_bad_entry::text, '-'), ' ' ORDER BY pool)
@@ -200,14 +201,15 @@ is(sql(q{SET client_min_messages = debug5;
 is(sql(q{SELECT first_bad_entry FROM freetier_verify_account_ledger('acct-sweep')}), '1',
 	'verify_account_ledger the bad account');
 is(sql(q{SELECT string_agg(chain, ' ') FROM freetier_verify_settings_ledger() WHERE NOT ok}),
-	'plan:max', 'verify_settings_ledger the edited plan');
+	'plan:max tier:elite', 'verify_settings_ledger the edited plan and tier');
 is_deeply(lines_since($offset),
 	[
 		'freetier: ledger of pool "low" failed verification: stripe 1, its row does not match its chain',
 		'freetier: ledger of pool "low" failed verification: stripe 3, first bad entry 1',
 		qq{freetier: ledger of pool "side" failed verification: stripe $stripe, first bad entry 2},
 		'freetier: account ledger of "acct-swe" failed verification, first bad entry 1',
-		'freetier: settings ledger "plan:max" failed verification, its row does not match its chain'
+		'freetier: settings ledger "plan:max" failed verification, its row does not match its chain',
+		'freetier: settings ledger "tier:elite" failed verification, its row does not match its chain'
 	],
 	'one line per bad chain, with its first bad entry');
 

@@ -109,11 +109,11 @@ $node->command_ok(
 	  '-c', $command ],
 	'its command runs as the operator');
 my @anchors = slurp_file($node->logfile, $offset) =~ /LOG:  freetier: anchor (.*)$/mg;
-is(scalar @anchors, 22, 'one line per chain: 16 stripes, one account, four plans, the credit settings');
+is(scalar @anchors, 26, 'one line per chain: 16 stripes, one account, four plans, four tiers, the credit settings');
 like($anchors[0], qr/^\{"chain": "pool:0:default", "seq": 3, "head_hash": "[0-9a-f]{64}"\}$/, 'a line');
 my $kept = join(', ', map { "'" . (s/'/''/gr) . "'" } @anchors);
 is(sql(qq{SELECT count(*) FROM unnest(ARRAY[$kept]::json[]) a
            WHERE freetier_verify_anchor(a->>'chain', (a->>'seq')::bigint, decode(a->>'head_hash', 'hex'))}),
-	'22', 'and each verifies');
+	'26', 'and each verifies');
 $node->stop;
 done_testing();

@@ -12,7 +12,8 @@
 #     unkeyed entries verify as before;
 #   - an insider without the key, triggers disabled, rewrites a keyed
 #     pool's tail and head, a sealed account's tail and head, a keyed
-#     account's whole chain, and a keyed plan's settings chain, with freetier's own unkeyed hashes: with the
+#     account's whole chain, and a keyed plan's and a keyed tier's settings
+#     chains, with freetier's own unkeyed hashes: with the
 #     key loaded again each of those chains is reported, at the first entry
 #     the key does not vouch for, and an anchor of a rewritten chain no
 #     longer holds; so is a chain whose seal was deleted;
@@ -91,6 +92,8 @@ my $verify_accounts = q{SELECT subject || ' ' || ok || ' ' || coalesce(first_bad
   FROM freetier_verify_account_ledger() ORDER BY subject};
 my $verify_plan = q{SELECT chain || ' ' || ok || ' ' || coalesce(first_bad_entry::text, '-')
   FROM freetier_verify_settings_ledger('plan:kp')};
+my $verify_tier = q{SELECT chain || ' ' || ok || ' ' || coalesce(first_bad_entry::text, '-')
+  FROM freetier_verify_settings_ledger('tier:kt')};
 
 # Entries not keyed, but the install-time seed.
 my $unkeyed = q{SELECT (SELECT count(*) FROM freetier.ledger
@@ -144,6 +147,11 @@ sql(q{SELECT freetier_define_plan('kp', 'monthly', 10)});
 is(sql(q{SELECT count(*) FROM freetier.settings_ledger WHERE chain = 'plan:kp'
           AND substr(hash, 1, 4) = '\x66746b31'::bytea}), '1', 'a new plan\'s settings entry is keyed');
 is(sql($verify_plan), "plan:kp true -", 'a keyed settings chain verifies');
+sql(q{SELECT freetier_set_tier_budget('kt', 10)});
+sql(q{SELECT freetier_set_tier_budget('kt', 20)});
+is(sql(q{SELECT count(*) FROM freetier.settings_ledger WHERE chain = 'tier:kt'
+          AND substr(hash, 1, 4) = '\x66746b31'::bytea}), '2', 'a tier\'s settings entries are keyed');
+is(sql($verify_tier), "tier:kt true -", 'a keyed tier chain verifies');
 # An archive: its keyed and unkeyed entries verify, vouched for by the
 # keyed checkpoint the chain now starts at.
 sql(q{SELECT count(*) FROM freetier_checkpoint_ledger('old')});
@@ -215,6 +223,13 @@ sql(q{ALTER TABLE freetier.settings_ledger DISABLE TRIGGER USER;
       DELETE FROM freetier.plans WHERE plan = 'kp';
       SELECT freetier_define_plan('kp', 'monthly', 100000);
       ALTER TABLE freetier.settings_ledger ENABLE TRIGGER USER});
+# kt (keyed): its last budget replaced by a bigger one, hashed by freetier.
+sql(q{ALTER TABLE freetier.settings_ledger DISABLE TRIGGER USER;
+      DELETE FROM freetier.settings_ledger WHERE chain = 'tier:kt' AND seq = 2;
+      UPDATE freetier.tiers t SET head_seq = 1, head_hash = l.hash, daily_budget_sats = 10
+        FROM freetier.settings_ledger l WHERE t.tier = 'kt' AND l.chain = 'tier:kt' AND l.seq = 1;
+      SELECT freetier_set_tier_budget('kt', 100000);
+      ALTER TABLE freetier.settings_ledger ENABLE TRIGGER USER});
 # old's seal, which its keyed entry since has made needless: still vouched for.
 sql(q{DELETE FROM freetier.chain_seals WHERE chain = 'pool:0:old'});
 sql(q{ALTER TABLE freetier.ledger ENABLE TRIGGER USER;
@@ -229,6 +244,7 @@ is(sql($verify_accounts), "fresh false 1\nkept true -\nquiet false 1",
 is(sql("SELECT freetier_verify_anchor('pool:0:p1', $anchor_seq, '$anchor_hash')"), 'f',
 	'an anchor of the rewritten chain no longer holds');
 is(sql($verify_plan), "plan:kp false 1", 'key loaded again: a remade keyed plan chain is reported');
+is(sql($verify_tier), "tier:kt false 2", 'key loaded again: the rewritten tail of a keyed tier chain is reported');
 
 # Nothing shows the key.
 is(sql(q{SELECT setting FROM pg_settings WHERE name = 'freetier.chain_key_file'}), $key_file,
