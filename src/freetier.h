@@ -492,6 +492,7 @@ extern void ft_report_unknown_chain(const char *chain);
 
 extern bool ft_verify_anchor(FtChainFamily family, const char *key, int chain, int64 seq,
 							 const uint8 *hash, bool *exists);
+extern bool ft_account_verifies(const char *subject);
 
 /* ---- period.c: calendar arithmetic, pure ---- */
 

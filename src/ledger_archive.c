@@ -22,6 +22,9 @@
  * writer of an account) is one entry on its chain that carries the
  * account's figures; freetier_checkpoint_account_ledger writes one on the
  * account named, or on every account, each taken with SKIP LOCKED too.
+ * An account that does not verify against its chain stops the call
+ * (55000, nothing written), rather than being skipped as a locked one is:
+ * an operator must look at a tampered account.
  *
  * freetier_archive_ledger moves each stripe's entries before its latest
  * checkpoint to freetier.ledger_archive, in one statement;
@@ -349,7 +352,8 @@ PG_FUNCTION_INFO_V1(freetier_checkpoint_account_ledger);
  *
  * A checkpoint on the account's chain (NULL: on every account's), one row
  * each: the checkpoint's seq, or NULL for an account that another
- * transaction has locked (call again to checkpoint it).
+ * transaction has locked (call again to checkpoint it).  55000 for an
+ * account that does not verify against its chain (account.c).
  */
 Datum
 freetier_checkpoint_account_ledger(PG_FUNCTION_ARGS)
