@@ -180,16 +180,23 @@
  * lifetime_spent, lifetime_added, its dates (FT_CHECKPOINT_INSTANT) and its
  * plan.
  * These read one figure back in SQL (verify.c): NULL when it is not there,
- * never an error.
+ * never an error.  A figure has up to 19 digits, as a bigint (10^18, the
+ * most a credit counter reaches, has 19); FT_CHECKPOINT_BIGINT casts the
+ * digits `pattern` captures only when they fit (NULL else).
  */
-#define FT_CHECKPOINT_FIGURE(ref, name) \
-	"pg_catalog.substring(" ref ", '(?:^| )" name "=([0-9]{1,18})(?: |$)')::bigint"
+#define FT_CHECKPOINT_DIGITS(ref, name, pattern) \
+	"pg_catalog.substring(" ref ", '(?:^| )" name "=(" pattern ")(?: |$)')"
+#define FT_CHECKPOINT_BIGINT(ref, name, pattern) \
+	"(CASE WHEN " FT_CHECKPOINT_DIGITS(ref, name, pattern) "::numeric" \
+	"   BETWEEN -9223372036854775808 AND 9223372036854775807" \
+	" THEN " FT_CHECKPOINT_DIGITS(ref, name, pattern) "::bigint END)"
+#define FT_CHECKPOINT_FIGURE(ref, name) FT_CHECKPOINT_BIGINT(ref, name, "[0-9]{1,19}")
 #define FT_CHECKPOINT_PLAN(ref) \
 	"pg_catalog.substring(" ref ", ' plan=(.*)$')"
 /* An instant a checkpoint carries: microseconds since 2000-01-01 UTC, exact. */
 #define FT_CHECKPOINT_INSTANT(ref, name) \
-	"('2000-01-01 00:00:00+00'::timestamptz OPERATOR(pg_catalog.+) (pg_catalog.substring(" ref "," \
-	" '(?:^| )" name "=(-?[0-9]{1,19})(?: |$)')::bigint OPERATOR(pg_catalog.*) interval '1 microsecond'))"
+	"('2000-01-01 00:00:00+00'::timestamptz OPERATOR(pg_catalog.+) (" \
+	FT_CHECKPOINT_BIGINT(ref, name, "-?[0-9]{1,19}") " OPERATOR(pg_catalog.*) interval '1 microsecond'))"
 
 /*
  * SQL for a sum of credits as a bigint: 0 when there is nothing to sum, and

@@ -514,6 +514,23 @@ INSERT INTO freetier.account_ledger VALUES
 SELECT * FROM freetier_verify_account_ledger('forged');
 ROLLBACK;
 
+-- A checkpoint's figures have up to 19 digits: big's lifetime_added is
+-- 10^18, the most a credit counter reaches, and its chain starts at the
+-- checkpoint that carries it.
+SELECT count(*) FROM freetier_open_account('big', 'pro');
+SELECT freetier_add_credits('big', 1000000000000000000, 'order-big');
+SELECT seq IS NOT NULL AS checkpointed FROM freetier_checkpoint_account_ledger('big');
+SELECT checkpoint_seq, archived FROM freetier_archive_account_ledger('big');
+SELECT ref FROM freetier.account_ledger WHERE subject = 'big' AND kind = 'checkpoint';
+SELECT * FROM freetier_verify_account_ledger('big');
+SELECT * FROM freetier_verify_account_ledger_archive('big');
+-- a figure past bigint is not one (never an error)
+BEGIN; :aoff;
+UPDATE freetier.account_ledger SET ref = replace(ref, 'added=1000000000000000000', 'added=9999999999999999999')
+ WHERE subject = 'big' AND kind = 'checkpoint';
+SELECT * FROM freetier_verify_account_ledger('big');
+ROLLBACK;
+
 -- The README's known answer for a checkpoint's hash: pool kc of 100 sats
 -- on one stripe, created and checkpointed at 2025-05-05 05:05:05 UTC.
 SET freetier.test_now = '2025-05-05 05:05:05+00';
