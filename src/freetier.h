@@ -588,6 +588,7 @@ extern void ft_stripe_lock(const char *pool, int stripe, FtLayout layout, FtStri
 extern bool ft_stripe_try_lock(const char *pool, int stripe, FtLayout layout,
 							   FtStripe *s);
 extern int64 ft_stripes_others_sum(const char *pool, int stripe);
+extern void ft_pool_check_room(const char *pool, int64 adding);
 extern void ft_stripe_lock_for_return(const char *pool, int stripe, FtLayout layout,
 									  FtStripe *s);
 extern void ft_stripe_entry_args(const FtStripe *s, const char *kind, int64 delta_sats,

@@ -510,6 +510,33 @@ ft_stripes_others_sum(const char *pool, int stripe)
 	return ft_column_int64(0, 1);
 }
 
+static FtStatement pool_room = {
+	"SELECT " FT_SATURATED("(SELECT pg_catalog.sum(s.balance_sats) FROM freetier.pool_stripes s"
+						   " WHERE s.pool OPERATOR(pg_catalog.=) $1)") ","
+	" " FT_SATURATED("(SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
+					 " WHERE h.pool OPERATOR(pg_catalog.=) $1"
+					 "   AND h.state OPERATOR(pg_catalog.=) 'held')"),
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * 22003 unless `pool`'s balance, with every sat on its live holds back and
+ * `adding` more, fits in a bigint: for money coming in (a credit, a
+ * top-up).  A hold's sats may come back to any stripe
+ * (ft_stripe_lock_for_return), and no stripe holds more than the pool, so
+ * a return then fits whichever stripe takes it.  The stripes the caller
+ * has not locked are read as last committed.
+ */
+void
+ft_pool_check_room(const char *pool, int64 adding)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+
+	ft_execute(&pool_room, args, NULL);
+	(void) ft_add_sats(ft_add_sats(ft_column_int64(0, 1), ft_column_int64(0, 2), "pool balance"),
+					   adding, "pool balance");
+}
+
 /*
  * Lock the stripe of `pool` that a hold on stripe `stripe` gives back to:
  * its own when nobody else has it locked, else the active stripe with the
