@@ -48,6 +48,8 @@
  * so that archiving keeps them).  NULL (no such entry, or a checkpoint that
  * carries none) is the settings every pool has until a setter changes
  * them, FT_POOL_DEFAULT_SETTINGS.  `pool` is SQL for the pool's name.
+ * FT_POOL_CHAINED_JSONB(pool) is the settings its chain gives, the
+ * defaults when it gives none, as jsonb.
  * FT_POOL_SETTINGS_MATCH(settings, p) is whether pools row `p` has the
  * settings a jsonb `settings` gives: intervals compared field by field
  * (as text), so that '1 day' is not '24 hours'.
@@ -60,6 +62,8 @@
 #define FT_POOL_DEFAULT_SETTINGS \
 	"'{\"credit_pct\": 10, \"hold_ttl\": \"0 days 900 seconds\"," \
 	" \"max_hold_ttl\": \"30 days 0 seconds\"}'"
+#define FT_POOL_CHAINED_JSONB(pool) \
+	"coalesce(" FT_CHAINED_POOL_SETTINGS(pool) ", " FT_POOL_DEFAULT_SETTINGS ")::jsonb"
 #define FT_POOL_SETTINGS_JSON(p) \
 	"pg_catalog.jsonb_build_object('credit_pct', " p "credit_pct," \
 	" 'hold_ttl', " FT_DURATION_TEXT(p "hold_ttl") "," \

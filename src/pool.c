@@ -408,8 +408,7 @@ ft_pool_owed_append(FtStripe *s, const char *kind, int64 delta_sats,
 static FtStatement row_settings = {
 	"SELECT " FT_POOL_SETTINGS_JSON("p.") ","
 	" " FT_POOL_SETTINGS_MATCH("c.settings", "p.")
-	" FROM freetier.pools p, LATERAL (SELECT coalesce(" FT_CHAINED_POOL_SETTINGS("p.pool") ","
-	"   " FT_POOL_DEFAULT_SETTINGS ")::jsonb AS settings) c"
+	" FROM freetier.pools p, LATERAL (SELECT " FT_POOL_CHAINED_JSONB("p.pool") " AS settings) c"
 	" WHERE p.pool OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}, NULL
 };
@@ -746,7 +745,7 @@ ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need, TimestampT
  * is put back, not chained.
  */
 #define CHAINED_SETTING(name) \
-	"coalesce(" FT_CHAINED_POOL_SETTINGS("$1") ", " FT_POOL_DEFAULT_SETTINGS ")::jsonb" \
+	FT_POOL_CHAINED_JSONB("$1") \
 	" OPERATOR(pg_catalog.->>) '" name "'"
 static FtStatement configure_pool[2] = {
 	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"
