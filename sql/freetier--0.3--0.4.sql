@@ -1278,7 +1278,7 @@ CREATE FUNCTION freetier_checkpoint_account_ledger(subject text DEFAULT NULL)
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION freetier_checkpoint_account_ledger(text) IS
-    'write a checkpoint entry on the account''s chain (NULL: every account''s) unless another transaction has it locked (seq NULL then)';
+    'write a checkpoint entry on the account''s chain (NULL: every account''s) unless another transaction has it locked (seq NULL then); 55000, writing nothing, for an account that does not verify against its chain';
 REVOKE ALL ON FUNCTION freetier_checkpoint_account_ledger(text) FROM PUBLIC;
 
 CREATE FUNCTION freetier_archive_account_ledger(subject text DEFAULT NULL)

@@ -535,7 +535,10 @@ ft_account_save(FtAccount *a)
  * commits to every entry before it; it moves nothing (delta 0 on the
  * purchased balance, its balance_after), and its ref carries the rest of
  * what the chain stands for (FT_CHECKPOINT_FIGURE), so that the chain can
- * start at it once the entries before it are archived.
+ * start at it once the entries before it are archived.  Those figures are
+ * the account row's: so the account, once locked, must verify against its
+ * chain first (verify.c), else 55000 and nothing is written: a row edited
+ * outside freetier would otherwise be carried on as what its chain says.
  */
 bool
 ft_account_checkpoint(const char *subject, TimestampTz now, int64 *seq)
@@ -546,6 +549,13 @@ ft_account_checkpoint(const char *subject, TimestampTz now, int64 *seq)
 	if (ft_execute(&try_lock_account, args, NULL) == 0 ||
 		!ft_account_load(subject, now, false, &a))
 		return false;
+	if (!ft_account_verifies(subject))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("account \"%s\" does not verify against its chain", subject),
+				 errdetail("A checkpoint would carry the account's figures on as its chain's; none is written."),
+				 errhint("Run freetier_verify_account_ledger('%s') and put the account back as its chain gives it.",
+						 subject)));
 	ft_account_append(&a, "checkpoint", "purchased", 0, a.purchased_balance, NULL, NULL,
 					  psprintf("period=" INT64_FORMAT " lifetime=" INT64_FORMAT
 							   " late=" INT64_FORMAT " spent=" INT64_FORMAT

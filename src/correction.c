@@ -59,15 +59,6 @@ static FtStatement pool_balance = {
 	1, {TEXTOID}, NULL
 };
 
-/* The sats on the live holds of one stripe: they will come back to it. */
-static FtStatement stripe_held = {
-	"SELECT " FT_SATURATED("(SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
-						   " WHERE h.pool OPERATOR(pg_catalog.=) $1"
-						   "   AND h.stripe OPERATOR(pg_catalog.=) $2"
-						   "   AND h.state OPERATOR(pg_catalog.=) 'held')"),
-	2, {TEXTOID, INT4OID}, NULL
-};
-
 static FtStatement credited_payment = {
 	"SELECT pool, credited_sats FROM freetier.credits"
 	" WHERE payment_ref OPERATOR(pg_catalog.=) $1",
@@ -235,15 +226,7 @@ freetier_adjust_pool(PG_FUNCTION_ARGS)
 						INT64_FORMAT, c.target, total, -delta),
 				 errdetail("A pool's balance never goes below zero; sats on holds are not part of it.")));
 	if (delta > 0)
-	{
-		/* as a credit: the stripe must still fit when its holds come back */
-		Datum		held_args[2] = {CStringGetTextDatum(c.target),
-			Int32GetDatum(stripes[0].stripe)};
-
-		ft_execute(&stripe_held, held_args, NULL);
-		(void) ft_add_sats(ft_add_sats(stripes[0].balance_sats, ft_column_int64(0, 1),
-									   "pool balance"), delta, "pool balance");
-	}
+		ft_pool_check_room(c.target, delta);	/* as a credit */
 	args[0] = CStringGetTextDatum(c.target);
 	ft_execute(&pool_balance, args, NULL);
 	result = ft_add_sats(ft_column_int64(0, 1), delta, "pool balance");

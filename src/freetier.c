@@ -10,13 +10,16 @@
  *	   gate.c         freetier_decide, freetier_estimate: the decision
  *	   gate_hold.c    a gate hold's life: placed, settled (record_grant),
  *	                  released, expired
- *	   pool.c         the only code that moves a pool's balance; create_pool
+ *	   pool.c         the only code that moves a pool's balance; create_pool,
+ *	                  configure_pool, the chained settings, the stripe a
+ *	                  return goes to, the room money coming in needs
  *	   pool_credit.c  freetier_credit: a paid invoice grows a pool
  *	 credit accounts
  *	   spend.c        freetier_reserve_credits, _spend_credits, _route
  *	   credit_hold.c  a credit hold's life: placed, settled, released, expired
  *	   account.c      the only code that writes an account; open, set_plan,
- *	                  account_status, add_credits
+ *	                  account_status, add_credits, its checkpoints and
+ *	                  settings entries
  *	   trial.c        freetier_mint_trial, freetier_claim_trial
  *	 corrections
  *	   correction.c   freetier_adjust_pool, _reverse_credit, _refund_credits:
@@ -28,7 +31,8 @@
  *	   holds.c        freetier_release, freetier_expire_holds,
  *	                  freetier_extend_hold: both kinds
  *	   request_key.c  idempotency keys: a keyed call done once, replayed
- *	   chain.c        the hash chains, write side: hashing, appending
+ *	   chain.c        the hash chains, write side: hashing (keyed too),
+ *	                  appending, seals
  *	   chain_key.c    the chain key: read at server start, kept read-only
  *	   settings_ledger.c  the settings chains, write side: a plan's, a
  *	                  tier's and the credit settings' changes (define_plan,
@@ -45,7 +49,8 @@
  *	 pure: inputs in, answers out, no SQL
  *	   decision.c     the gate's arithmetic, shared by decide and estimate
  *	   allowance.c    the credit arithmetic, shared by reserve, spend, route
- *	   period.c       calendar arithmetic; next_renewal_after
+ *	   period.c       calendar arithmetic; next_renewal_after,
+ *	                  freetier.period_start
  *	 plumbing
  *	   freetier.c     this map; module initialisation
  *	   spi.c          prepared statements; which snapshot a call reads

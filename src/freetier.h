@@ -48,6 +48,8 @@
  * so that archiving keeps them).  NULL (no such entry, or a checkpoint that
  * carries none) is the settings every pool has until a setter changes
  * them, FT_POOL_DEFAULT_SETTINGS.  `pool` is SQL for the pool's name.
+ * FT_POOL_CHAINED_JSONB(pool) is the settings its chain gives, the
+ * defaults when it gives none, as jsonb.
  * FT_POOL_SETTINGS_MATCH(settings, p) is whether pools row `p` has the
  * settings a jsonb `settings` gives: intervals compared field by field
  * (as text), so that '1 day' is not '24 hours'.
@@ -60,6 +62,8 @@
 #define FT_POOL_DEFAULT_SETTINGS \
 	"'{\"credit_pct\": 10, \"hold_ttl\": \"0 days 900 seconds\"," \
 	" \"max_hold_ttl\": \"30 days 0 seconds\"}'"
+#define FT_POOL_CHAINED_JSONB(pool) \
+	"coalesce(" FT_CHAINED_POOL_SETTINGS(pool) ", " FT_POOL_DEFAULT_SETTINGS ")::jsonb"
 #define FT_POOL_SETTINGS_JSON(p) \
 	"pg_catalog.jsonb_build_object('credit_pct', " p "credit_pct," \
 	" 'hold_ttl', " FT_DURATION_TEXT(p "hold_ttl") "," \
@@ -180,16 +184,23 @@
  * lifetime_spent, lifetime_added, its dates (FT_CHECKPOINT_INSTANT) and its
  * plan.
  * These read one figure back in SQL (verify.c): NULL when it is not there,
- * never an error.
+ * never an error.  A figure has up to 19 digits, as a bigint (10^18, the
+ * most a credit counter reaches, has 19); FT_CHECKPOINT_BIGINT casts the
+ * digits `pattern` captures only when they fit (NULL else).
  */
-#define FT_CHECKPOINT_FIGURE(ref, name) \
-	"pg_catalog.substring(" ref ", '(?:^| )" name "=([0-9]{1,18})(?: |$)')::bigint"
+#define FT_CHECKPOINT_DIGITS(ref, name, pattern) \
+	"pg_catalog.substring(" ref ", '(?:^| )" name "=(" pattern ")(?: |$)')"
+#define FT_CHECKPOINT_BIGINT(ref, name, pattern) \
+	"(CASE WHEN " FT_CHECKPOINT_DIGITS(ref, name, pattern) "::numeric" \
+	"   BETWEEN -9223372036854775808 AND 9223372036854775807" \
+	" THEN " FT_CHECKPOINT_DIGITS(ref, name, pattern) "::bigint END)"
+#define FT_CHECKPOINT_FIGURE(ref, name) FT_CHECKPOINT_BIGINT(ref, name, "[0-9]{1,19}")
 #define FT_CHECKPOINT_PLAN(ref) \
 	"pg_catalog.substring(" ref ", ' plan=(.*)$')"
 /* An instant a checkpoint carries: microseconds since 2000-01-01 UTC, exact. */
 #define FT_CHECKPOINT_INSTANT(ref, name) \
-	"('2000-01-01 00:00:00+00'::timestamptz OPERATOR(pg_catalog.+) (pg_catalog.substring(" ref "," \
-	" '(?:^| )" name "=(-?[0-9]{1,19})(?: |$)')::bigint OPERATOR(pg_catalog.*) interval '1 microsecond'))"
+	"('2000-01-01 00:00:00+00'::timestamptz OPERATOR(pg_catalog.+) (" \
+	FT_CHECKPOINT_BIGINT(ref, name, "-?[0-9]{1,19}") " OPERATOR(pg_catalog.*) interval '1 microsecond'))"
 
 /*
  * SQL for a sum of credits as a bigint: 0 when there is nothing to sum, and
@@ -492,6 +503,7 @@ extern void ft_report_unknown_chain(const char *chain);
 
 extern bool ft_verify_anchor(FtChainFamily family, const char *key, int chain, int64 seq,
 							 const uint8 *hash, bool *exists);
+extern bool ft_account_verifies(const char *subject);
 
 /* ---- period.c: calendar arithmetic, pure ---- */
 
@@ -580,6 +592,7 @@ extern void ft_stripe_lock(const char *pool, int stripe, FtLayout layout, FtStri
 extern bool ft_stripe_try_lock(const char *pool, int stripe, FtLayout layout,
 							   FtStripe *s);
 extern int64 ft_stripes_others_sum(const char *pool, int stripe);
+extern void ft_pool_check_room(const char *pool, int64 adding);
 extern void ft_stripe_lock_for_return(const char *pool, int stripe, FtLayout layout,
 									  FtStripe *s);
 extern void ft_stripe_entry_args(const FtStripe *s, const char *kind, int64 delta_sats,

@@ -8,9 +8,10 @@
  *	 2. in a new statement, so that it sees every hold committed by whoever
  *		held the lock before us (FT_LOCKING, spi.c), read the tier's budget
  *		and sum the subject's live holds in its window;
- *	 3. lock a stripe of the pool that holds enough, without waiting, or
- *		else every stripe (decide_against_pool), and return the locked
- *		stripes' expired holds to them;
+ *	 3. lock a stripe of the pool that holds enough without waiting, else
+ *		waiting for one stripe at a time in ascending order, else every
+ *		stripe (decide_against_pool), and return the locked stripes'
+ *		expired holds to them;
  *	 4. place the hold: hold row, the subject's window, the stripes' debit
  *		and their ledger entries (gate_hold.c).
  * Every decide that places a hold writes the subject row (last_hold_at),
@@ -243,7 +244,9 @@ pick_stripe(const GateRequest *r, int64 need, bool marks, TimestampTz now,
  * and (as ft_stripe_pick gives it) the other stripes' committed sum in
  * *others when the stripe alone ends at or below the low-water mark, else
  * -1.  False when no active stripe does: the caller then locks every
- * stripe.  A decide comes here when ft_stripe_pick found no stripe it could
+ * stripe, and the sats this call returned to stripes 0 .. k on the way are
+ * added to *returned, so that the caller can tell the pool's balance before
+ * them.  A decide comes here when ft_stripe_pick found no stripe it could
  * lock without waiting; waiting for one stripe, not for all of them, keeps
  * such a decide from holding most of the pool while it waits (a convoy that
  * made every following pick fail too).  The stripes it holds are always
@@ -251,7 +254,8 @@ pick_stripe(const GateRequest *r, int64 need, bool marks, TimestampTz now,
  */
 static bool
 wait_for_stripe(const GateRequest *r, int64 need, bool marks, TimestampTz now,
-				FtStripe *one, FtPoolSettings *ps, int64 *before, int64 *others)
+				FtStripe *one, FtPoolSettings *ps, int64 *before, int64 *others,
+				int64 *returned)
 {
 	ft_pool_settings(r->pool, FT_LAYOUT_STRIPES, marks, ps);
 	for (int k = 0; k < ps->stripes; k++)
@@ -259,6 +263,7 @@ wait_for_stripe(const GateRequest *r, int64 need, bool marks, TimestampTz now,
 		ft_stripe_lock(r->pool, k, FT_LAYOUT_STRIPES, one);
 		*before = one->balance_sats;
 		ft_gate_holds_expire(one, 1, false, FT_LAYOUT_STRIPES, now);
+		*returned += one->balance_sats - *before;
 		if (marks ? one->balance_sats > need : one->balance_sats >= need)
 		{
 			*others = marks && one->balance_sats - need <= ps->low_water_sats ?
@@ -300,12 +305,13 @@ decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaini
 	int			n;
 	int			home;
 	int64		before = 0;
+	int64		returned = 0;	/* by wait_for_stripe, before it gave up */
 	int64		total = 0;
 	pg_uuid_t  *hold_id;
 
 	if (layout == FT_LAYOUT_STRIPES &&
 		(pick_stripe(r, need, marks, now, &one, &ps, &before, &others) ||
-		 wait_for_stripe(r, need, marks, now, &one, &ps, &before, &others)))
+		 wait_for_stripe(r, need, marks, now, &one, &ps, &before, &others, &returned)))
 	{
 		if (r->hold_ttl)
 			ps.hold_ttl = *r->hold_ttl;
@@ -326,8 +332,11 @@ decide_against_pool(const GateRequest *r, const FtSubjectState *s, int64 remaini
 	ft_pool_settings(r->pool, layout, marks, &ps);
 	if (r->hold_ttl)
 		ps.hold_ttl = *r->hold_ttl;
+	/* the balance before any return: wait_for_stripe's outputs are stale */
+	before = 0;
 	for (int i = 0; i < n; i++)
 		before = ft_add_saturating(before, all[i].balance_sats);
+	before -= returned;
 	ft_gate_holds_expire(all, n, true, layout, now);
 	if (layout == FT_LAYOUT_STRIPES)
 		ft_stripes_even_out(all, n, Min(ps.stripes, n), need, now);

@@ -22,6 +22,9 @@
  * writer of an account) is one entry on its chain that carries the
  * account's figures; freetier_checkpoint_account_ledger writes one on the
  * account named, or on every account, each taken with SKIP LOCKED too.
+ * An account that does not verify against its chain stops the call
+ * (55000, nothing written), rather than being skipped as a locked one is:
+ * an operator must look at a tampered account.
  *
  * freetier_archive_ledger moves each stripe's entries before its latest
  * checkpoint to freetier.ledger_archive, in one statement;
@@ -73,6 +76,20 @@ static FtStatement stripe_owes = {
 };
 
 /*
+ * An archive move's CTE `started`: where each chain moved (cp: its latest
+ * checkpoint's seq) now starts, recorded in `table` (`columns`, from
+ * `values`; `match` picks a chain's rows as c) as the seq of the last
+ * entry archived, once: only past what was recorded before, and a
+ * concurrent move that recorded it first waits for nothing more.
+ */
+#define STARTED_CTE(table, columns, values, match) \
+	" started AS (INSERT INTO " table " (" columns ", archived_seq)" \
+	"   SELECT " values ", cp.seq OPERATOR(pg_catalog.-) 1 FROM cp" \
+	"    WHERE cp.seq OPERATOR(pg_catalog.-) 1 OPERATOR(pg_catalog.>) coalesce(" \
+	"      (SELECT pg_catalog.max(c.archived_seq) FROM " table " c WHERE " match "), 0)" \
+	"   ON CONFLICT DO NOTHING)"
+
+/*
  * Pool $1's entries before each stripe's latest checkpoint, moved to the
  * archive, and where the chain now starts when that moved (once: a
  * concurrent move that recorded it first waits for nothing more):
@@ -94,13 +111,8 @@ static FtStatement archive_entries = {
 	" kept AS (INSERT INTO freetier.ledger_archive (pool, stripe, seq, kind, delta_sats,"
 	"     balance_after, hold_id, payment_ref, created_at, prev_hash, hash)"
 	"   SELECT * FROM moved RETURNING stripe),"
-	" started AS (INSERT INTO freetier.ledger_chain_starts (pool, stripe, archived_seq)"
-	"   SELECT $1, cp.stripe, cp.seq OPERATOR(pg_catalog.-) 1 FROM cp"
-	"    WHERE cp.seq OPERATOR(pg_catalog.-) 1 OPERATOR(pg_catalog.>) coalesce("
-	"      (SELECT pg_catalog.max(c.archived_seq) FROM freetier.ledger_chain_starts c"
-	"        WHERE c.pool OPERATOR(pg_catalog.=) $1"
-	"          AND c.stripe OPERATOR(pg_catalog.=) cp.stripe), 0)"
-	"   ON CONFLICT DO NOTHING)"
+	STARTED_CTE("freetier.ledger_chain_starts", "pool, stripe", "$1, cp.stripe",
+				"c.pool OPERATOR(pg_catalog.=) $1 AND c.stripe OPERATOR(pg_catalog.=) cp.stripe")
 	" SELECT cp.stripe, cp.seq, (SELECT pg_catalog.count(*) FROM kept"
 	"   WHERE kept.stripe OPERATOR(pg_catalog.=) cp.stripe)"
 	" FROM cp ORDER BY cp.stripe",
@@ -132,12 +144,8 @@ static FtStatement archive_account_entries = {
 	" kept AS (INSERT INTO freetier.account_ledger_archive (subject, seq, kind, bucket, delta,"
 	"     balance_after, backend, hold_id, ref, created_at, prev_hash, hash)"
 	"   SELECT * FROM moved RETURNING subject),"
-	" started AS (INSERT INTO freetier.account_chain_starts (subject, archived_seq)"
-	"   SELECT cp.subject, cp.seq OPERATOR(pg_catalog.-) 1 FROM cp"
-	"    WHERE cp.seq OPERATOR(pg_catalog.-) 1 OPERATOR(pg_catalog.>) coalesce("
-	"      (SELECT pg_catalog.max(c.archived_seq) FROM freetier.account_chain_starts c"
-	"        WHERE c.subject OPERATOR(pg_catalog.=) cp.subject), 0)"
-	"   ON CONFLICT DO NOTHING)"
+	STARTED_CTE("freetier.account_chain_starts", "subject", "cp.subject",
+				"c.subject OPERATOR(pg_catalog.=) cp.subject")
 	" SELECT cp.subject, cp.seq, coalesce(k.n, 0) FROM cp LEFT JOIN"
 	"   (SELECT subject, pg_catalog.count(*) AS n FROM kept GROUP BY subject) k"
 	"   ON k.subject OPERATOR(pg_catalog.=) cp.subject"
@@ -349,7 +357,8 @@ PG_FUNCTION_INFO_V1(freetier_checkpoint_account_ledger);
  *
  * A checkpoint on the account's chain (NULL: on every account's), one row
  * each: the checkpoint's seq, or NULL for an account that another
- * transaction has locked (call again to checkpoint it).
+ * transaction has locked (call again to checkpoint it).  55000 for an
+ * account that does not verify against its chain (account.c).
  */
 Datum
 freetier_checkpoint_account_ledger(PG_FUNCTION_ARGS)

@@ -408,8 +408,7 @@ ft_pool_owed_append(FtStripe *s, const char *kind, int64 delta_sats,
 static FtStatement row_settings = {
 	"SELECT " FT_POOL_SETTINGS_JSON("p.") ","
 	" " FT_POOL_SETTINGS_MATCH("c.settings", "p.")
-	" FROM freetier.pools p, LATERAL (SELECT coalesce(" FT_CHAINED_POOL_SETTINGS("p.pool") ","
-	"   " FT_POOL_DEFAULT_SETTINGS ")::jsonb AS settings) c"
+	" FROM freetier.pools p, LATERAL (SELECT " FT_POOL_CHAINED_JSONB("p.pool") " AS settings) c"
 	" WHERE p.pool OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}, NULL
 };
@@ -508,6 +507,33 @@ ft_stripes_others_sum(const char *pool, int stripe)
 
 	ft_execute(&others_sum, args, NULL);
 	return ft_column_int64(0, 1);
+}
+
+static FtStatement pool_room = {
+	"SELECT " FT_SATURATED("(SELECT pg_catalog.sum(s.balance_sats) FROM freetier.pool_stripes s"
+						   " WHERE s.pool OPERATOR(pg_catalog.=) $1)") ","
+	" " FT_SATURATED("(SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
+					 " WHERE h.pool OPERATOR(pg_catalog.=) $1"
+					 "   AND h.state OPERATOR(pg_catalog.=) 'held')"),
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * 22003 unless `pool`'s balance, with every sat on its live holds back and
+ * `adding` more, fits in a bigint: for money coming in (a credit, a
+ * top-up).  A hold's sats may come back to any stripe
+ * (ft_stripe_lock_for_return), and no stripe holds more than the pool, so
+ * a return then fits whichever stripe takes it.  The stripes the caller
+ * has not locked are read as last committed.
+ */
+void
+ft_pool_check_room(const char *pool, int64 adding)
+{
+	Datum		args[1] = {CStringGetTextDatum(pool)};
+
+	ft_execute(&pool_room, args, NULL);
+	(void) ft_add_sats(ft_add_sats(ft_column_int64(0, 1), ft_column_int64(0, 2), "pool balance"),
+					   adding, "pool balance");
 }
 
 /*
@@ -719,7 +745,7 @@ ft_stripes_even_out(FtStripe *stripes, int n, int active, int64 need, TimestampT
  * is put back, not chained.
  */
 #define CHAINED_SETTING(name) \
-	"coalesce(" FT_CHAINED_POOL_SETTINGS("$1") ", " FT_POOL_DEFAULT_SETTINGS ")::jsonb" \
+	FT_POOL_CHAINED_JSONB("$1") \
 	" OPERATOR(pg_catalog.->>) '" name "'"
 static FtStatement configure_pool[2] = {
 	{"UPDATE freetier.pools SET credit_pct = coalesce($2, credit_pct),"

@@ -22,8 +22,9 @@
 
 /*
  * floor(paid * credit_pct / 100), exactly (div truncates; numeric division
- * would round first), never more than paid since credit_pct <= 100; and the
- * sats on the pool's holds, which will come back to its balance.
+ * would round first), never more than paid since credit_pct <= 100; and,
+ * up to 0.2.1 (one stripe, the pools row), the sats on the pool's holds,
+ * which will come back to its balance (from 0.3 on ft_pool_check_room).
  */
 static FtStatement credit_for[2] = {
 	{"SELECT pg_catalog.div($2::pg_catalog.numeric OPERATOR(pg_catalog.*) p.credit_pct, 100)::bigint,"
@@ -33,12 +34,8 @@ static FtStatement credit_for[2] = {
 		" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
 	2, {TEXTOID, INT8OID}, NULL},
 	{"SELECT pg_catalog.div($2::pg_catalog.numeric OPERATOR(pg_catalog.*) p.credit_pct, 100)::bigint,"
-		" " FT_SATURATED("(SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
-						 "   WHERE h.pool OPERATOR(pg_catalog.=) p.pool"
-						 "     AND h.stripe OPERATOR(pg_catalog.=) $3"
-						 "     AND h.state OPERATOR(pg_catalog.=) 'held')")
-		" FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
-	3, {TEXTOID, INT8OID, INT4OID}, NULL}
+		" 0::bigint FROM freetier.pools p WHERE p.pool OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, INT8OID}, NULL}
 };
 
 static FtStatement claim_payment = {
@@ -113,7 +110,6 @@ credit(FunctionCallInfo fcinfo, FtLayout layout, bool repays)
 		ft_stripe_lock(pool_name, 0, layout, &stripe);
 
 	args[1] = Int64GetDatum(paid);
-	args[2] = Int32GetDatum(stripe.stripe);
 	ft_execute(&credit_for[layout], args, NULL);
 	credited = ft_column_int64(0, 1);
 	held = ft_column_int64(0, 2);
@@ -142,9 +138,15 @@ credit(FunctionCallInfo fcinfo, FtLayout layout, bool repays)
 	ft_count(pool_name, FT_SATS_CREDITED, credited - repaid);
 	if (credited - repaid > 0)
 	{
-		/* the stripe must still fit when every hold that returns to it comes back */
-		(void) ft_add_sats(ft_add_sats(stripe.balance_sats, held, "pool balance"),
-						   credited - repaid, "pool balance");
+		/*
+		 * The pool must still fit when every hold comes back: a return may
+		 * go to any stripe (ft_stripe_lock_for_return).
+		 */
+		if (layout == FT_LAYOUT_STRIPES)
+			ft_pool_check_room(pool_name, credited - repaid);
+		else
+			(void) ft_add_sats(ft_add_sats(stripe.balance_sats, held, "pool balance"),
+							   credited - repaid, "pool balance");
 		ft_stripe_append(&stripe, layout, "credit", credited - repaid, NULL, payment_ref,
 						 now);
 	}

@@ -20,7 +20,8 @@
  *
  * A chain starts at its first stored entry: seq 1, after a hash of zeros,
  * or a checkpoint once the entries before it were archived (ledger_archive.c),
- * after what that checkpoint says it follows.  A pool's archive is checked
+ * after what that checkpoint says it follows.  An account's checkpoint met
+ * inside its chain must carry the counters the chain has there.  A pool's archive is checked
  * the same way, each stripe's archived entries ending right before the
  * checkpoint its chain now starts at.
  *
@@ -121,8 +122,7 @@ static FtStatement pool_owners_owed = {
 	" 0::bigint, 0::bigint, coalesce(st.first_seq, st.expected) OPERATOR(pg_catalog.=) st.expected"
 	" AND (s.stripe OPERATOR(pg_catalog.<>) 0 OR coalesce(("
 	"   SELECT " FT_POOL_SETTINGS_MATCH("c.settings", "p.") " FROM freetier.pools p,"
-	"    LATERAL (SELECT coalesce(" FT_CHAINED_POOL_SETTINGS("p.pool") ","
-	"                             " FT_POOL_DEFAULT_SETTINGS ")::jsonb AS settings) c"
+	"    LATERAL (SELECT " FT_POOL_CHAINED_JSONB("p.pool") " AS settings) c"
 	"   WHERE p.pool OPERATOR(pg_catalog.=) s.pool), false))"
 	" FROM freetier.pool_stripes s CROSS JOIN LATERAL (SELECT"
 	"   (SELECT pg_catalog.min(l.seq) FROM freetier.ledger l"
@@ -424,6 +424,35 @@ typedef struct ChainCheck
 	bool		anchor_found;	/* that entry matched, with that hash */
 } ChainCheck;
 
+/* Whether an entry's kind (its field 2) is 'checkpoint'. */
+static bool
+is_checkpoint(const FtField *kind)
+{
+	return kind->s != NULL && kind->len == strlen("checkpoint") &&
+		memcmp(kind->s, "checkpoint", kind->len) == 0;
+}
+
+/*
+ * Whether an account's checkpoint met in its chain carries the chain's
+ * counters there (buckets 0 to ACCOUNT_CARRIED_BUCKETS - 1): a chain that
+ * starts at it counts from them, so figures that disagree with the entries
+ * before it are a bad entry even when its hash matches.  Any other entry
+ * passes.
+ */
+static bool
+carries_chain_counters(const ChainCheck *c, TupleTableSlot *row, const FtField *fields)
+{
+	int			first_carried = FIRST_FIELD + c->kind->nfields;
+
+	if (c->kind->family != FT_CHAINS_ACCOUNTS || !is_checkpoint(&fields[2]))
+		return true;
+	for (int b = 0; b < ACCOUNT_CARRIED_BUCKETS; b++)
+		if (row->tts_isnull[first_carried + b] ||
+			DatumGetInt64(row->tts_values[first_carried + b]) != c->balance[b])
+			return false;
+	return true;
+}
+
 /*
  * A chain whose entries before a checkpoint were archived starts at that
  * checkpoint: the chain so far is what the checkpoint says it follows (its
@@ -443,8 +472,7 @@ start_at_checkpoint(ChainCheck *c, TupleTableSlot *row, const FtField *fields, i
 	for (int b = 0; b < carried; b++)
 		carries &= !row->tts_isnull[first_carried + b];
 	if (!carries || c->kind->delta_field < 0 ||	/* no balances: no checkpoints */
-		kind->s == NULL || kind->len != strlen("checkpoint") ||
-		memcmp(kind->s, "checkpoint", kind->len) != 0 ||
+		!is_checkpoint(kind) ||
 		fields[c->kind->delta_field].i != 0 ||
 		VARSIZE_ANY_EXHDR(prev) != FT_HASH_BYTES)
 	{
@@ -528,6 +556,8 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	if (fields[1].i != c->entries + 1)
 		return false;
 	if (!bytea_is_hash(row->tts_values[1], c->head))
+		return false;
+	if (!carries_chain_counters(c, row, fields))
 		return false;
 	if (kind->delta_field >= 0 &&
 		(pg_add_s64_overflow(c->balance[bucket], fields[kind->delta_field].i, &expected) ||
@@ -861,6 +891,24 @@ find_owner(const ChainKind *kind, const char *key, int chain)
 		if (owners[i].chain == chain)
 			return &owners[i];
 	return NULL;
+}
+
+/*
+ * Whether account `subject`'s chain verifies, as
+ * freetier_verify_account_ledger (0.4) checks it, the account row included
+ * (false when there is no such account): an account's checkpoint
+ * (account.c) is written only on one that does.
+ */
+bool
+ft_account_verifies(const char *subject)
+{
+	ChainOwner *o = find_owner(&account_chains[1], subject, 0);
+	ChainCheck	c = {0};
+
+	if (o == NULL)
+		return false;
+	check_chain(&account_chains[1], o, &c);
+	return c.ok;
 }
 
 /*

@@ -77,5 +77,16 @@ SELECT freetier_credit(807, 'full');      -- exactly to the top is fine
 SELECT balance_sats FROM freetier.pool_stripes WHERE pool = 'full';
 SELECT freetier_credit(1, 'full');
 \echo :LAST_ERROR_SQLSTATE
+-- On a striped pool the whole pool must fit, with its holds back: a
+-- hold's sats may come back to any stripe.  wide's two stripes hold
+-- 5 and 4 * 10^18 after the first credit, so 0.3 * 10^18 more would fit
+-- either stripe, but not the pool (22003), and nothing moves.
+SELECT freetier_create_pool('wide', 8000000000000000000, 100, stripes => 2);
+SELECT freetier_credit(1000000000000000000, 'wide');
+SELECT freetier_credit(300000000000000000, 'wide');
+\echo :LAST_ERROR_SQLSTATE
+SELECT freetier_adjust_pool('wide', 300000000000000000, 'too much', 'adj-wide');
+\echo :LAST_ERROR_SQLSTATE
+SELECT stripe, balance_sats FROM freetier.pool_stripes WHERE pool = 'wide' ORDER BY stripe;
 
 SELECT pool, entries, ok FROM freetier_verify_ledger();

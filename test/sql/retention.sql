@@ -437,6 +437,100 @@ SELECT freetier_drop_account_ledger_archive() > 0 AS dropped;
 SELECT bool_and(ok) AS all_ok FROM freetier_verify_account_ledger();
 SELECT unchanged();
 
+-- A checkpoint carries the account row's figures on as its chain's, so an
+-- account that does not verify against its chain gets none: an edit behind
+-- freetier's back of a date, a counter, lifetime_added or the plan is
+-- refused (55000) and the call writes nothing, for the account named or
+-- for every account (one such account stops the call).
+SELECT count(*) FROM freetier_open_account('acct', 'pro');
+SELECT freetier_add_credits('acct', 20, 'order-acct');
+CREATE FUNCTION pg_temp.checkpoint_over(edit text, subject text) RETURNS text
+    LANGUAGE plpgsql AS $$
+DECLARE
+    before bigint := (SELECT count(*) FROM freetier.account_ledger);
+    state text;
+BEGIN
+    SET LOCAL session_replication_role = replica;
+    EXECUTE edit;
+    RESET session_replication_role;
+    BEGIN
+        PERFORM freetier_checkpoint_account_ledger(subject);
+        state := 'written';
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
+        state := state || ' ' || SQLERRM;
+    END;
+    RETURN state || ', ' || ((SELECT count(*) FROM freetier.account_ledger) - before) || ' entries written, verified '
+        || (SELECT ok FROM freetier_verify_account_ledger('acct'));
+END $$;
+BEGIN;
+SELECT pg_temp.checkpoint_over($$UPDATE freetier.accounts SET anniversary = anniversary - interval '1 day', period_start = period_start - interval '1 day' WHERE subject = 'acct'$$, 'acct') AS dates;
+ROLLBACK;
+BEGIN;
+SELECT pg_temp.checkpoint_over($$UPDATE freetier.accounts SET period_start = period_start - interval '1 day' WHERE subject = 'acct'$$, 'acct') AS period_start;
+ROLLBACK;
+BEGIN;
+SELECT pg_temp.checkpoint_over($$UPDATE freetier.accounts SET period_used = period_used + 1 WHERE subject = 'acct'$$, 'acct') AS period_used;
+ROLLBACK;
+BEGIN;
+SELECT pg_temp.checkpoint_over($$UPDATE freetier.accounts SET late_period_used = late_period_used + 1 WHERE subject = 'acct'$$, 'acct') AS late_period_used;
+ROLLBACK;
+BEGIN;
+SELECT pg_temp.checkpoint_over($$UPDATE freetier.accounts SET lifetime_added = lifetime_added + 1 WHERE subject = 'acct'$$, 'acct') AS lifetime_added;
+ROLLBACK;
+BEGIN;
+SELECT pg_temp.checkpoint_over($$UPDATE freetier.accounts SET plan = 'max' WHERE subject = 'acct'$$, 'acct') AS plan;
+ROLLBACK;
+BEGIN;
+SELECT pg_temp.checkpoint_over($$UPDATE freetier.accounts SET plan = 'max' WHERE subject = 'acct'$$, NULL) AS plan_every_account;
+ROLLBACK;
+-- the message in full; untouched, the account gets its checkpoint
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE freetier.accounts SET period_used = period_used + 1 WHERE subject = 'acct';
+RESET session_replication_role;
+SELECT * FROM freetier_checkpoint_account_ledger('acct');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SELECT pg_temp.checkpoint_over('SELECT', 'acct') AS untouched;
+
+-- And verification itself: a checkpoint met inside a chain must carry the
+-- counters its chain has there.  forged's chain was written by a build
+-- whose checkpoint carried period+1 (its hash is right): verification
+-- reports the checkpoint.
+BEGIN;
+INSERT INTO freetier.accounts VALUES ('forged', 'pro', '2026-04-03 00:00:00+00', '2026-04-03 00:00:00+00',
+  0, 0, 0, 0, 0, 0, 2, decode('85d3fbc865e5f4ece06e855a099e3b46157eb926862dbd19e08a23c3670aa2e2', 'hex'),
+  '2026-04-03 00:00:00+00', '2026-04-03 00:00:00+00');
+INSERT INTO freetier.account_ledger VALUES
+  ('forged', 1, 'open', 'period', 0, 0, NULL, NULL, 'pro', '2026-04-03 00:00:00+00',
+   decode(repeat('00', 32), 'hex'),
+   decode('85d3f220d0f378178322a07058af235613d4c7031459526896ce65f6f063aca4', 'hex')),
+  ('forged', 2, 'checkpoint', 'purchased', 0, 0, NULL, NULL,
+   'period=1 lifetime=0 late=0 spent=0 added=0 anniversary=828489600000000 period_start=828489600000000 plan=pro',
+   '2026-04-03 00:00:00+00',
+   decode('85d3f220d0f378178322a07058af235613d4c7031459526896ce65f6f063aca4', 'hex'),
+   decode('85d3fbc865e5f4ece06e855a099e3b46157eb926862dbd19e08a23c3670aa2e2', 'hex'));
+SELECT * FROM freetier_verify_account_ledger('forged');
+ROLLBACK;
+
+-- A checkpoint's figures have up to 19 digits: big's lifetime_added is
+-- 10^18, the most a credit counter reaches, and its chain starts at the
+-- checkpoint that carries it.
+SELECT count(*) FROM freetier_open_account('big', 'pro');
+SELECT freetier_add_credits('big', 1000000000000000000, 'order-big');
+SELECT seq IS NOT NULL AS checkpointed FROM freetier_checkpoint_account_ledger('big');
+SELECT checkpoint_seq, archived FROM freetier_archive_account_ledger('big');
+SELECT ref FROM freetier.account_ledger WHERE subject = 'big' AND kind = 'checkpoint';
+SELECT * FROM freetier_verify_account_ledger('big');
+SELECT * FROM freetier_verify_account_ledger_archive('big');
+-- a figure past bigint is not one (never an error)
+BEGIN; :aoff;
+UPDATE freetier.account_ledger SET ref = replace(ref, 'added=1000000000000000000', 'added=9999999999999999999')
+ WHERE subject = 'big' AND kind = 'checkpoint';
+SELECT * FROM freetier_verify_account_ledger('big');
+ROLLBACK;
+
 -- The README's known answer for a checkpoint's hash: pool kc of 100 sats
 -- on one stripe, created and checkpointed at 2025-05-05 05:05:05 UTC.
 SET freetier.test_now = '2025-05-05 05:05:05+00';

@@ -13,7 +13,9 @@
 #     again after a credit refills the pool and a decide empties it;
 #   - "reached its low-water mark": written once, by the decide that takes
 #     the balance from above the mark to at or below it, both when that
-#     decide locks one stripe and when it locks them all;
+#     decide locks one stripe and when it locks them all; not by one whose
+#     pool was below the mark before the expired holds it returned on the
+#     way (waiting for one stripe at a time, then locking them all);
 #   - "expire_holds expired": one line per sweep that expired something,
 #     with holds and sats per pool and the credit holds; none for a sweep
 #     that expired nothing or was rolled back;
@@ -147,6 +149,23 @@ is_deeply(lines_since($offset),
 	],
 	'a decide that locked every stripe crossed the mark and ran the pool dry; control characters shown as ?');
 
+# A decide that first waits for each stripe in turn (none holds enough),
+# returning the expired holds on each, and then locks them all compares the
+# balance before those returns: 250 sats (a hold of 150, past its TTL,
+# from 400), below the mark of 290, so taking 260 of the 400 crosses
+# nothing (nor does the balance wait_for_stripe saw last count twice).
+sql(q{SELECT freetier_create_pool('low3', 400, 10, '15 minutes', 2, low_water_sats => 290)});
+sql(q{SELECT count(freetier_set_tier('low3-' || i, 'elite')) FROM generate_series(1, 2) i});
+sql(q{SET freetier.test_now = '2026-03-02 00:00:00+00'; SELECT freetier_decide('low3-1', 150, 'low3')});
+$offset = log_offset();
+is(sql(q{SET freetier.test_now = '2026-03-02 01:00:00+00';
+         SELECT absorb_sats FROM freetier_decide('low3-2', 260, 'low3')}),
+	'260', 'a decide past every stripe took 260 sats');
+is(sql(q{SELECT sum(balance_sats) FROM freetier.pool_stripes WHERE pool = 'low3'}),
+	'140', 'after the expired hold came back');
+is_deeply(lines_since($offset), [],
+	'and logged nothing: the pool was below its mark before the expired hold came back');
+
 # --- sweeps ---------------------------------------------------------------
 
 sql(q{SELECT freetier_create_pool('side', 1000, 10, '5 minutes', 2)});
@@ -196,7 +215,7 @@ $offset = log_offset();
 is(sql(q{SET client_min_messages = debug5;
          SELECT string_agg(pool || ':' || ok || ':' || coalesce(first_bad_entry::text, '-'), ' ' ORDER BY pool)
            FROM freetier_verify_ledger()}),
-	'busy:true:- default:true:- dry:true:- low:false:- low2:true:- side:false:2',
+	'busy:true:- default:true:- dry:true:- low:false:- low2:true:- low3:true:- side:false:2',
 	'verify_ledger finds the bad pools');
 is(sql(q{SELECT first_bad_entry FROM freetier_verify_account_ledger('acct-sweep')}), '1',
 	'verify_account_ledger the bad account');
