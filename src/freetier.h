@@ -493,6 +493,18 @@ extern void ft_report_unknown_chain(const char *chain);
 extern bool ft_verify_anchor(FtChainFamily family, const char *key, int chain, int64 seq,
 							 const uint8 *hash, bool *exists);
 
+/* What freetier_seal_chains may do with a chain (ft_check_for_seal). */
+typedef enum FtSealCheck
+{
+	FT_SEAL_YES,				/* no keyed entry, and it verifies: seal it */
+	FT_SEAL_KEYED,				/* a keyed entry, and it verifies: no seal needed */
+	FT_SEAL_BAD,				/* it does not verify: not sealed */
+	FT_SEAL_GONE				/* no such chain (any more) */
+} FtSealCheck;
+
+extern FtSealCheck ft_check_for_seal(FtChainFamily family, const char *key, int chain,
+									 int64 *seq, uint8 *head, int64 *first_bad_entry);
+
 /* ---- period.c: calendar arithmetic, pure ---- */
 
 typedef enum FtPeriod

@@ -427,6 +427,7 @@ typedef struct ChainCheck
 	int64		unvouched_from; /* the first unkeyed entry when none is keyed
 								 * (0: none, or a keyed one since) */
 	bool		keyed_seen;		/* a keyed entry is in the chain so far */
+	bool		sealing;		/* for freetier_seal_chains: no seal asked for */
 	int64		anchor_seq;		/* an anchored entry's seq (0: none) ... */
 	const uint8 *anchor_hash;	/* ... and its hash */
 	bool		anchor_found;	/* that entry matched, with that hash */
@@ -647,7 +648,7 @@ check_chain(const ChainKind *kind, const ChainOwner *o, ChainCheck *c)
 		if (c->entries < o->head_seq)
 			c->first_bad_entry = c->entries + 1;
 	}
-	if (c->ok && !chain_vouched(c))
+	if (c->ok && !c->sealing && !chain_vouched(c))
 	{
 		c->ok = false;
 		c->first_bad_entry = c->unvouched_from;
@@ -920,4 +921,41 @@ ft_verify_anchor(FtChainFamily family, const char *key, int chain, int64 seq,
 	c.anchor_hash = hash;
 	check_chain(kind, o, &c);
 	return c.ok && c.anchor_found;
+}
+
+/*
+ * For freetier_seal_chains (anchor.c): check stripe `chain` of pool `key`,
+ * account `key`'s chain or the settings chain named `key` as verification
+ * does, but for its being vouched for, and say whether it may be sealed:
+ * FT_SEAL_YES when it has no keyed entry and verifies (*seq and head: its
+ * head as checked), FT_SEAL_KEYED when it has a keyed entry and verifies
+ * (its keyed entries vouch for it: no seal is needed, and none would do
+ * for an unkeyed entry after them), FT_SEAL_BAD when it does not verify
+ * (*first_bad_entry as freetier_verify_ledger gives it, 0 for none), and
+ * FT_SEAL_GONE when there is no such chain.  Its archive is not read.
+ */
+FtSealCheck
+ft_check_for_seal(FtChainFamily family, const char *key, int chain, int64 *seq,
+				  uint8 *head, int64 *first_bad_entry)
+{
+	const ChainKind *kind = family == FT_CHAINS_ACCOUNTS ? &account_chains[1] :
+		family == FT_CHAINS_SETTINGS ? &settings_chains : &pool_chains_owed;
+	ChainOwner *o = find_owner(kind, key, chain);
+	ChainCheck	c = {0};
+
+	*first_bad_entry = 0;
+	if (o == NULL)
+		return FT_SEAL_GONE;
+	c.sealing = true;
+	check_chain(kind, o, &c);
+	if (!c.ok)
+	{
+		*first_bad_entry = c.first_bad_entry;
+		return FT_SEAL_BAD;
+	}
+	if (c.keyed_seen)
+		return FT_SEAL_KEYED;
+	*seq = c.entries;
+	memcpy(head, c.head, FT_HASH_BYTES);
+	return FT_SEAL_YES;
 }
