@@ -265,9 +265,9 @@ PG_FUNCTION_INFO_V1(freetier_seal_chains);
  * install's chains, once a chain key is loaded); returns how many.  A
  * chain whose head is keyed is left as it is (its keyed entries vouch for
  * it); a chain with a keyed entry and an unkeyed one after it, and one
- * that does not verify, are skipped, each with a WARNING that names it, so
- * that one bad chain does not keep the others from being sealed.  55000
- * without a chain key.
+ * that does not verify, are skipped, each with a line in the server log
+ * that names it (log_lines.c), so that one bad chain does not keep the
+ * others from being sealed.  55000 without a chain key.
  *
  * The chains are read and checked with one snapshot (FT_READING), as
  * verification reads them, and each is sealed at the head it was checked
@@ -320,12 +320,7 @@ freetier_seal_chains(PG_FUNCTION_ARGS)
 					sealable[i] = seqs[i] > 0;
 					break;
 				case FT_SEAL_BAD:
-					ereport(WARNING,
-							(errmsg("freetier: chain \"%s\" not sealed: it does not verify", names[i]),
-							 first_bad_entry > 0 ?
-							 errdetail("Its first bad entry is " INT64_FORMAT ".", first_bad_entry) :
-							 errdetail("Its owning row does not match its chain."),
-							 errhint("A seal vouches only for a chain that verifies and has no keyed entry; an unkeyed entry after a keyed one stays reported (README, \"Keyed chains\").")));
+					ft_log_not_sealed(names[i], first_bad_entry);
 					break;
 				case FT_SEAL_KEYED:		/* a keyed entry appended since the heads were read */
 				case FT_SEAL_GONE:

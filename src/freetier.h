@@ -375,6 +375,7 @@ extern void ft_log_sweep(int npools, char *const *pools, const int64 *holds,
 extern void ft_log_bad_chain(FtChainFamily family, const char *key, int chain,
 							 int64 first_bad_entry);
 extern void ft_log_anchor(const char *chain, int64 seq, const uint8 *hash);
+extern void ft_log_not_sealed(const char *chain, int64 first_bad_entry);
 
 /* ---- clock.c ---- */
 

@@ -19,7 +19,8 @@
 #     anchor of a rewritten chain no longer holds; so is a chain whose seal
 #     was deleted;
 #   - freetier_seal_chains then seals no chain with a keyed entry and none
-#     that does not verify (a WARNING names each), and those stay reported;
+#     that does not verify (a server log line names each), and those stay
+#     reported;
 #     it does seal a chain with no keyed entry that verifies, a rewritten
 #     one too (only anchors catch that);
 #   - a keyed entry appended on top of an unkeyed one that follows a keyed
@@ -267,27 +268,29 @@ is(sql($verify_plan), "plan:kp false 1", 'key loaded again: a remade keyed plan 
 is(sql($verify_tier), "tier:kt false 2", 'key loaded again: the rewritten tail of a keyed tier chain is reported');
 
 # Sealing does not vouch for what the key would not: p1, kept and kt have
-# keyed entries and an unkeyed one after them; kp's row is edited (an
-# unkeyed chain that does not verify).  Each is skipped with a WARNING, the
-# others sealed.  fresh and quiet, rewritten whole or after their seal,
-# have no keyed entry to tell them from an install's before the key: they
-# verify, and are sealed (the operator checks anchors before sealing).
+# keyed entries and an unkeyed one after them, old an unkeyed checkpoint
+# after a keyed entry; kp's row is edited (an unkeyed chain that does not
+# verify).  Each is skipped with a line in the server log, the others
+# sealed.  fresh and quiet, rewritten whole or after their seal, have no
+# keyed entry to tell them from an install's before the key: they verify,
+# and are sealed (the operator checks anchors before sealing).
 sql(q{ALTER TABLE freetier.plans DISABLE TRIGGER USER;
       UPDATE freetier.plans SET allowance = 7 WHERE plan = 'kp';
       ALTER TABLE freetier.plans ENABLE TRIGGER USER});
 is(sql($verify_plan), "plan:kp false -", 'an edited plan row is reported');
-my ($seal_out, $seal_err);
-$node->psql('postgres', q{SELECT freetier_seal_chains()}, stdout => \$seal_out, stderr => \$seal_err);
-is($seal_out, '3', 'sealing a tampered install: only the chains with no keyed entry that verify are sealed');
-like($seal_err, qr/WARNING:  freetier: chain "pool:0:p1" not sealed: it does not verify\nDETAIL:  Its first bad entry is 3\./,
-	'a keyed pool with an unkeyed entry after a keyed one is not sealed, and a WARNING says so');
-like($seal_err, qr/WARNING:  freetier: chain "pool:0:old" not sealed: it does not verify\nDETAIL:  Its first bad entry is 5\./,
+my $seal_log_offset = -s $node->logfile;
+is(sql(q{SELECT freetier_seal_chains()}), '3',
+	'sealing a tampered install: only the chains with no keyed entry that verify are sealed');
+my $seal_err = slurp_file($node->logfile, $seal_log_offset);
+like($seal_err, qr/LOG:  freetier: chain "pool:0:p1" not sealed: it failed verification, first bad entry 3\n/,
+	'a keyed pool with an unkeyed entry after a keyed one is not sealed, and a line in the server log says so');
+like($seal_err, qr/LOG:  freetier: chain "pool:0:old" not sealed: it failed verification, first bad entry 5\n/,
 	'nor one that starts at an unkeyed checkpoint after a keyed entry');
-like($seal_err, qr/WARNING:  freetier: chain "account:kept" not sealed: it does not verify\nDETAIL:  Its first bad entry is 2\./,
+like($seal_err, qr/LOG:  freetier: chain "account:kept" not sealed: it failed verification, first bad entry 2\n/,
 	'nor a keyed account');
-like($seal_err, qr/WARNING:  freetier: chain "tier:kt" not sealed: it does not verify\nDETAIL:  Its first bad entry is 2\./,
+like($seal_err, qr/LOG:  freetier: chain "tier:kt" not sealed: it failed verification, first bad entry 2\n/,
 	'nor a keyed tier chain');
-like($seal_err, qr/WARNING:  freetier: chain "plan:kp" not sealed: it does not verify\nDETAIL:  Its owning row does not match its chain\./,
+like($seal_err, qr/LOG:  freetier: chain "plan:kp" not sealed: it failed verification, its row does not match its chain\n/,
 	'nor an unkeyed chain that does not verify');
 is(sql(q{SELECT string_agg(chain || ' ' || seq, ', ' ORDER BY chain) FROM freetier.chain_seals}),
 	'account:fresh 2, account:quiet 2, pool:0:default 1',
