@@ -322,8 +322,8 @@ freetier_seal_chains(PG_FUNCTION_ARGS)
 				case FT_SEAL_BAD:
 					ft_log_not_sealed(names[i], first_bad_entry);
 					break;
-				case FT_SEAL_KEYED:		/* a keyed entry appended since the heads were read */
-				case FT_SEAL_GONE:
+				case FT_SEAL_KEYED:		/* its keyed entries vouch for it */
+				case FT_SEAL_GONE:		/* neither, with one snapshot: read as above */
 					break;
 			}
 		}
