@@ -1331,9 +1331,10 @@ REVOKE ALL ON FUNCTION freetier_drop_account_ledger_archive(text) FROM PUBLIC;
 -- Keyed chains (issue 9, "Anchors"; src/chain_key.c).  With
 -- freetier.chain_key_file set and freetier preloaded, new entries of every
 -- chain are hashed with keyed BLAKE2b, and verification requires each chain
--- to be vouched for by the key up to its head: its last entry keyed, or a
--- seal of its head.  freetier_seal_chains seals an existing install's
--- chains once the key is loaded (README, "Keyed chains").
+-- to be vouched for by the key up to its head: its last entry keyed (and
+-- every entry after its first keyed one), or, with no keyed entry, a seal
+-- of its head.  freetier_seal_chains seals an existing install's chains
+-- once the key is loaded (README, "Keyed chains").
 ------------------------------------------------------------------------------
 
 -- A chain's seal: a keyed hash of its head (seq and hash) under its anchor
@@ -1354,7 +1355,7 @@ CREATE FUNCTION freetier_seal_chains()
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION freetier_seal_chains() IS
-    'seal, with the chain key, every chain whose head is not a keyed entry (start keying an existing install); returns how many';
+    'seal, with the chain key, every chain that has no keyed entry and verifies (start keying an existing install); returns how many';
 REVOKE ALL ON FUNCTION freetier_seal_chains() FROM PUBLIC;
 
 ------------------------------------------------------------------------------

@@ -26,10 +26,11 @@
  *
  * A seal is an anchor kept inside the database, made with the chain key
  * (chain_key.c) so that no one without it can make one: freetier_seal_chains
- * writes one for every chain whose head is not a keyed entry, into
- * freetier.chain_seals, and verify.c takes it as vouching for its chain up
- * to its head (README, "Keyed chains").  Sealing takes no lock: an entry
- * appended meanwhile is keyed, and vouches for its chain itself.
+ * writes one for every chain that has no keyed entry and verifies, into
+ * freetier.chain_seals, and verify.c takes it as vouching for such a chain
+ * up to its head (README, "Keyed chains"); never for a chain with a keyed
+ * entry, whose later entries must all be keyed.  Sealing takes no lock: an
+ * entry appended meanwhile is keyed, and vouches for its chain itself.
  *
  *-------------------------------------------------------------------------
  */
@@ -260,41 +261,86 @@ PG_FUNCTION_INFO_V1(freetier_seal_chains);
 /*
  * freetier_seal_chains() RETURNS bigint
  *
- * Seal every chain whose head is not a keyed entry (an existing install's
- * chains, once a chain key is loaded); returns how many.  55000 without a
- * chain key.
+ * Seal every chain that has no keyed entry and verifies (an existing
+ * install's chains, once a chain key is loaded); returns how many.  A
+ * chain whose head is keyed is left as it is (its keyed entries vouch for
+ * it); a chain with a keyed entry and an unkeyed one after it, and one
+ * that does not verify, are skipped, each with a line in the server log
+ * that names it (log_lines.c), so that one bad chain does not keep the
+ * others from being sealed.  55000 without a chain key.
+ *
+ * The chains are read and checked with one snapshot (FT_READING), as
+ * verification reads them, and each is sealed at the head it was checked
+ * at; then the seals are written.
  */
 Datum
 freetier_seal_chains(PG_FUNCTION_ARGS)
 {
+	MemoryContext outer = CurrentMemoryContext;
 	int			n;
 	char	  **names;
-	FtChainHead *ends;
+	int64	   *seqs;
+	uint8	  (*ends)[FT_HASH_BYTES];
+	bool	   *sealable;
 	int64		sealed = 0;
 
 	ft_chain_key_required("freetier_seal_chains seals each chain's head with the chain key.");
-	ft_connect(FT_LOCKING);
+	ft_connect(FT_READING);
 	n = ft_execute(&heads, NULL, NULL);
-	names = palloc(sizeof(char *) * Max(n, 1));
-	ends = palloc(sizeof(FtChainHead) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+	names = MemoryContextAllocZero(outer, sizeof(char *) * Max(n, 1));
+	seqs = MemoryContextAllocZero(outer, sizeof(int64) * Max(n, 1));
+	ends = MemoryContextAllocZero(outer, FT_HASH_BYTES * Max(n, 1));
+	sealable = MemoryContextAllocZero(outer, sizeof(bool) * Max(n, 1));
 	{
-		bool		isnull;
+		FtChainFamily *families = palloc(sizeof(FtChainFamily) * Max(n, 1));
+		char	  **keys = palloc(sizeof(char *) * Max(n, 1));
+		int		   *stripes = palloc(sizeof(int) * Max(n, 1));
+		FtChainHead *read = palloc(sizeof(FtChainHead) * Max(n, 1));
 
-		names[i] = ft_chain_name((FtChainFamily) DatumGetInt32(ft_column(i, 1, &isnull)),
-								 ft_column_text(i, 2), DatumGetInt32(ft_column(i, 3, &isnull)));
-		ft_chain_head_read(&ends[i], ft_column_int64(i, 4), ft_column(i, 5, &isnull));
+		for (int i = 0; i < n; i++)
+		{
+			bool		isnull;
+
+			families[i] = (FtChainFamily) DatumGetInt32(ft_column(i, 1, &isnull));
+			keys[i] = ft_column_text(i, 2);
+			stripes[i] = DatumGetInt32(ft_column(i, 3, &isnull));
+			names[i] = MemoryContextStrdup(outer, ft_chain_name(families[i], keys[i], stripes[i]));
+			ft_chain_head_read(&read[i], ft_column_int64(i, 4), ft_column(i, 5, &isnull));
+		}
+		for (int i = 0; i < n; i++)
+		{
+			int64		first_bad_entry;
+
+			if (read[i].seq == 0 || ft_hash_is_keyed(read[i].hash))
+				continue;
+			switch (ft_check_for_seal(families[i], keys[i], stripes[i], &seqs[i], ends[i],
+									  &first_bad_entry))
+			{
+				case FT_SEAL_YES:
+					sealable[i] = seqs[i] > 0;
+					break;
+				case FT_SEAL_BAD:
+					ft_log_not_sealed(names[i], first_bad_entry);
+					break;
+				case FT_SEAL_KEYED:		/* its keyed entries vouch for it */
+				case FT_SEAL_GONE:		/* neither, with one snapshot: read as above */
+					break;
+			}
+		}
 	}
+	SPI_finish();
+
+	ft_connect(FT_LOCKING);
 	for (int i = 0; i < n; i++)
 	{
 		uint8		seal[FT_HASH_BYTES];
 		Datum		args[3];
 
-		if (ends[i].seq == 0 || ft_hash_is_keyed(ends[i].hash))
+		if (!sealable[i])
 			continue;
-		ft_chain_seal(names[i], ends[i].seq, ends[i].hash, seal);
+		ft_chain_seal(names[i], seqs[i], ends[i], seal);
 		args[0] = CStringGetTextDatum(names[i]);
-		args[1] = Int64GetDatum(ends[i].seq);
+		args[1] = Int64GetDatum(seqs[i]);
 		args[2] = ft_hash_datum(seal);
 		ft_execute(&save_seal, args, NULL);
 		sealed++;

@@ -386,6 +386,7 @@ extern void ft_log_sweep(int npools, char *const *pools, const int64 *holds,
 extern void ft_log_bad_chain(FtChainFamily family, const char *key, int chain,
 							 int64 first_bad_entry);
 extern void ft_log_anchor(const char *chain, int64 seq, const uint8 *hash);
+extern void ft_log_not_sealed(const char *chain, int64 first_bad_entry);
 
 /* ---- clock.c ---- */
 
@@ -504,6 +505,18 @@ extern void ft_report_unknown_chain(const char *chain);
 extern bool ft_verify_anchor(FtChainFamily family, const char *key, int chain, int64 seq,
 							 const uint8 *hash, bool *exists);
 extern bool ft_account_verifies(const char *subject);
+
+/* What freetier_seal_chains may do with a chain (ft_check_for_seal). */
+typedef enum FtSealCheck
+{
+	FT_SEAL_YES,				/* no keyed entry, and it verifies: seal it */
+	FT_SEAL_KEYED,				/* a keyed entry, and it verifies: no seal needed */
+	FT_SEAL_BAD,				/* it does not verify: not sealed */
+	FT_SEAL_GONE				/* no such chain (any more) */
+} FtSealCheck;
+
+extern FtSealCheck ft_check_for_seal(FtChainFamily family, const char *key, int chain,
+									 int64 *seq, uint8 *head, int64 *first_bad_entry);
 
 /* ---- period.c: calendar arithmetic, pure ---- */
 

@@ -16,11 +16,13 @@
  *	   anchor {"chain": ..., "seq": ..., "head_hash": ...}
  *	                                        one line per chain, per call of
  *	                                        freetier_log_anchors
+ *	   chain "pool:0:P" not sealed ...      freetier_seal_chains skipped a
+ *	                                        chain that failed verification
  *
  * A line about a move (the first three) is written when the transaction
  * that made the move commits (or is prepared): a move rolled back, with its
  * transaction or its subtransaction, logs nothing.  A verification failure
- * is written at once, and so is an anchor.  Lines are LOG_SERVER_ONLY:
+ * is written at once, and so are an anchor and a chain not sealed.  Lines are LOG_SERVER_ONLY:
  * never sent to a client, whatever its client_min_messages, so an
  * application role learns nothing of a pool's state from them.  Nothing here is called per request at the
  * default level: a decide logs only when it crosses a line.
@@ -217,6 +219,27 @@ ft_log_bad_chain(FtChainFamily family, const char *key, int chain, int64 first_b
 	else
 		appendStringInfoString(&line, account ? ": the account row does not match its chain"
 							   : ", its row does not match its chain");
+	write_line(line.data);
+}
+
+/*
+ * freetier_seal_chains skipped a chain that failed verification (anchor.c),
+ * named as anchors name it, a JSON string, so that no pool or subject can
+ * break the line; first_bad_entry as ft_log_bad_chain's.
+ */
+void
+ft_log_not_sealed(const char *chain, int64 first_bad_entry)
+{
+	StringInfoData line;
+
+	initStringInfo(&line);
+	appendStringInfoString(&line, "freetier: chain ");
+	escape_json(&line, chain);
+	appendStringInfoString(&line, " not sealed: it failed verification");
+	if (first_bad_entry > 0)
+		appendStringInfo(&line, ", first bad entry " INT64_FORMAT, first_bad_entry);
+	else
+		appendStringInfoString(&line, ", its row does not match its chain");
 	write_line(line.data);
 }
 

@@ -29,14 +29,21 @@
  * on the way for the anchored entry and its hash (ft_verify_anchor).
  *
  * With a chain key loaded (chain_key.c) a chain must also be vouched for
- * by the key up to its head: its last entry keyed, or else a seal
- * (anchor.c) of its head, or its last entry an install seed (the same
- * bytes in every install).  A keyed entry commits to every entry before
- * it, so an unkeyed entry after the last keyed one is one that anyone could
- * have written: the first such is the chain's first bad entry.  Without the
- * key, a keyed entry cannot be checked: 55000, never ok (a seal is not
- * read: the entries it vouches for are unkeyed, and checked as such).  An
- * archive is vouched for by the checkpoint its chain starts at.
+ * by the key up to its head.  Once a chain has a keyed entry, every later
+ * entry must be keyed: an unkeyed one after it is one that anyone could
+ * have written, and is the chain's first bad entry whatever follows it (a
+ * keyed entry appended on top, by a server that extends whatever head it
+ * finds, does not make it good).  A chain that starts at a checkpoint
+ * whose prev_hash has the keyed form follows a keyed entry.  The unkeyed
+ * entries before a chain's first keyed entry (an install from before the
+ * key) are vouched for by that entry, which commits to every entry before
+ * it; a chain with no keyed entry, by a seal (anchor.c) of its head, or
+ * by its last entry being an install seed (the same bytes in every
+ * install); else its first unkeyed entry is its first bad one.  Without
+ * the key, a keyed entry cannot be checked: 55000, never ok (a seal is
+ * not read: the entries it vouches for are unkeyed, and checked as such).
+ * An archive is vouched for by the checkpoint its chain starts at, and
+ * keeps the rule of unkeyed after keyed.
  *
  * A pool has one chain per stripe; an account, a plan and the credit
  * settings have one each.  Verification only
@@ -417,8 +424,10 @@ typedef struct ChainCheck
 	int64		balance[FT_MAX_BUCKETS];
 	uint8		head[FT_HASH_BYTES];
 	const char *key;			/* the pool or subject */
-	int64		unvouched_from; /* the first unkeyed entry after the last keyed
-								 * one (0: none) */
+	int64		unvouched_from; /* the first unkeyed entry when none is keyed
+								 * (0: none, or a keyed one since) */
+	bool		keyed_seen;		/* a keyed entry is in the chain so far */
+	bool		sealing;		/* for freetier_seal_chains: no seal asked for */
 	int64		anchor_seq;		/* an anchored entry's seq (0: none) ... */
 	const uint8 *anchor_hash;	/* ... and its hash */
 	bool		anchor_found;	/* that entry matched, with that hash */
@@ -481,6 +490,8 @@ start_at_checkpoint(ChainCheck *c, TupleTableSlot *row, const FtField *fields, i
 		return false;			/* else the first one missing */
 	}
 	c->entries = fields[1].i - 1;
+	/* what the checkpoint follows was keyed: so must it be, and all after it */
+	c->keyed_seen = ft_chain_key() != NULL && ft_hash_is_keyed((const uint8 *) VARDATA_ANY(prev));
 	for (int b = 0; b < carried; b++)
 		c->balance[b] = DatumGetInt64(row->tts_values[first_carried + b]);
 	c->balance[bucket] = fields[c->kind->balance_field].i;
@@ -565,6 +576,8 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 		return false;
 	if (!entry_hash_matches(c, fields, nfields, row->tts_values[2], hash, &keyed))
 		return false;
+	if (!keyed && c->keyed_seen)
+		return false;			/* unkeyed after keyed: anyone could have written it */
 
 	c->entries++;
 	c->balance[bucket] = expected;
@@ -574,7 +587,10 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 	c->install_seed_only = c->entries == 1 && c->kind->family == FT_CHAINS_POOLS &&
 		is_install_seed(fields);
 	if (keyed)
+	{
+		c->keyed_seen = true;
 		c->unvouched_from = 0;
+	}
 	else if (c->unvouched_from == 0 && !c->install_seed_only)
 		c->unvouched_from = c->entries;
 	return true;
@@ -612,8 +628,9 @@ static FtStatement seal_of = {
 
 /*
  * Whether a chain that verified is vouched for by the key up to its head,
- * when a key is loaded (the header says how): with an unkeyed entry after
- * its last keyed one (c->unvouched_from), only by a seal of its head.  An
+ * when a key is loaded (the header says how): one with no keyed entry and
+ * an unkeyed one but an install seed (c->unvouched_from), only by a seal
+ * of its head (an unkeyed entry after a keyed one never gets here).  An
  * archive (a pool's or the accounts') is vouched for by its owner, a
  * checkpoint in the ledger.  The
  * seal is read only then, so that nothing changes for unkeyed chains.
@@ -661,7 +678,7 @@ check_chain(const ChainKind *kind, const ChainOwner *o, ChainCheck *c)
 		if (c->entries < o->head_seq)
 			c->first_bad_entry = c->entries + 1;
 	}
-	if (c->ok && !chain_vouched(c))
+	if (c->ok && !c->sealing && !chain_vouched(c))
 	{
 		c->ok = false;
 		c->first_bad_entry = c->unvouched_from;
@@ -952,4 +969,41 @@ ft_verify_anchor(FtChainFamily family, const char *key, int chain, int64 seq,
 	c.anchor_hash = hash;
 	check_chain(kind, o, &c);
 	return c.ok && c.anchor_found;
+}
+
+/*
+ * For freetier_seal_chains (anchor.c): check stripe `chain` of pool `key`,
+ * account `key`'s chain or the settings chain named `key` as verification
+ * does, but for its being vouched for, and say whether it may be sealed:
+ * FT_SEAL_YES when it has no keyed entry and verifies (*seq and head: its
+ * head as checked), FT_SEAL_KEYED when it has a keyed entry and verifies
+ * (its keyed entries vouch for it: no seal is needed, and none would do
+ * for an unkeyed entry after them), FT_SEAL_BAD when it does not verify
+ * (*first_bad_entry as freetier_verify_ledger gives it, 0 for none), and
+ * FT_SEAL_GONE when there is no such chain.  Its archive is not read.
+ */
+FtSealCheck
+ft_check_for_seal(FtChainFamily family, const char *key, int chain, int64 *seq,
+				  uint8 *head, int64 *first_bad_entry)
+{
+	const ChainKind *kind = family == FT_CHAINS_ACCOUNTS ? &account_chains[1] :
+		family == FT_CHAINS_SETTINGS ? &settings_chains : &pool_chains_owed;
+	ChainOwner *o = find_owner(kind, key, chain);
+	ChainCheck	c = {0};
+
+	*first_bad_entry = 0;
+	if (o == NULL)
+		return FT_SEAL_GONE;
+	c.sealing = true;
+	check_chain(kind, o, &c);
+	if (!c.ok)
+	{
+		*first_bad_entry = c.first_bad_entry;
+		return FT_SEAL_BAD;
+	}
+	if (c.keyed_seen)
+		return FT_SEAL_KEYED;
+	*seq = c.entries;
+	memcpy(head, c.head, FT_HASH_BYTES);
+	return FT_SEAL_YES;
 }

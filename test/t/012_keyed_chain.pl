@@ -5,18 +5,27 @@
 #
 #   - an unkeyed install (freetier preloaded, no key) verifies as before;
 #   - after a restart with freetier.chain_key_file, its chains with unkeyed
-#     traffic are reported until freetier_seal_chains seals them, then
-#     verify; every new entry is keyed, and verifies;
+#     traffic are reported until freetier_seal_chains seals them (each at
+#     its head), then verify; every new entry is keyed, and verifies;
 #   - restarted without the key, verification of keyed entries (a
 #     ledger, an archive, an anchor) is 55000, never ok; a sealed chain's
 #     unkeyed entries verify as before;
 #   - an insider without the key, triggers disabled, rewrites a keyed
-#     pool's tail and head, a sealed account's tail and head, a keyed
-#     account's whole chain, and a keyed plan's and a keyed tier's settings
-#     chains, with freetier's own unkeyed hashes: with the
-#     key loaded again each of those chains is reported, at the first entry
-#     the key does not vouch for, and an anchor of a rewritten chain no
-#     longer holds; so is a chain whose seal was deleted;
+#     pool's tail and head, a keyed account's tail and head, a sealed
+#     account's tail and head, a keyed account's whole chain, and a keyed
+#     plan's and a keyed tier's settings chains, with freetier's own
+#     unkeyed hashes: with the key loaded again each of those chains is
+#     reported, at the first entry the key does not vouch for, and an
+#     anchor of a rewritten chain no longer holds; so is a chain whose seal
+#     was deleted;
+#   - freetier_seal_chains then seals no chain with a keyed entry and none
+#     that does not verify (a server log line names each), and those stay
+#     reported;
+#     it does seal a chain with no keyed entry that verifies, a rewritten
+#     one too (only anchors catch that);
+#   - a keyed entry appended on top of an unkeyed one that follows a keyed
+#     one (the server extends whatever head it finds) leaves that unkeyed
+#     entry reported, and so does moving it to the archive;
 #   - sealing waits for no lock: an entry appended meanwhile is keyed;
 #   - an archive of keyed and unkeyed entries verifies, and so does a keyed
 #     install dumped and restored;
@@ -120,13 +129,15 @@ is(sql($verify_accounts), "quiet false 1", 'with the key: an unkeyed account is 
 # Sealing takes no lock: a keyed entry appended meanwhile (its transaction
 # prepared, its row locks held) vouches for its chain itself.
 sql(q{BEGIN; SELECT freetier_credit(100, 'old', 'old-2'); PREPARE TRANSACTION 'during_seal'});
-is(sql(q{SELECT freetier_seal_chains()}), '3', 'every chain whose head is not keyed is sealed');
+is(sql(q{SELECT freetier_seal_chains()}), '3', 'every chain with no keyed entry (that verifies) is sealed');
 sql(q{COMMIT PREPARED 'during_seal'});
+is(sql(q{SELECT string_agg(chain || ' ' || seq, ', ' ORDER BY chain) FROM freetier.chain_seals}),
+	'account:quiet 2, pool:0:default 1, pool:0:old 2', 'each sealed at its head as it was when sealing read it');
 is(sql($verify_pools), "default true -\nold true -", 'sealed: pools verify');
 is(sql($verify_accounts), "quiet true -", 'sealed: accounts verify');
 sql(q{DELETE FROM freetier.chain_seals WHERE chain = 'account:quiet'});
 is(sql($verify_accounts), "quiet false 1", 'a seal deleted: its chain is reported');
-is(sql(q{SELECT freetier_seal_chains()}), '2', 'sealing again seals every chain whose head is not keyed (old\'s is keyed now)');
+is(sql(q{SELECT freetier_seal_chains()}), '2', 'sealing again seals every chain with no keyed entry (old has one now)');
 is(sql($verify_accounts), "quiet true -", 'sealed again: accounts verify');
 
 # New traffic is keyed.
@@ -207,6 +218,11 @@ sql(q{DELETE FROM freetier.ledger WHERE pool = 'p1' AND seq = 3;
       UPDATE freetier.pool_stripes s SET head_seq = 2, head_hash = l.hash, balance_sats = l.balance_after
         FROM freetier.ledger l WHERE s.pool = 'p1' AND l.pool = 'p1' AND l.seq = 2;
       SELECT freetier_credit(90000, 'p1', 'p1-forged')});
+# kept (keyed): its last (keyed) purchase replaced by a bigger one.
+sql(q{DELETE FROM freetier.account_ledger WHERE subject = 'kept' AND seq = 2;
+      UPDATE freetier.accounts a SET head_seq = 1, head_hash = l.hash, purchased_balance = 0, lifetime_added = 0
+        FROM freetier.account_ledger l WHERE a.subject = 'kept' AND l.subject = 'kept' AND l.seq = 1;
+      SELECT freetier_add_credits('kept', 5000, 'kept-forged')});
 # quiet (sealed, no keyed entry): its last purchase replaced by a bigger one.
 sql(q{DELETE FROM freetier.account_ledger WHERE subject = 'quiet' AND seq = 2;
       UPDATE freetier.accounts a SET head_seq = 1, head_hash = l.hash, purchased_balance = 0, lifetime_added = 0
@@ -232,19 +248,87 @@ sql(q{ALTER TABLE freetier.settings_ledger DISABLE TRIGGER USER;
       ALTER TABLE freetier.settings_ledger ENABLE TRIGGER USER});
 # old's seal, which its keyed entry since has made needless: still vouched for.
 sql(q{DELETE FROM freetier.chain_seals WHERE chain = 'pool:0:old'});
+# old (keyed, starting at a keyed checkpoint): checkpointed and archived
+# by the server without the key, so that its chain now starts at an
+# unkeyed checkpoint that follows a keyed entry.
+sql(q{SELECT count(*) FROM freetier_checkpoint_ledger('old');
+      SELECT archived FROM freetier_archive_ledger('old')});
 sql(q{ALTER TABLE freetier.ledger ENABLE TRIGGER USER;
       ALTER TABLE freetier.account_ledger ENABLE TRIGGER USER;
       ALTER TABLE freetier.pool_stripes ENABLE TRIGGER USER});
 
 restart_with_key($key_file);
-is(sql($verify_pools), "default true -\nold true -\np1 false 3",
-	'key loaded again: the rewritten tail of a keyed pool is reported');
-is(sql($verify_accounts), "fresh false 1\nkept true -\nquiet false 1",
-	'key loaded again: a rewritten sealed account and a remade keyed one are reported');
+is(sql($verify_pools), "default true -\nold false 5\np1 false 3",
+	'key loaded again: the rewritten tail of a keyed pool is reported, and an unkeyed checkpoint after a keyed entry');
+is(sql($verify_accounts), "fresh false 1\nkept false 2\nquiet false 1",
+	'key loaded again: a rewritten keyed account, a rewritten sealed one and a remade keyed one are reported');
 is(sql("SELECT freetier_verify_anchor('pool:0:p1', $anchor_seq, '$anchor_hash')"), 'f',
 	'an anchor of the rewritten chain no longer holds');
 is(sql($verify_plan), "plan:kp false 1", 'key loaded again: a remade keyed plan chain is reported');
 is(sql($verify_tier), "tier:kt false 2", 'key loaded again: the rewritten tail of a keyed tier chain is reported');
+
+# Sealing does not vouch for what the key would not: p1, kept and kt have
+# keyed entries and an unkeyed one after them, old an unkeyed checkpoint
+# after a keyed entry; kp's row is edited (an unkeyed chain that does not
+# verify).  Each is skipped with a line in the server log, the others
+# sealed.  fresh and quiet, rewritten whole or after their seal, have no
+# keyed entry to tell them from an install's before the key: they verify,
+# and are sealed (the operator checks anchors before sealing).
+sql(q{ALTER TABLE freetier.plans DISABLE TRIGGER USER;
+      UPDATE freetier.plans SET allowance = 7 WHERE plan = 'kp';
+      ALTER TABLE freetier.plans ENABLE TRIGGER USER});
+is(sql($verify_plan), "plan:kp false -", 'an edited plan row is reported');
+my $seal_log_offset = -s $node->logfile;
+is(sql(q{SELECT freetier_seal_chains()}), '3',
+	'sealing a tampered install: only the chains with no keyed entry that verify are sealed');
+my $seal_err = slurp_file($node->logfile, $seal_log_offset);
+like($seal_err, qr/LOG:  freetier: chain "pool:0:p1" not sealed: it failed verification, first bad entry 3\n/,
+	'a keyed pool with an unkeyed entry after a keyed one is not sealed, and a line in the server log says so');
+like($seal_err, qr/LOG:  freetier: chain "pool:0:old" not sealed: it failed verification, first bad entry 5\n/,
+	'nor one that starts at an unkeyed checkpoint after a keyed entry');
+like($seal_err, qr/LOG:  freetier: chain "account:kept" not sealed: it failed verification, first bad entry 2\n/,
+	'nor a keyed account');
+like($seal_err, qr/LOG:  freetier: chain "tier:kt" not sealed: it failed verification, first bad entry 2\n/,
+	'nor a keyed tier chain');
+like($seal_err, qr/LOG:  freetier: chain "plan:kp" not sealed: it failed verification, its row does not match its chain\n/,
+	'nor an unkeyed chain that does not verify');
+is(sql(q{SELECT string_agg(chain || ' ' || seq, ', ' ORDER BY chain) FROM freetier.chain_seals}),
+	'account:fresh 2, account:quiet 2, pool:0:default 1',
+	'no seal for a chain with a keyed entry, nor for one that does not verify');
+is(sql($verify_pools), "default true -\nold false 5\np1 false 3", 'sealed: the keyed pool is still reported');
+is(sql($verify_accounts), "fresh true -\nkept false 2\nquiet true -",
+	'sealed: the keyed account is still reported (the unkeyed ones, sealed, verify)');
+is(sql($verify_tier), "tier:kt false 2", 'sealed: the keyed tier chain is still reported');
+
+# Legitimate keyed traffic on top (the server extends the head it finds)
+# does not launder the unkeyed entries after keyed ones.
+sql(q{SELECT freetier_credit(100, 'p1', 'p1-after');
+      SELECT freetier_credit(100, 'old', 'old-after');
+      SELECT freetier_add_credits('kept', 1, 'kept-after');
+      SELECT freetier_set_tier_budget('kt', 30)});
+is(sql(q{SELECT (SELECT substr(hash, 1, 4) = '\x66746b31'::bytea FROM freetier.ledger WHERE pool = 'p1' AND seq = 4)
+            AND (SELECT substr(hash, 1, 4) = '\x66746b31'::bytea FROM freetier.account_ledger WHERE subject = 'kept' AND seq = 3)
+            AND (SELECT substr(hash, 1, 4) = '\x66746b31'::bytea FROM freetier.settings_ledger WHERE chain = 'tier:kt' AND seq = 3)}),
+	't', 'the entries appended on top are keyed');
+is(sql($verify_pools), "default true -\nold false 5\np1 false 3",
+	'a keyed entry on top: the unkeyed entry after a keyed one in a pool is still reported, and the unkeyed checkpoint');
+is(sql($verify_accounts), "fresh true -\nkept false 2\nquiet true -",
+	'a keyed entry on top: the unkeyed entry after a keyed one in an account is still reported');
+is(sql($verify_tier), "tier:kt false 2",
+	'a keyed entry on top: the unkeyed entry after a keyed one in a tier chain is still reported');
+is(sql(q{SELECT freetier_seal_chains(); SELECT count(*) FROM freetier.chain_seals
+          WHERE chain IN ('pool:0:p1', 'account:kept', 'tier:kt')}), "3\n0",
+	'sealing again seals none of them');
+# Moving the entries to the archive: the live chain starts at a keyed
+# checkpoint, and the archive reports the unkeyed entry after keyed ones.
+sql(q{SELECT count(*) FROM freetier_checkpoint_ledger('p1')});
+is(sql(q{SELECT archived FROM freetier_archive_ledger('p1')}), '4', 'p1: four entries archived');
+is(sql(q{SELECT ok || ' ' || coalesce(first_bad_entry::text, '-') FROM freetier_verify_ledger_archive('p1')}),
+	'false 3', 'archived: the unkeyed entry after keyed ones is reported in the archive');
+sql(q{SELECT count(*) FROM freetier_checkpoint_account_ledger('kept')});
+sql(q{SELECT archived FROM freetier_archive_account_ledger('kept')});
+is(sql(q{SELECT ok || ' ' || coalesce(first_bad_entry::text, '-') FROM freetier_verify_account_ledger_archive('kept')}),
+	'false 2', 'archived: so is an account\'s');
 
 # Nothing shows the key.
 is(sql(q{SELECT setting FROM pg_settings WHERE name = 'freetier.chain_key_file'}), $key_file,
