@@ -119,18 +119,12 @@ static FtStatement pool_entries[2] = {
  * entries of kind 'owed' and 'repay' move that, bucket 1.  A chain starts
  * where its latest archive move left it (ledger_archive.c): its first
  * stored entry but an install seed is the one after the last archived, or,
- * when none was, the one after the install seed or seq 1.  And a pool's
- * settings that move money must be the ones its stripe 0 chains
- * (FT_CHAINED_POOL_SETTINGS, pool.c): an edit of the pools row made
- * outside the setters makes stripe 0 not match.
+ * when none was, the one after the install seed or seq 1.  (A pool's
+ * settings are checked against its stripe 0 after the walk: check_chain.)
  */
 static FtStatement pool_owners_owed = {
 	"SELECT s.pool, s.stripe, s.head_seq, s.head_hash, s.balance_sats, s.owed_sats,"
 	" 0::bigint, 0::bigint, coalesce(st.first_seq, st.expected) OPERATOR(pg_catalog.=) st.expected"
-	" AND (s.stripe OPERATOR(pg_catalog.<>) 0 OR coalesce(("
-	"   SELECT " FT_POOL_SETTINGS_MATCH("c.settings", "p.") " FROM freetier.pools p,"
-	"    LATERAL (SELECT " FT_POOL_CHAINED_JSONB("p.pool") " AS settings) c"
-	"   WHERE p.pool OPERATOR(pg_catalog.=) s.pool), false))"
 	" FROM freetier.pool_stripes s CROSS JOIN LATERAL (SELECT"
 	"   (SELECT pg_catalog.min(l.seq) FROM freetier.ledger l"
 	"     WHERE l.pool OPERATOR(pg_catalog.=) s.pool AND l.stripe OPERATOR(pg_catalog.=) s.stripe"
@@ -431,14 +425,56 @@ typedef struct ChainCheck
 	int64		anchor_seq;		/* an anchored entry's seq (0: none) ... */
 	const uint8 *anchor_hash;	/* ... and its hash */
 	bool		anchor_found;	/* that entry matched, with that hash */
+	const char *settings;		/* a pool's stripe 0: the payment_ref of its
+								 * latest settings or checkpoint entry so far
+								 * (NULL: the install's settings) */
 } ChainCheck;
+
+/*
+ * Whether pools row `pool` has the settings that move money which its
+ * stripe 0 chains: `settings` is the payment_ref of that chain's latest
+ * 'settings' or 'checkpoint' entry (a checkpoint carries them on, so that
+ * archiving keeps them), NULL for the install's (FT_POOL_DEFAULT_SETTINGS).
+ * An edit of the pools row made outside the setters makes stripe 0 not
+ * match.  The walk over the chain finds that entry, so this reads the row
+ * only.
+ */
+static FtStatement pool_settings_chained = {
+	"SELECT " FT_POOL_SETTINGS_MATCH("c.settings", "p.") " FROM freetier.pools p,"
+	" (SELECT coalesce($2, " FT_POOL_DEFAULT_SETTINGS ")::jsonb AS settings) c"
+	" WHERE p.pool OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, TEXTOID}, NULL
+};
+
+static bool
+pool_settings_match(const char *pool, const char *settings)
+{
+	Datum		args[2];
+	char		nulls[2] = {' ', settings ? ' ' : 'n'};
+	bool		isnull;
+	Datum		match;
+
+	args[0] = CStringGetTextDatum(pool);
+	args[1] = settings ? CStringGetTextDatum(settings) : (Datum) 0;
+	if (ft_execute(&pool_settings_chained, args, nulls) == 0)
+		return false;
+	match = ft_column(0, 1, &isnull);
+	return !isnull && DatumGetBool(match);
+}
+
+/* Whether an entry's kind (its field 2) is `name`. */
+static bool
+is_kind(const FtField *kind, const char *name)
+{
+	return kind->s != NULL && kind->len == (int) strlen(name) &&
+		memcmp(kind->s, name, kind->len) == 0;
+}
 
 /* Whether an entry's kind (its field 2) is 'checkpoint'. */
 static bool
 is_checkpoint(const FtField *kind)
 {
-	return kind->s != NULL && kind->len == strlen("checkpoint") &&
-		memcmp(kind->s, "checkpoint", kind->len) == 0;
+	return is_kind(kind, "checkpoint");
 }
 
 /*
@@ -586,6 +622,9 @@ entry_matches(ChainCheck *c, TupleTableSlot *row)
 		c->anchor_found = memcmp(hash, c->anchor_hash, FT_HASH_BYTES) == 0;
 	c->install_seed_only = c->entries == 1 && c->kind->family == FT_CHAINS_POOLS &&
 		is_install_seed(fields);
+	if (c->kind == &pool_chains_owed && c->chain == 0 &&
+		(is_checkpoint(&fields[2]) || is_kind(&fields[2], "settings")))
+		c->settings = fields[6].s ? pnstrdup(fields[6].s, fields[6].len) : NULL;
 	if (keyed)
 	{
 		c->keyed_seen = true;
@@ -671,6 +710,8 @@ check_chain(const ChainKind *kind, const ChainOwner *o, ChainCheck *c)
 	c->ok = true;
 	ft_execute_each(kind->entries, args, NULL, check_entry, c);
 	if (c->ok && (c->entries != o->head_seq || !o->figures_ok ||
+				  (kind == &pool_chains_owed && o->chain == 0 &&
+				   !pool_settings_match(o->key, c->settings)) ||
 				  memcmp(c->balance, o->balance, sizeof(c->balance)) != 0 ||
 				  memcmp(c->head, o->head, FT_HASH_BYTES) != 0))
 	{
