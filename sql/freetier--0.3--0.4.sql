@@ -307,37 +307,15 @@ REVOKE ALL ON FUNCTION freetier_reset_counters() FROM PUBLIC;
 -- ---------------------------------------------------------------------------
 ALTER TABLE freetier.pool_stripes ADD COLUMN owed_sats bigint NOT NULL DEFAULT 0;
 
--- A restore replaces a stripe the install made, owed sats too.
-CREATE OR REPLACE FUNCTION freetier.restore_pool_stripe() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF NEW.head_seq > 0 THEN
-        UPDATE freetier.pool_stripes s
-           SET balance_sats = NEW.balance_sats, owed_sats = NEW.owed_sats,
-               head_seq = NEW.head_seq, head_hash = NEW.head_hash
-         WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe
-           AND (s.head_seq = 0
-                OR s.head_seq = 1 AND EXISTS (SELECT FROM freetier.ledger l
-                                               WHERE l.pool = s.pool AND l.stripe = s.stripe
-                                                 AND l.seq = 1 AND l.created_at = '-infinity'));
-        IF FOUND THEN
-            RETURN NULL;
-        END IF;
-    ELSIF EXISTS (SELECT FROM freetier.pool_stripes s
-                   WHERE s.pool = NEW.pool AND s.stripe = NEW.stripe) THEN
-        RETURN NULL;                -- an empty stripe adds nothing to one that exists
-    END IF;
-    RETURN NEW;
-END
-$$;
-
+-- Every account-ledger kind 0.4 adds, once: 'refund' (here), 'import'
+-- (the import block), 'settings' (settings in the chains) and 'checkpoint'
+-- (the accounts' retention).
 ALTER TABLE freetier.account_ledger
     DROP CONSTRAINT account_ledger_kind_check,
     ADD CONSTRAINT account_ledger_kind_check
         CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change', 'purchase', 'grant',
-                        'trial', 'carry_in', 'carry_out', 'refund'));
+                        'trial', 'carry_in', 'carry_out', 'refund', 'import', 'settings',
+                        'checkpoint'));
 
 -- One row per correction applied: its arguments and its result, so that a
 -- repeated ref returns the first result.  Append-only, like the ledgers.
@@ -952,12 +930,6 @@ REVOKE ALL ON FUNCTION freetier_drop_ledger_archive(text) FROM PUBLIC;
 -- per bucket moved (per backend for the allowance used).
 ------------------------------------------------------------------------------
 
-ALTER TABLE freetier.account_ledger
-    DROP CONSTRAINT account_ledger_kind_check,
-    ADD CONSTRAINT account_ledger_kind_check
-        CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change', 'purchase', 'grant',
-                        'trial', 'carry_in', 'carry_out', 'refund', 'import'));
-
 -- One row per import applied: its arguments and its result, so that a
 -- repeated ref returns the first result.  Append-only, like the ledgers.
 CREATE TABLE freetier.imports (
@@ -1078,10 +1050,11 @@ CREATE OR REPLACE FUNCTION freetier_record_grant(hold_id uuid, actual_sats bigin
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
 
--- A restore replaces a stripe the install made, max_grant_id too; every
--- restored stripe row moves freetier.grant_ids past its max_grant_id, so
--- that the next grant_id is above every restored one.  Never back: a dump
--- loaded onto a database that has moved on leaves the sequence as it is.
+-- A restore replaces a stripe the install made, its owed sats and
+-- max_grant_id too; every restored stripe row moves freetier.grant_ids
+-- past its max_grant_id, so that the next grant_id is above every
+-- restored one.  Never back: a dump loaded onto a database that has
+-- moved on leaves the sequence as it is.
 CREATE OR REPLACE FUNCTION freetier.restore_pool_stripe() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -1123,12 +1096,6 @@ $$;
 -- the settings 0.3 kept outside: those of every pool not at the defaults,
 -- and of every account whose dates are not its open entry's.
 ------------------------------------------------------------------------------
-
-ALTER TABLE freetier.account_ledger
-    DROP CONSTRAINT account_ledger_kind_check,
-    ADD CONSTRAINT account_ledger_kind_check
-        CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change', 'purchase', 'grant',
-                        'trial', 'carry_in', 'carry_out', 'refund', 'import', 'settings'));
 
 CREATE FUNCTION freetier.period_start(period text, anniversary timestamptz, at timestamptz)
     RETURNS timestamptz
@@ -1191,13 +1158,6 @@ DROP FUNCTION freetier.chain_account_settings(text);
 -- start exactly there: entries deleted from a chain's start down to a
 -- checkpoint no longer look archived.
 ------------------------------------------------------------------------------
-
-ALTER TABLE freetier.account_ledger
-    DROP CONSTRAINT account_ledger_kind_check,
-    ADD CONSTRAINT account_ledger_kind_check
-        CHECK (kind IN ('open', 'spend', 'rollover', 'plan_change', 'purchase', 'grant',
-                        'trial', 'carry_in', 'carry_out', 'refund', 'import', 'settings',
-                        'checkpoint'));
 
 -- Entries moved out of freetier.account_ledger, as they were there.
 CREATE TABLE freetier.account_ledger_archive (
