@@ -19,6 +19,7 @@ OBJS = \
 	src/gate_hold.o \
 	src/holds.o \
 	src/import.o \
+	src/index_read.o \
 	src/log_lines.o \
 	src/ledger_archive.o \
 	src/period.o \
@@ -61,7 +62,7 @@ REGRESS = setup decide estimate settle credit ledger chains retention errors pri
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 
 # isolation specs: test/specs/*.spec against test/expected/*.out
-ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock stripes-race reversal-vs-decide corrections-twice decide-key credit-key dry-exact retention-traffic import-traffic anchors-traffic busy-stripes grant-ids settings-race
+ISOLATION = decide-subject decide-pool settle-vs-release settle-twice credit-twice decide-rollback credits-last credits-rollover trials-network expiry-skew tier-change sweep-deadlock credit-hold-skew backend-cap reads-after-lock stripes-race reversal-vs-decide corrections-twice decide-key credit-key dry-exact retention-traffic import-traffic anchors-traffic busy-stripes grant-ids settings-race estimate-traffic
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 # A step still waiting after this many seconds is cancelled, which fails its
 # spec at once instead of after isolationtester's default of 300 s.

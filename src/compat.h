@@ -44,4 +44,17 @@ ft_decode_datetime(char **field, int *ftype, int nf, int *dtype,
 #define ft_guc_extra_malloc(size)	malloc(size)
 #endif
 
+/*
+ * index_beginscan: PostgreSQL 18 added an argument for EXPLAIN's
+ * instrumentation, between the snapshot and the key counts; freetier has
+ * none to give.
+ */
+#if PG_VERSION_NUM >= 180000
+#define ft_index_beginscan(heap, index, snapshot, nkeys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), 0)
+#else
+#define ft_index_beginscan(heap, index, snapshot, nkeys) \
+	index_beginscan((heap), (index), (snapshot), (nkeys), 0)
+#endif
+
 #endif							/* FREETIER_COMPAT_H */

@@ -54,6 +54,7 @@
  *	 plumbing
  *	   freetier.c     this map; module initialisation
  *	   spi.c          prepared statements; which snapshot a call reads
+ *	   index_read.c   reads through an index without SPI (estimate's)
  *	   args.c         argument checks, messages, result rows
  *	   clock.c        the instant freetier decides at (freetier.test_now)
  *	   counters.c     outcome counters in shared memory (when preloaded)

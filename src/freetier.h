@@ -18,6 +18,7 @@
 
 #include "compat.h"
 
+#include "access/stratnum.h"
 #include "executor/spi.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -298,6 +299,37 @@ extern void ft_execute_each(FtStatement *stmt, Datum *values, const char *nulls,
 extern Datum ft_column(int row, int col, bool *isnull);
 extern int64 ft_column_int64(int row, int col);
 extern char *ft_column_text(int row, int col);
+
+/* ---- index_read.c: reads through an index without SPI ---- */
+
+/* freetier.<name>, a table or an index; oid is found on first use. */
+typedef struct FtRelation
+{
+	const char *name;
+	Oid			oid;
+} FtRelation;
+
+#define FT_RELATION(name) {(name), InvalidOid}
+
+/* index column attno compared with value by proc (a btree strategy's function) */
+typedef struct FtIndexKey
+{
+	AttrNumber	attno;
+	StrategyNumber strategy;
+	RegProcedure proc;
+	Datum		value;
+} FtIndexKey;
+
+#define FT_MAX_INDEX_KEYS 3
+#define FT_MAX_READ_COLUMNS 4
+
+/* One row's columns, as ft_index_read was asked for them; false stops the read. */
+typedef bool (*FtValuesFunc) (const Datum *values, const bool *isnull, void *arg);
+
+extern void ft_index_read(FtRelation *table, FtRelation *index,
+						  const FtIndexKey *keys, int nkeys,
+						  const char *const *columns, int ncolumns,
+						  FtValuesFunc each_row, void *arg);
 
 /* ---- args.c: argument checks with the messages users read ---- */
 

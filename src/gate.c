@@ -37,6 +37,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 
 static FtStatement pool_exists = {
 	"SELECT 1 FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
@@ -65,33 +66,28 @@ static FtStatement subject_budget_held = {
 };
 
 /*
- * estimate's one read: the pool's balance with its holds past their TTL
- * counted as returned; then subject $3's columns as lock_subject reads them,
- * its tier's budget, the sats on its live holds in its window, and whether
- * it exists.  No row: no such pool.
+ * estimate's one read for the pool-row layout (a 0.1 to 0.2.1 install that
+ * runs this library before its ALTER EXTENSION UPDATE): the pool's balance
+ * with its holds past their TTL counted as returned; then subject $3's
+ * columns as lock_subject reads them, its tier's budget, the sats on its
+ * live holds in its window, and whether it exists.  No row: no such pool.
+ * Striped pools are read through their indexes instead (read_for_estimate).
  */
-#define ESTIMATE_SUBJECT \
-	" s.window_start, s.window_settled_sats, s.tier, t.daily_budget_sats," \
-	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h" \
-	"   WHERE h.subject OPERATOR(pg_catalog.=) s.subject" \
-	"     AND h.window_start OPERATOR(pg_catalog.=) s.window_start" \
-	"     AND " FT_LIVE_HOLD("h.", "$2") "), 0)::bigint," \
-	" s.subject IS NOT NULL" \
-	" FROM freetier.pools p" \
-	" LEFT JOIN freetier.subjects s ON s.subject OPERATOR(pg_catalog.=) $3" \
-	" LEFT JOIN freetier.tiers t ON t.tier OPERATOR(pg_catalog.=) s.tier" \
-	" WHERE p.pool OPERATOR(pg_catalog.=) $1"
-#define EXPIRED_HELD \
-	"coalesce((SELECT pg_catalog.sum(x.held_sats) FROM freetier.holds x" \
-	"   WHERE x.pool OPERATOR(pg_catalog.=) p.pool AND " FT_EXPIRED_HOLD("x.", "$2") "), 0)"
-
-static FtStatement read_estimate[2] = {
-	{"SELECT p.balance_sats OPERATOR(pg_catalog.+) " EXPIRED_HELD "::bigint,"
-		ESTIMATE_SUBJECT, 3, {TEXTOID, TIMESTAMPTZOID, TEXTOID}, NULL},
-	{"SELECT " FT_SATURATED("(SELECT pg_catalog.sum(y.balance_sats) FROM freetier.pool_stripes y"
-							"   WHERE y.pool OPERATOR(pg_catalog.=) p.pool)"
-							" OPERATOR(pg_catalog.+) " EXPIRED_HELD) ","
-		ESTIMATE_SUBJECT, 3, {TEXTOID, TIMESTAMPTZOID, TEXTOID}, NULL}
+static FtStatement read_estimate_pool_row = {
+	"SELECT p.balance_sats OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(x.held_sats)"
+	"   FROM freetier.holds x WHERE x.pool OPERATOR(pg_catalog.=) p.pool"
+	"     AND " FT_EXPIRED_HOLD("x.", "$2") "), 0)::bigint,"
+	" s.window_start, s.window_settled_sats, s.tier, t.daily_budget_sats,"
+	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
+	"   WHERE h.subject OPERATOR(pg_catalog.=) s.subject"
+	"     AND h.window_start OPERATOR(pg_catalog.=) s.window_start"
+	"     AND " FT_LIVE_HOLD("h.", "$2") "), 0)::bigint,"
+	" s.subject IS NOT NULL"
+	" FROM freetier.pools p"
+	" LEFT JOIN freetier.subjects s ON s.subject OPERATOR(pg_catalog.=) $3"
+	" LEFT JOIN freetier.tiers t ON t.tier OPERATOR(pg_catalog.=) s.tier"
+	" WHERE p.pool OPERATOR(pg_catalog.=) $1",
+	3, {TEXTOID, TIMESTAMPTZOID, TEXTOID}, NULL
 };
 
 /* The request as the SQL functions received it, checked. */
@@ -456,6 +452,195 @@ freetier_decide_v3(PG_FUNCTION_ARGS)
 }
 
 /*
+ * estimate's relations, read through their indexes (index_read.c): one
+ * statement's executor start-up cost more than all of these lookups.
+ */
+static FtRelation pools_table = FT_RELATION("pools");
+static FtRelation pools_key = FT_RELATION("pools_pkey");
+static FtRelation stripes_table = FT_RELATION("pool_stripes");
+static FtRelation stripes_key = FT_RELATION("pool_stripes_pkey");
+static FtRelation holds_table = FT_RELATION("holds");
+static FtRelation held_by_expiry = FT_RELATION("holds_held_by_expiry");
+static FtRelation held_by_subject = FT_RELATION("holds_held_by_subject");
+static FtRelation subjects_table = FT_RELATION("subjects");
+static FtRelation subjects_key = FT_RELATION("subjects_pkey");
+static FtRelation tiers_table = FT_RELATION("tiers");
+static FtRelation tiers_key = FT_RELATION("tiers_pkey");
+
+/* A row was found: *(bool *) arg. */
+static bool
+found_row(const Datum *values, const bool *isnull, void *arg)
+{
+	*(bool *) arg = true;
+	return false;
+}
+
+/* A sum of a bigint column over the rows a read finds, up to the largest bigint. */
+typedef struct SatsSum
+{
+	bool		any;			/* no row: the sum is NULL */
+	int64		sats;
+} SatsSum;
+
+static bool
+add_sats(const Datum *values, const bool *isnull, void *arg)
+{
+	SatsSum    *sum = arg;
+
+	sum->any = true;
+	sum->sats = ft_add_saturating(sum->sats, DatumGetInt64(values[0]));
+	return true;
+}
+
+/*
+ * The sats of the holds a read finds that are live at `now` and in the
+ * window that began at window_start (FT_LIVE_HOLD), or with !live past
+ * their TTL (FT_EXPIRED_HOLD), up to the largest bigint.  The reads go
+ * through the partial indexes of held holds, whose rows are all held: a
+ * row that leaves that state is a new row version outside the index.
+ */
+typedef struct HeldSats
+{
+	TimestampTz now;
+	bool		live;
+	TimestampTz window_start;	/* live only */
+	int64		sats;
+} HeldSats;
+
+static const char *const held_columns[] = {"held_sats", "expires_at", "window_start"};
+
+static bool
+add_held(const Datum *values, const bool *isnull, void *arg)
+{
+	HeldSats   *h = arg;
+	TimestampTz expires_at = DatumGetTimestampTz(values[1]);
+
+	if (h->live ?
+		expires_at > h->now && DatumGetTimestampTz(values[2]) == h->window_start :
+		expires_at <= h->now)
+		h->sats = ft_add_saturating(h->sats, DatumGetInt64(values[0]));
+	return true;
+}
+
+/* The subject's row: window_start, window_settled_sats (into *s) and tier. */
+typedef struct SubjectRow
+{
+	FtSubjectState *s;
+	char	   *tier;
+} SubjectRow;
+
+static bool
+copy_subject(const Datum *values, const bool *isnull, void *arg)
+{
+	SubjectRow *row = arg;
+
+	row->s->known = true;
+	row->s->has_window = !isnull[0];
+	row->s->window_start = isnull[0] ? 0 : DatumGetTimestampTz(values[0]);
+	row->s->window_settled_sats = DatumGetInt64(values[1]);
+	row->tier = TextDatumGetCString(values[2]);
+	return false;
+}
+
+/* The tier's daily_budget_sats into *(SatsSum *) arg. */
+static bool
+copy_budget(const Datum *values, const bool *isnull, void *arg)
+{
+	SatsSum    *budget = arg;
+
+	budget->any = true;
+	budget->sats = DatumGetInt64(values[0]);
+	return false;
+}
+
+/*
+ * estimate's reads of a striped pool, all at the caller's snapshot: what
+ * the pool holds (its stripes' sum, its holds past their TTL counted as
+ * returned; 42704 when there is no such pool) and, with `subject`, what
+ * decide's lock_subject and subject_budget_held read, into *s.
+ */
+static int64
+read_for_estimate(const GateRequest *r, TimestampTz now, bool subject, FtSubjectState *s)
+{
+	static const char *const balance[] = {"balance_sats"};
+	static const char *const subject_columns[] = {"window_start", "window_settled_sats", "tier"};
+	static const char *const budget_column[] = {"daily_budget_sats"};
+	FtIndexKey	of_pool = {1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(r->pool)};
+	FtIndexKey	expired_in_pool[2] = {
+		of_pool, {3, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now)}
+	};
+	FtIndexKey	of_subject = {1, BTEqualStrategyNumber, F_TEXTEQ, (Datum) 0};
+	SatsSum		stripes = {0};
+	HeldSats	expired = {.now = now, .live = false};
+	SubjectRow	row = {.s = s};
+
+	/* every pool has its stripes from create_pool on: no stripe, no pool */
+	ft_index_read(&stripes_table, &stripes_key, &of_pool, 1, balance, 1, add_sats, &stripes);
+	if (!stripes.any)
+	{
+		bool		pool_exists = false;
+
+		ft_index_read(&pools_table, &pools_key, &of_pool, 1, NULL, 0, found_row, &pool_exists);
+		if (!pool_exists)
+			ft_report_unknown_pool(r->pool);
+	}
+	ft_index_read(&holds_table, &held_by_expiry, expired_in_pool, 2, held_columns, 3,
+				  add_held, &expired);
+
+	s->known = false;
+	if (subject)
+	{
+		of_subject.value = CStringGetTextDatum(r->subject);
+		ft_index_read(&subjects_table, &subjects_key, &of_subject, 1, subject_columns, 3,
+					  copy_subject, &row);
+	}
+	if (s->known)
+	{
+		FtIndexKey	of_tier = {1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(row.tier)};
+		SatsSum		budget = {0};
+		HeldSats	live = {.now = now, .live = true, .window_start = s->window_start};
+
+		ft_index_read(&tiers_table, &tiers_key, &of_tier, 1, budget_column, 1, copy_budget,
+					  &budget);
+		if (!budget.any)
+			elog(ERROR, "freetier: tier \"%s\" of subject \"%s\" does not exist",
+				 row.tier, r->subject);
+		s->daily_budget_sats = budget.sats;
+		if (s->has_window)
+			ft_index_read(&holds_table, &held_by_subject, &of_subject, 1, held_columns, 3,
+						  add_held, &live);
+		s->window_held_sats = live.sats;
+	}
+	return stripes.any ? ft_add_saturating(stripes.sats, expired.sats) : 0;
+}
+
+/* estimate's read of the pool-row layout, as read_for_estimate's. */
+static int64
+read_estimate_of_pool_row(const GateRequest *r, TimestampTz now, FtSubjectState *s)
+{
+	Datum		args[3];
+	bool		isnull;
+	int64		pool_available;
+
+	ft_connect(FT_READING);
+	args[0] = CStringGetTextDatum(r->pool);
+	args[1] = TimestampTzGetDatum(now);
+	args[2] = r->subject ? CStringGetTextDatum(r->subject) : (Datum) 0;
+	if (ft_execute(&read_estimate_pool_row, args, r->subject ? NULL : "  n") == 0)
+		ft_report_unknown_pool(r->pool);
+	pool_available = ft_column_int64(0, 1);
+	s->known = DatumGetBool(ft_column(0, 7, &isnull));
+	if (s->known)
+	{
+		(void) subject_from_row(s, 2);
+		s->daily_budget_sats = ft_column_int64(0, 5);
+		s->window_held_sats = ft_column_int64(0, 6);
+	}
+	SPI_finish();
+	return pool_available;
+}
+
+/*
  * freetier_estimate(subject text, estimated_sats bigint, pool text DEFAULT 'default')
  *	 RETURNS TABLE (serve text, absorb_sats bigint, charge_sats bigint, reason text)
  */
@@ -468,35 +653,17 @@ estimate(FunctionCallInfo fcinfo, FtLayout layout)
 	int64		remaining;
 	int64		pool_available;
 	TimestampTz now = ft_now();
-	Datum		args[3];
+	bool		gated;
 
 	read_request(fcinfo, &r);
 	ft_result_begin(fcinfo);
-	ft_connect(FT_READING);
-
-	args[0] = CStringGetTextDatum(r.pool);
-	args[1] = TimestampTzGetDatum(now);
-	args[2] = r.subject ? CStringGetTextDatum(r.subject) : (Datum) 0;
-	if (ft_execute(&read_estimate[layout], args, r.subject ? NULL : "  n") == 0)
-		ft_report_unknown_pool(r.pool);
-	pool_available = ft_column_int64(0, 1);
-
-	if (!ft_request_gate(r.subject, r.estimated_sats, &d))
-	{
-		bool		isnull;
-
-		s.known = DatumGetBool(ft_column(0, 7, &isnull));
-		if (s.known)
-		{
-			(void) subject_from_row(&s, 2);
-			s.daily_budget_sats = ft_column_int64(0, 5);
-			s.window_held_sats = ft_column_int64(0, 6);
-		}
-		if (!ft_subject_gate(&s, r.estimated_sats, now, &d, &remaining))
-			ft_against_pool(r.estimated_sats, remaining, pool_available, &d);
-	}
-
-	SPI_finish();
+	gated = ft_request_gate(r.subject, r.estimated_sats, &d);
+	if (layout == FT_LAYOUT_STRIPES)
+		pool_available = read_for_estimate(&r, now, !gated, &s);
+	else
+		pool_available = read_estimate_of_pool_row(&r, now, &s);
+	if (!gated && !ft_subject_gate(&s, r.estimated_sats, now, &d, &remaining))
+		ft_against_pool(r.estimated_sats, remaining, pool_available, &d);
 	emit_row(fcinfo, &d, NULL, false);
 }
 

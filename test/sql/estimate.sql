@@ -61,3 +61,19 @@ SELECT * FROM freetier_estimate('tess', 50, 'small');
 SELECT * FROM freetier_pool_status('small');
 -- ... while the rows still say 'held' (nothing has swept them).
 SELECT state, count(*) FROM freetier.holds GROUP BY state;
+
+-- A live hold charged to an earlier window does not count against the
+-- subject's current one: olga's 20 sats held on day 1 for two days, then
+-- a day later a decide of 5 begins her new window.
+SET freetier.test_now = '2026-04-02 09:00:00+00';
+SELECT freetier_set_tier('olga', 'established');
+SELECT serve, absorb_sats FROM freetier_decide('olga', 20, hold_ttl => '2 days');
+SET freetier.test_now = '2026-04-03 10:00:00+00';
+SELECT serve, absorb_sats FROM freetier_decide('olga', 5);
+SELECT h.held_sats, h.window_start, h.window_start = s.window_start AS current_window
+  FROM freetier.holds h JOIN freetier.subjects s USING (subject)
+ WHERE subject = 'olga' AND h.state = 'held' ORDER BY h.created_at;
+SELECT t.daily_budget_sats FROM freetier.tiers t WHERE tier = 'established';
+-- only the 5 count: estimate and decide agree on the rest of the budget
+SELECT * FROM freetier_estimate('olga', 1000);
+SELECT serve, absorb_sats, charge_sats, reason FROM freetier_decide('olga', 1000);

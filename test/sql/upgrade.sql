@@ -267,6 +267,9 @@ INSERT INTO d SELECT 'to_settle', * FROM freetier_decide('ana', 60);
 INSERT INTO d SELECT 'to_release', * FROM freetier_decide('ana', 70);
 INSERT INTO d SELECT 'to_expire', * FROM freetier_decide('bo', 90, 'side');
 SELECT tag, serve, absorb_sats, charge_sats, reason FROM d ORDER BY tag;
+-- estimate reads 0.1's pool row (this library, 0.1's SQL): ana has
+-- 300 - 30 settled - 60 - 70 held left today.
+SELECT serve, absorb_sats, charge_sats, reason FROM freetier_estimate('ana', 300);
 -- A paid invoice, with its payment_ref, to each pool.
 SELECT freetier_credit(1000, 'default', 'inv-1');
 SELECT freetier_credit(400, 'side', 'inv-2');
@@ -538,3 +541,6 @@ RESET freetier.test_now;
 DROP EXTENSION freetier;
 CREATE EXTENSION freetier;
 SELECT extversion FROM pg_extension WHERE extname = 'freetier';
+-- estimate finds the tables of the new install, not those it read before
+-- (its relations are kept by OID for the session: section 3 read others).
+SELECT serve, reason FROM freetier_estimate('nobody', 5);
