@@ -10,8 +10,10 @@
  * the rows visible to the caller's active snapshot, so that every read of
  * one call sees one state.  It takes AccessShareLock on the table and the
  * index, as a SELECT does, and keeps them to the end of the transaction.
- * It checks no privilege: its callers are SECURITY DEFINER functions of
- * the tables' owner, whose statements would be allowed the same rows.
+ * It checks no privilege and resolves no name through search_path: the
+ * EXECUTE privilege on the SQL function that reads is the only gate, as
+ * for the SECURITY DEFINER functions (which is why estimate, whose only
+ * reads are these, needs to be neither SECURITY DEFINER nor pinned).
  * The caller's function tests each row it is handed against every
  * condition the keys do not cover (a partial index's predicate holds for
  * every row found through it, as the planner assumes too).
