@@ -5,9 +5,10 @@
  *
  * decide, in the caller's transaction:
  *	 1. lock the subject row (FOR NO KEY UPDATE);
- *	 2. in a new statement, so that it sees every hold committed by whoever
+ *	 2. with a new snapshot, so that it sees every hold committed by whoever
  *		held the lock before us (FT_LOCKING, spi.c), read the tier's budget
- *		and sum the subject's live holds in its window;
+ *		and sum the subject's live holds in its window, through their
+ *		indexes (read_budget_held, index_read.c);
  *	 3. lock a stripe of the pool that holds enough without waiting, else
  *		waiting for one stripe at a time in ascending order, else every
  *		stripe (decide_against_pool), and return the locked stripes'
@@ -25,9 +26,11 @@
  * back and nothing moves; a hold placed under a new key is recorded with
  * it.  A gate answer records nothing.  Without a key none of this runs.
  *
- * estimate reads the same rows without locks and counts holds past their
- * TTL as returned; it writes nothing and runs in read-only transactions and
- * on standbys.  Both end in the same decision.c arithmetic.
+ * estimate reads the same rows without locks, at the caller's snapshot and
+ * without SQL (read_for_estimate), and counts holds past their TTL as
+ * returned; it writes nothing and runs in read-only transactions and on
+ * standbys.  Both read the budget and live holds with the same code and end
+ * in the same decision.c arithmetic.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,11 +42,6 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 
-static FtStatement pool_exists = {
-	"SELECT 1 FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}, NULL
-};
-
 /*
  * The subject row alone: a join here would be rechecked after a lock wait
  * against the tier row of the old snapshot, and a subject whose tier just
@@ -53,16 +51,6 @@ static FtStatement lock_subject = {
 	"SELECT window_start, window_settled_sats, tier FROM freetier.subjects"
 	" WHERE subject OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 	1, {TEXTOID}, NULL
-};
-
-/* The tier's budget, and the sats on live holds charged to the window that began at $2. */
-static FtStatement subject_budget_held = {
-	"SELECT (SELECT t.daily_budget_sats FROM freetier.tiers t"
-	"         WHERE t.tier OPERATOR(pg_catalog.=) $4),"
-	" coalesce((SELECT pg_catalog.sum(h.held_sats) FROM freetier.holds h"
-	"   WHERE h.subject OPERATOR(pg_catalog.=) $1 AND h.window_start OPERATOR(pg_catalog.=) $2"
-	"     AND " FT_LIVE_HOLD("h.", "$3") "), 0)::bigint",
-	4, {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID}, NULL
 };
 
 /*
@@ -176,18 +164,162 @@ subject_from_row(FtSubjectState *s, int col)
 }
 
 /*
+ * The relations decide and estimate read through their indexes
+ * (index_read.c): one statement's executor start-up cost more than all of
+ * these lookups.
+ */
+static FtRelation pools_table = FT_RELATION("pools");
+static FtRelation pools_key = FT_RELATION("pools_pkey");
+static FtRelation stripes_table = FT_RELATION("pool_stripes");
+static FtRelation stripes_key = FT_RELATION("pool_stripes_pkey");
+static FtRelation holds_table = FT_RELATION("holds");
+static FtRelation held_by_expiry = FT_RELATION("holds_held_by_expiry");
+static FtRelation held_by_subject = FT_RELATION("holds_held_by_subject");
+static FtRelation subjects_table = FT_RELATION("subjects");
+static FtRelation subjects_key = FT_RELATION("subjects_pkey");
+static FtRelation tiers_table = FT_RELATION("tiers");
+static FtRelation tiers_key = FT_RELATION("tiers_pkey");
+
+/* A row was found: *(bool *) arg. */
+static bool
+found_row(const Datum *values, const bool *isnull, void *arg)
+{
+	*(bool *) arg = true;
+	return false;
+}
+
+/* A sum of a bigint column over the rows a read finds, up to the largest bigint. */
+typedef struct SatsSum
+{
+	bool		any;			/* no row: the sum is NULL */
+	int64		sats;
+} SatsSum;
+
+static bool
+add_sats(const Datum *values, const bool *isnull, void *arg)
+{
+	SatsSum    *sum = arg;
+
+	sum->any = true;
+	sum->sats = ft_add_saturating(sum->sats, DatumGetInt64(values[0]));
+	return true;
+}
+
+/*
+ * The sats of the holds a read finds that are live at `now` and in the
+ * window that began at window_start (FT_LIVE_HOLD), or with !live past
+ * their TTL (FT_EXPIRED_HOLD), up to the largest bigint.  The reads go
+ * through the partial indexes of held holds, whose rows are all held: a
+ * row that leaves that state is a new row version outside the index.
+ */
+typedef struct HeldSats
+{
+	TimestampTz now;
+	bool		live;
+	TimestampTz window_start;	/* live only */
+	int64		sats;
+} HeldSats;
+
+static const char *const held_columns[] = {"held_sats", "expires_at", "window_start"};
+
+static bool
+add_held(const Datum *values, const bool *isnull, void *arg)
+{
+	HeldSats   *h = arg;
+	TimestampTz expires_at = DatumGetTimestampTz(values[1]);
+
+	if (h->live ?
+		expires_at > h->now && DatumGetTimestampTz(values[2]) == h->window_start :
+		expires_at <= h->now)
+		h->sats = ft_add_saturating(h->sats, DatumGetInt64(values[0]));
+	return true;
+}
+
+/* The subject's row: window_start, window_settled_sats (into *s) and tier. */
+typedef struct SubjectRow
+{
+	FtSubjectState *s;
+	char	   *tier;
+} SubjectRow;
+
+static bool
+copy_subject(const Datum *values, const bool *isnull, void *arg)
+{
+	SubjectRow *row = arg;
+
+	row->s->known = true;
+	row->s->has_window = !isnull[0];
+	row->s->window_start = isnull[0] ? 0 : DatumGetTimestampTz(values[0]);
+	row->s->window_settled_sats = DatumGetInt64(values[1]);
+	row->tier = TextDatumGetCString(values[2]);
+	return false;
+}
+
+/* The tier's daily_budget_sats into *(SatsSum *) arg. */
+static bool
+copy_budget(const Datum *values, const bool *isnull, void *arg)
+{
+	SatsSum    *budget = arg;
+
+	budget->any = true;
+	budget->sats = DatumGetInt64(values[0]);
+	return false;
+}
+
+/* Whether `pool` exists, at the active snapshot. */
+static bool
+pool_found(const char *pool)
+{
+	FtIndexKey	of_pool = {1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(pool)};
+	bool		found = false;
+
+	ft_index_read(&pools_table, &pools_key, &of_pool, 1, NULL, 0, found_row, &found);
+	return found;
+}
+
+/*
+ * A known subject's tier budget and the sats on its live holds in its
+ * window (FT_LIVE_HOLD), at the active snapshot, into *s: what decide
+ * reads once the subject is locked and estimate reads without a lock.
+ */
+static void
+read_budget_held(const char *subject, const char *tier, TimestampTz now, FtSubjectState *s)
+{
+	static const char *const budget_column[] = {"daily_budget_sats"};
+	FtIndexKey	of_tier = {1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(tier)};
+	FtIndexKey	of_subject = {1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(subject)};
+	SatsSum		budget = {0};
+	HeldSats	live = {.now = now, .live = true, .window_start = s->window_start};
+
+	ft_index_read(&tiers_table, &tiers_key, &of_tier, 1, budget_column, 1, copy_budget, &budget);
+	if (!budget.any)
+		elog(ERROR, "freetier: tier \"%s\" of subject \"%s\" does not exist", tier, subject);
+	s->daily_budget_sats = budget.sats;
+	if (s->has_window)
+		ft_index_read(&holds_table, &held_by_subject, &of_subject, 1, held_columns, 3,
+					  add_held, &live);
+	s->window_held_sats = live.sats;
+}
+
+/*
  * 42704 unless the pool exists (a gated decide still names a real pool);
  * 22023 when the hold_ttl asked for is past its max_hold_ttl.
  */
 static void
 require_pool(const GateRequest *r)
 {
-	Datum		args[1] = {CStringGetTextDatum(r->pool)};
+	bool		found;
 
 	if (r->hold_ttl)
 		ft_pool_check_hold_ttl(r->pool, r->hold_ttl, "hold_ttl");
-	else if (ft_execute(&pool_exists, args, NULL) == 0)
-		ft_report_unknown_pool(r->pool);
+	else
+	{
+		ft_push_read_snapshot();
+		found = pool_found(r->pool);
+		ft_pop_read_snapshot();
+		if (!found)
+			ft_report_unknown_pool(r->pool);
+	}
 }
 
 /* decide's or estimate's row (estimate has no hold_id column). */
@@ -385,22 +517,18 @@ decide(FunctionCallInfo fcinfo, FtLayout layout, bool marks)
 	}
 	else
 	{
-		Datum		args[4];
-		char		nulls[4] = {' ', ' ', ' ', ' '};
+		Datum		args[1] = {CStringGetTextDatum(r.subject)};
 
-		args[0] = CStringGetTextDatum(r.subject);
 		if (ft_execute(&lock_subject, args, NULL) == 0)
 			s.known = false;
 		else
 		{
-			/* a new statement: it sees holds committed by the previous lock holder */
-			args[3] = CStringGetTextDatum(subject_from_row(&s, 1));
-			args[1] = TimestampTzGetDatum(s.window_start);
-			nulls[1] = s.has_window ? ' ' : 'n';
-			args[2] = TimestampTzGetDatum(now);
-			ft_execute(&subject_budget_held, args, nulls);
-			s.daily_budget_sats = ft_column_int64(0, 1);
-			s.window_held_sats = ft_column_int64(0, 2);
+			char	   *tier = subject_from_row(&s, 1);
+
+			/* a new snapshot: it sees holds committed by the previous lock holder */
+			ft_push_read_snapshot();
+			read_budget_held(r.subject, tier, now, &s);
+			ft_pop_read_snapshot();
 		}
 
 		/* once the subject is locked: a repeat waited for the first call */
@@ -452,108 +580,6 @@ freetier_decide_v3(PG_FUNCTION_ARGS)
 }
 
 /*
- * estimate's relations, read through their indexes (index_read.c): one
- * statement's executor start-up cost more than all of these lookups.
- */
-static FtRelation pools_table = FT_RELATION("pools");
-static FtRelation pools_key = FT_RELATION("pools_pkey");
-static FtRelation stripes_table = FT_RELATION("pool_stripes");
-static FtRelation stripes_key = FT_RELATION("pool_stripes_pkey");
-static FtRelation holds_table = FT_RELATION("holds");
-static FtRelation held_by_expiry = FT_RELATION("holds_held_by_expiry");
-static FtRelation held_by_subject = FT_RELATION("holds_held_by_subject");
-static FtRelation subjects_table = FT_RELATION("subjects");
-static FtRelation subjects_key = FT_RELATION("subjects_pkey");
-static FtRelation tiers_table = FT_RELATION("tiers");
-static FtRelation tiers_key = FT_RELATION("tiers_pkey");
-
-/* A row was found: *(bool *) arg. */
-static bool
-found_row(const Datum *values, const bool *isnull, void *arg)
-{
-	*(bool *) arg = true;
-	return false;
-}
-
-/* A sum of a bigint column over the rows a read finds, up to the largest bigint. */
-typedef struct SatsSum
-{
-	bool		any;			/* no row: the sum is NULL */
-	int64		sats;
-} SatsSum;
-
-static bool
-add_sats(const Datum *values, const bool *isnull, void *arg)
-{
-	SatsSum    *sum = arg;
-
-	sum->any = true;
-	sum->sats = ft_add_saturating(sum->sats, DatumGetInt64(values[0]));
-	return true;
-}
-
-/*
- * The sats of the holds a read finds that are live at `now` and in the
- * window that began at window_start (FT_LIVE_HOLD), or with !live past
- * their TTL (FT_EXPIRED_HOLD), up to the largest bigint.  The reads go
- * through the partial indexes of held holds, whose rows are all held: a
- * row that leaves that state is a new row version outside the index.
- */
-typedef struct HeldSats
-{
-	TimestampTz now;
-	bool		live;
-	TimestampTz window_start;	/* live only */
-	int64		sats;
-} HeldSats;
-
-static const char *const held_columns[] = {"held_sats", "expires_at", "window_start"};
-
-static bool
-add_held(const Datum *values, const bool *isnull, void *arg)
-{
-	HeldSats   *h = arg;
-	TimestampTz expires_at = DatumGetTimestampTz(values[1]);
-
-	if (h->live ?
-		expires_at > h->now && DatumGetTimestampTz(values[2]) == h->window_start :
-		expires_at <= h->now)
-		h->sats = ft_add_saturating(h->sats, DatumGetInt64(values[0]));
-	return true;
-}
-
-/* The subject's row: window_start, window_settled_sats (into *s) and tier. */
-typedef struct SubjectRow
-{
-	FtSubjectState *s;
-	char	   *tier;
-} SubjectRow;
-
-static bool
-copy_subject(const Datum *values, const bool *isnull, void *arg)
-{
-	SubjectRow *row = arg;
-
-	row->s->known = true;
-	row->s->has_window = !isnull[0];
-	row->s->window_start = isnull[0] ? 0 : DatumGetTimestampTz(values[0]);
-	row->s->window_settled_sats = DatumGetInt64(values[1]);
-	row->tier = TextDatumGetCString(values[2]);
-	return false;
-}
-
-/* The tier's daily_budget_sats into *(SatsSum *) arg. */
-static bool
-copy_budget(const Datum *values, const bool *isnull, void *arg)
-{
-	SatsSum    *budget = arg;
-
-	budget->any = true;
-	budget->sats = DatumGetInt64(values[0]);
-	return false;
-}
-
-/*
  * estimate's reads of a striped pool, all at the caller's snapshot: what
  * the pool holds (its stripes' sum, its holds past their TTL counted as
  * returned; 42704 when there is no such pool) and, with `subject`, what
@@ -564,53 +590,32 @@ read_for_estimate(const GateRequest *r, TimestampTz now, bool subject, FtSubject
 {
 	static const char *const balance[] = {"balance_sats"};
 	static const char *const subject_columns[] = {"window_start", "window_settled_sats", "tier"};
-	static const char *const budget_column[] = {"daily_budget_sats"};
 	FtIndexKey	of_pool = {1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(r->pool)};
 	FtIndexKey	expired_in_pool[2] = {
 		of_pool, {3, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now)}
 	};
-	FtIndexKey	of_subject = {1, BTEqualStrategyNumber, F_TEXTEQ, (Datum) 0};
 	SatsSum		stripes = {0};
 	HeldSats	expired = {.now = now, .live = false};
 	SubjectRow	row = {.s = s};
 
 	/* every pool has its stripes from create_pool on: no stripe, no pool */
 	ft_index_read(&stripes_table, &stripes_key, &of_pool, 1, balance, 1, add_sats, &stripes);
-	if (!stripes.any)
-	{
-		bool		pool_exists = false;
-
-		ft_index_read(&pools_table, &pools_key, &of_pool, 1, NULL, 0, found_row, &pool_exists);
-		if (!pool_exists)
-			ft_report_unknown_pool(r->pool);
-	}
+	if (!stripes.any && !pool_found(r->pool))
+		ft_report_unknown_pool(r->pool);
 	ft_index_read(&holds_table, &held_by_expiry, expired_in_pool, 2, held_columns, 3,
 				  add_held, &expired);
 
 	s->known = false;
 	if (subject)
 	{
-		of_subject.value = CStringGetTextDatum(r->subject);
+		FtIndexKey	of_subject = {1, BTEqualStrategyNumber, F_TEXTEQ,
+		CStringGetTextDatum(r->subject)};
+
 		ft_index_read(&subjects_table, &subjects_key, &of_subject, 1, subject_columns, 3,
 					  copy_subject, &row);
 	}
 	if (s->known)
-	{
-		FtIndexKey	of_tier = {1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(row.tier)};
-		SatsSum		budget = {0};
-		HeldSats	live = {.now = now, .live = true, .window_start = s->window_start};
-
-		ft_index_read(&tiers_table, &tiers_key, &of_tier, 1, budget_column, 1, copy_budget,
-					  &budget);
-		if (!budget.any)
-			elog(ERROR, "freetier: tier \"%s\" of subject \"%s\" does not exist",
-				 row.tier, r->subject);
-		s->daily_budget_sats = budget.sats;
-		if (s->has_window)
-			ft_index_read(&holds_table, &held_by_subject, &of_subject, 1, held_columns, 3,
-						  add_held, &live);
-		s->window_held_sats = live.sats;
-	}
+		read_budget_held(r->subject, row.tier, now, s);
 	return stripes.any ? ft_add_saturating(stripes.sats, expired.sats) : 0;
 }
 

@@ -1,14 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * index_read.c
- *	  Reads through an index without SPI, for estimate: a lookup by key
- *	  costs a few microseconds, while starting and ending the executor for
- *	  the one statement that does the same cost three times that (the
- *	  0.3 issue's profile of estimate).
+ *	  Reads through an index without SPI, for estimate and decide's reads:
+ *	  a lookup by key costs a few microseconds, while starting and ending
+ *	  the executor for the one statement that does the same cost three
+ *	  times that (the 0.3 issue's profile of estimate).
  *
- * A read here sees what a statement of an FT_READING call sees (spi.c):
- * the rows visible to the caller's active snapshot, so that every read of
- * one call sees one state.  It takes AccessShareLock on the table and the
+ * A read here sees the rows visible to the active snapshot: estimate's
+ * caller's, so that every read of one call sees one state; in a call that
+ * locks, the one ft_push_read_snapshot (spi.c) makes active, as its next
+ * statement would read.  It takes AccessShareLock on the table and the
  * index, as a SELECT does, and keeps them to the end of the transaction.
  * It checks no privilege and resolves no name through search_path: the
  * EXECUTE privilege on the SQL function that reads is the only gate, as

@@ -29,9 +29,11 @@
  */
 #include "freetier.h"
 
+#include "access/xact.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 /* What the call that opened SPI does; see the header. */
 static FtAccess current_access = FT_LOCKING;
@@ -76,6 +78,33 @@ bool
 ft_reads_one_snapshot(void)
 {
 	return current_access == FT_READING;
+}
+
+/*
+ * For reads without SPI (index_read.c) in the middle of a call: make the
+ * snapshot the call's next statement would read the active one, until
+ * ft_pop_read_snapshot.  FT_LOCKING: a new one, as SPI takes for each
+ * statement, so that it sees what the previous holder of a lock just taken
+ * committed (and, as a statement would, what the call wrote before it);
+ * FT_READING: the caller's.
+ */
+void
+ft_push_read_snapshot(void)
+{
+	if (ft_reads_one_snapshot())
+		PushActiveSnapshot(GetActiveSnapshot());
+	else
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		CommandCounterIncrement();
+		UpdateActiveSnapshotCommandId();
+	}
+}
+
+void
+ft_pop_read_snapshot(void)
+{
+	PopActiveSnapshot();
 }
 
 /* The statement's kept plan, prepared on first use with these cursor options. */
