@@ -328,10 +328,16 @@ typedef struct FtIndexKey
 /* One row's columns, as ft_index_read was asked for them; false stops the read. */
 typedef bool (*FtValuesFunc) (const Datum *values, const bool *isnull, void *arg);
 
+extern FtRelation ft_pools, ft_pools_pkey, ft_pool_stripes, ft_pool_stripes_pkey,
+			ft_holds, ft_holds_held_by_expiry, ft_holds_held_by_subject,
+			ft_subjects, ft_subjects_pkey, ft_tiers, ft_tiers_pkey;
+
 extern void ft_index_read(FtRelation *table, FtRelation *index,
 						  const FtIndexKey *keys, int nkeys,
 						  const char *const *columns, int ncolumns,
 						  FtValuesFunc each_row, void *arg);
+extern bool ft_index_has_row(FtRelation *table, FtRelation *index,
+							 const FtIndexKey *keys, int nkeys);
 
 /* ---- args.c: argument checks with the messages users read ---- */
 

@@ -163,31 +163,6 @@ subject_from_row(FtSubjectState *s, int col)
 	return ft_column_text(0, col + 2);
 }
 
-/*
- * The relations decide and estimate read through their indexes
- * (index_read.c): one statement's executor start-up cost more than all of
- * these lookups.
- */
-static FtRelation pools_table = FT_RELATION("pools");
-static FtRelation pools_key = FT_RELATION("pools_pkey");
-static FtRelation stripes_table = FT_RELATION("pool_stripes");
-static FtRelation stripes_key = FT_RELATION("pool_stripes_pkey");
-static FtRelation holds_table = FT_RELATION("holds");
-static FtRelation held_by_expiry = FT_RELATION("holds_held_by_expiry");
-static FtRelation held_by_subject = FT_RELATION("holds_held_by_subject");
-static FtRelation subjects_table = FT_RELATION("subjects");
-static FtRelation subjects_key = FT_RELATION("subjects_pkey");
-static FtRelation tiers_table = FT_RELATION("tiers");
-static FtRelation tiers_key = FT_RELATION("tiers_pkey");
-
-/* A row was found: *(bool *) arg. */
-static bool
-found_row(const Datum *values, const bool *isnull, void *arg)
-{
-	*(bool *) arg = true;
-	return false;
-}
-
 /* A sum of a bigint column over the rows a read finds, up to the largest bigint. */
 typedef struct SatsSum
 {
@@ -271,10 +246,8 @@ static bool
 pool_found(const char *pool)
 {
 	FtIndexKey	of_pool = {1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(pool)};
-	bool		found = false;
 
-	ft_index_read(&pools_table, &pools_key, &of_pool, 1, NULL, 0, found_row, &found);
-	return found;
+	return ft_index_has_row(&ft_pools, &ft_pools_pkey, &of_pool, 1);
 }
 
 /*
@@ -291,12 +264,12 @@ read_budget_held(const char *subject, const char *tier, TimestampTz now, FtSubje
 	SatsSum		budget = {0};
 	HeldSats	live = {.now = now, .live = true, .window_start = s->window_start};
 
-	ft_index_read(&tiers_table, &tiers_key, &of_tier, 1, budget_column, 1, copy_budget, &budget);
+	ft_index_read(&ft_tiers, &ft_tiers_pkey, &of_tier, 1, budget_column, 1, copy_budget, &budget);
 	if (!budget.any)
 		elog(ERROR, "freetier: tier \"%s\" of subject \"%s\" does not exist", tier, subject);
 	s->daily_budget_sats = budget.sats;
 	if (s->has_window)
-		ft_index_read(&holds_table, &held_by_subject, &of_subject, 1, held_columns, 3,
+		ft_index_read(&ft_holds, &ft_holds_held_by_subject, &of_subject, 1, held_columns, 3,
 					  add_held, &live);
 	s->window_held_sats = live.sats;
 }
@@ -599,10 +572,10 @@ read_for_estimate(const GateRequest *r, TimestampTz now, bool subject, FtSubject
 	SubjectRow	row = {.s = s};
 
 	/* every pool has its stripes from create_pool on: no stripe, no pool */
-	ft_index_read(&stripes_table, &stripes_key, &of_pool, 1, balance, 1, add_sats, &stripes);
+	ft_index_read(&ft_pool_stripes, &ft_pool_stripes_pkey, &of_pool, 1, balance, 1, add_sats, &stripes);
 	if (!stripes.any && !pool_found(r->pool))
 		ft_report_unknown_pool(r->pool);
-	ft_index_read(&holds_table, &held_by_expiry, expired_in_pool, 2, held_columns, 3,
+	ft_index_read(&ft_holds, &ft_holds_held_by_expiry, expired_in_pool, 2, held_columns, 3,
 				  add_held, &expired);
 
 	s->known = false;
@@ -611,7 +584,7 @@ read_for_estimate(const GateRequest *r, TimestampTz now, bool subject, FtSubject
 		FtIndexKey	of_subject = {1, BTEqualStrategyNumber, F_TEXTEQ,
 		CStringGetTextDatum(r->subject)};
 
-		ft_index_read(&subjects_table, &subjects_key, &of_subject, 1, subject_columns, 3,
+		ft_index_read(&ft_subjects, &ft_subjects_pkey, &of_subject, 1, subject_columns, 3,
 					  copy_subject, &row);
 	}
 	if (s->known)

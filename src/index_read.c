@@ -35,6 +35,19 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+/* The relations read without SQL, each with its OID as last found. */
+FtRelation	ft_pools = FT_RELATION("pools");
+FtRelation	ft_pools_pkey = FT_RELATION("pools_pkey");
+FtRelation	ft_pool_stripes = FT_RELATION("pool_stripes");
+FtRelation	ft_pool_stripes_pkey = FT_RELATION("pool_stripes_pkey");
+FtRelation	ft_holds = FT_RELATION("holds");
+FtRelation	ft_holds_held_by_expiry = FT_RELATION("holds_held_by_expiry");
+FtRelation	ft_holds_held_by_subject = FT_RELATION("holds_held_by_subject");
+FtRelation	ft_subjects = FT_RELATION("subjects");
+FtRelation	ft_subjects_pkey = FT_RELATION("subjects_pkey");
+FtRelation	ft_tiers = FT_RELATION("tiers");
+FtRelation	ft_tiers_pkey = FT_RELATION("tiers_pkey");
+
 /* freetier's schema, as last found */
 static Oid	freetier_schema = InvalidOid;
 
@@ -127,4 +140,21 @@ ft_index_read(FtRelation *table, FtRelation *index, const FtIndexKey *keys, int 
 	ExecDropSingleTupleTableSlot(slot);
 	relation_close(idx, NoLock);
 	relation_close(heap, NoLock);
+}
+
+static bool
+found_row(const Datum *values, const bool *isnull, void *arg)
+{
+	*(bool *) arg = true;
+	return false;
+}
+
+/* Whether `index` finds a row of `table` for `keys` that the active snapshot sees. */
+bool
+ft_index_has_row(FtRelation *table, FtRelation *index, const FtIndexKey *keys, int nkeys)
+{
+	bool		found = false;
+
+	ft_index_read(table, index, keys, nkeys, NULL, 0, found_row, &found);
+	return found;
 }

@@ -38,6 +38,7 @@
 #include "fmgr.h"
 #include "common/hashfn.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 
 static FtStatement pool_settings[2] = {
 	{"SELECT 1, hold_ttl, 0::bigint FROM freetier.pools WHERE pool OPERATOR(pg_catalog.=) $1",
@@ -79,8 +80,8 @@ static FtStatement try_lock_one[2] = {
 /*
  * decide's pick: the first active stripe of pool $1, in the order that
  * starts at stripe $3 mod the active count, that has at least $2 sats and
- * that nobody else has locked; with the pool's settings, and whether the
- * stripe has holds past their TTL at $4.
+ * that nobody else has locked; with the pool's settings.  Whether the
+ * stripe has holds past their TTL is read afterwards (stripe_has_expired).
  *
  * From 0.4 on (pick_stripe[1]) the stripe must keep at least one sat, so
  * that only a decide that has locked every stripe can take a pool's last
@@ -91,8 +92,6 @@ static FtStatement try_lock_one[2] = {
  */
 #define PICK_STRIPE(marks, enough) \
 	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash, p.hold_ttl, p.stripes," \
-	" EXISTS (SELECT 1 FROM freetier.holds h WHERE h.pool OPERATOR(pg_catalog.=) s.pool" \
-	"   AND h.stripe OPERATOR(pg_catalog.=) s.stripe AND " FT_EXPIRED_HOLD("h.", "$4") ")," \
 	marks \
 	" FROM freetier.pools p JOIN freetier.pool_stripes s ON s.pool OPERATOR(pg_catalog.=) p.pool" \
 	" WHERE p.pool OPERATOR(pg_catalog.=) $1 AND s.stripe OPERATOR(pg_catalog.<) p.stripes" \
@@ -103,7 +102,7 @@ static FtStatement try_lock_one[2] = {
 
 static FtStatement pick_stripe[2] = {
 	{PICK_STRIPE(" 0::bigint, NULL::bigint", "OPERATOR(pg_catalog.>=)"),
-	4, {TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID}, NULL},
+	3, {TEXTOID, INT8OID, INT4OID}, NULL},
 	{PICK_STRIPE(" p.low_water_sats,"
 				 " CASE WHEN s.balance_sats OPERATOR(pg_catalog.-) $2"
 				 "   OPERATOR(pg_catalog.<=) p.low_water_sats"
@@ -111,7 +110,7 @@ static FtStatement pick_stripe[2] = {
 				 "   FROM freetier.pool_stripes o WHERE o.pool OPERATOR(pg_catalog.=) s.pool"
 				 "   AND o.stripe OPERATOR(pg_catalog.<>) s.stripe) END",
 				 "OPERATOR(pg_catalog.>)"),
-	4, {TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID}, NULL}
+	3, {TEXTOID, INT8OID, INT4OID}, NULL}
 };
 
 static FtStatement append[2] = {
@@ -197,6 +196,30 @@ ft_stripe_start(const char *subject)
 }
 
 /*
+ * Whether the locked stripe `stripe` of `pool` has holds past their TTL at
+ * `now`, read through holds_held_by_expiry down to its (pool, stripe)
+ * range, with the snapshot the call's next statement would take.  As a
+ * column of the pick, this was planned as one scan of every expired entry
+ * of the index, settled holds' dead entries too: each decide read the
+ * whole index until VACUUM came.
+ */
+static bool
+stripe_has_expired(const char *pool, int stripe, TimestampTz now)
+{
+	FtIndexKey	keys[3] = {
+		{1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(pool)},
+		{2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(stripe)},
+		{3, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(now)}
+	};
+	bool		found;
+
+	ft_push_read_snapshot();
+	found = ft_index_has_row(&ft_holds, &ft_holds_held_by_expiry, keys, 3);
+	ft_pop_read_snapshot();
+	return found;
+}
+
+/*
  * Lock, without waiting, an active stripe of `pool` that holds at least
  * `need` sats, trying them from stripe `start` (mod the active number) on.  False when
  * there is none: every such stripe is locked by others, or none holds that
@@ -210,23 +233,22 @@ bool
 ft_stripe_pick(const char *pool, int64 need, int start, TimestampTz now, bool marks,
 			   FtStripe *s, FtPoolSettings *ps, bool *has_expired, int64 *others)
 {
-	Datum		args[4];
+	Datum		args[3];
 	bool		isnull;
 	Datum		sum;
 
 	args[0] = CStringGetTextDatum(pool);
 	args[1] = Int64GetDatum(need);
 	args[2] = Int32GetDatum(start);
-	args[3] = TimestampTzGetDatum(now);
 	if (ft_execute(&pick_stripe[marks], args, NULL) == 0)
 		return false;
 	stripe_from_row(pool, 0, s);
 	ps->hold_ttl = *DatumGetIntervalP(ft_column(0, 5, &isnull));
 	ps->stripes = DatumGetInt32(ft_column(0, 6, &isnull));
-	*has_expired = DatumGetBool(ft_column(0, 7, &isnull));
-	ps->low_water_sats = ft_column_int64(0, 8);
-	sum = ft_column(0, 9, &isnull);
+	ps->low_water_sats = ft_column_int64(0, 7);
+	sum = ft_column(0, 8, &isnull);
 	*others = isnull ? -1 : DatumGetInt64(sum);
+	*has_expired = stripe_has_expired(pool, s->stripe, now);
 	return true;
 }
 
