@@ -88,9 +88,9 @@ static FtStatement try_lock_one[2] = {
  * From 0.4 on (pick_stripe[1]) the stripe must keep at least one sat, so
  * that only a decide that has locked every stripe can take a pool's last
  * sat and knows that it ran dry; and when taking $2 leaves the stripe at
- * or below the pool's low-water mark, the pick also reads the other
- * stripes' sum, as last committed, for the mark's line (log_lines.c).
- * Above the mark it reads nothing more.
+ * or below the pool's low-water mark, ft_stripe_pick then reads the other
+ * stripes' sum (ft_stripes_others_sum), as wait_for_stripe does, for the
+ * mark's line (log_lines.c).  Above the mark it reads nothing more.
  */
 #define PICK_STRIPE(marks, enough) \
 	"SELECT s.stripe, s.balance_sats, s.head_seq, s.head_hash, p.hold_ttl, p.stripes," \
@@ -103,15 +103,9 @@ static FtStatement try_lock_one[2] = {
 	" LIMIT 1 FOR NO KEY UPDATE OF s SKIP LOCKED"
 
 static FtStatement pick_stripe[2] = {
-	{PICK_STRIPE(" 0::bigint, NULL::bigint", "OPERATOR(pg_catalog.>=)"),
+	{PICK_STRIPE(" 0::bigint", "OPERATOR(pg_catalog.>=)"),
 	3, {TEXTOID, INT8OID, INT4OID}, NULL},
-	{PICK_STRIPE(" p.low_water_sats,"
-				 " CASE WHEN s.balance_sats OPERATOR(pg_catalog.-) $2"
-				 "   OPERATOR(pg_catalog.<=) p.low_water_sats"
-				 " THEN (SELECT pg_catalog.sum(o.balance_sats)::bigint"
-				 "   FROM freetier.pool_stripes o WHERE o.pool OPERATOR(pg_catalog.=) s.pool"
-				 "   AND o.stripe OPERATOR(pg_catalog.<>) s.stripe) END",
-				 "OPERATOR(pg_catalog.>)"),
+	{PICK_STRIPE(" p.low_water_sats", "OPERATOR(pg_catalog.>)"),
 	3, {TEXTOID, INT8OID, INT4OID}, NULL}
 };
 
@@ -237,7 +231,6 @@ ft_stripe_pick(const char *pool, int64 need, int start, TimestampTz now, bool ma
 {
 	Datum		args[3];
 	bool		isnull;
-	Datum		sum;
 
 	args[0] = CStringGetTextDatum(pool);
 	args[1] = Int64GetDatum(need);
@@ -248,8 +241,8 @@ ft_stripe_pick(const char *pool, int64 need, int start, TimestampTz now, bool ma
 	ps->hold_ttl = *DatumGetIntervalP(ft_column(0, 5, &isnull));
 	ps->stripes = DatumGetInt32(ft_column(0, 6, &isnull));
 	ps->low_water_sats = ft_column_int64(0, 7);
-	sum = ft_column(0, 8, &isnull);
-	*others = isnull ? -1 : DatumGetInt64(sum);
+	*others = marks && s->balance_sats - need <= ps->low_water_sats ?
+		ft_stripes_others_sum(pool, s->stripe) : -1;
 	*has_expired = stripe_has_expired(pool, s->stripe, now);
 	return true;
 }
