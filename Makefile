@@ -57,7 +57,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 SHLIB_LINK += -lsodium
 
 # pg_regress: test/sql/*.sql against test/expected/*.out
-REGRESS = setup decide estimate settle credit ledger chains retention errors privileges renewal accounts trials account_guards stripes limits timezones schema invariants listings counters corrections keys low_water import anchors settings_chain settings_ledger keyed upgrade
+REGRESS = setup decide estimate settle credit ledger chains retention errors privileges renewal accounts trials account_guards stripes lookups limits timezones schema invariants listings counters corrections keys low_water import anchors settings_chain settings_ledger keyed upgrade
 # $(srcdir): the source tree, also in an out-of-tree build
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=freetier
 

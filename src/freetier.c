@@ -53,7 +53,8 @@
  *	                  freetier.period_start
  *	 plumbing
  *	   freetier.c     this map; module initialisation
- *	   spi.c          prepared statements; which snapshot a call reads
+ *	   spi.c          prepared statements, planned as lookups by key; which
+ *	                  snapshot a call reads
  *	   index_read.c   reads through an index without SPI (estimate's)
  *	   args.c         argument checks, messages, result rows
  *	   clock.c        the instant freetier decides at (freetier.test_now)
@@ -87,5 +88,6 @@ _PG_init(void)
 	ft_chain_key_init();
 	ft_counters_init();
 	ft_log_lines_init();
+	ft_spi_init();
 	MarkGUCPrefixReserved("freetier");
 }

@@ -293,6 +293,7 @@ extern void ft_connect(FtAccess access);
 extern bool ft_reads_one_snapshot(void);
 extern void ft_push_read_snapshot(void);
 extern void ft_pop_read_snapshot(void);
+extern void ft_spi_init(void);
 extern SPIPlanPtr ft_prepare(FtStatement *stmt);
 extern int	ft_execute(FtStatement *stmt, Datum *values, const char *nulls);
 typedef void (*FtRowFunc) (TupleTableSlot *row, void *arg);

@@ -6,6 +6,11 @@
  * Every statement freetier runs is a static FtStatement: fixed SQL text with
  * schema-qualified names and $n parameters.  It is prepared on first use and
  * kept with SPI_keepplan; the plan cache re-plans it if the tables change.
+ * A statement run by ft_execute finds rows by key, and is planned with
+ * sequential scans off (plan_by_key): planned on tables of one page, as
+ * a new pool's stripes are, a lookup by key would be a scan of the whole
+ * table for as long as the backend keeps the plan, while traffic spreads
+ * the table's row versions over ever more pages.
  *
  * Which snapshot a statement reads is decided here, once per call, never by
  * the statement's caller.  A call opens SPI with ft_connect and says what it
@@ -30,8 +35,10 @@
 #include "freetier.h"
 
 #include "access/xact.h"
+#include "optimizer/planner.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -107,6 +114,53 @@ ft_pop_read_snapshot(void)
 	PopActiveSnapshot();
 }
 
+/* The SQL of the statement ft_execute runs, while it runs. */
+static const char *running_by_key = NULL;
+
+static planner_hook_type previous_planner_hook = NULL;
+
+/*
+ * The planner, with enable_seqscan off while it plans the statement that
+ * ft_execute runs (not the statements of triggers it fires, nor the walks
+ * of ft_execute_each): where an index serves, the plan uses it, whatever
+ * the size of the table when the plan is made.  And with jit off: a scan
+ * that no index serves (a one-row settings table) then costs more than
+ * jit_above_cost until PostgreSQL 18, and compiling it took milliseconds
+ * on every call.
+ */
+static PlannedStmt *
+plan_by_key(Query *parse, const char *query_string, int cursor_options,
+			ParamListInfo params)
+{
+	bool		by_key = running_by_key != NULL && query_string != NULL &&
+		strcmp(query_string, running_by_key) == 0;
+	int			nest_level = 0;
+	PlannedStmt *planned;
+
+	if (by_key)
+	{
+		nest_level = NewGUCNestLevel();
+		(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	planned = previous_planner_hook ?
+		previous_planner_hook(parse, query_string, cursor_options, params) :
+		standard_planner(parse, query_string, cursor_options, params);
+	if (by_key)
+		AtEOXact_GUC(true, nest_level);
+	return planned;
+}
+
+/* At load (_PG_init): plan ft_execute's statements with plan_by_key. */
+void
+ft_spi_init(void)
+{
+	previous_planner_hook = planner_hook;
+	planner_hook = plan_by_key;
+}
+
 /* The statement's kept plan, prepared on first use with these cursor options. */
 static SPIPlanPtr
 prepare(FtStatement *stmt, int cursor_options)
@@ -138,13 +192,19 @@ ft_prepare(FtStatement *stmt)
 	return prepare(stmt, 0);
 }
 
-/* Runs stmt with the given parameters; returns SPI_processed. */
+/*
+ * Runs stmt, a lookup by key (plan_by_key), with the given parameters;
+ * returns SPI_processed.
+ */
 int
 ft_execute(FtStatement *stmt, Datum *values, const char *nulls)
 {
-	int			rc = SPI_execute_plan(ft_prepare(stmt), values, nulls,
-									  ft_reads_one_snapshot(), 0);
+	const char *outer = running_by_key;
+	int			rc;
 
+	running_by_key = stmt->sql;
+	rc = SPI_execute_plan(ft_prepare(stmt), values, nulls, ft_reads_one_snapshot(), 0);
+	running_by_key = outer;
 	if (rc < 0)
 		elog(ERROR, "freetier: SPI_execute_plan failed (%s): %s",
 			 SPI_result_code_string(rc), stmt->sql);
