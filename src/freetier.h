@@ -281,6 +281,8 @@ typedef struct FtStatement
 	int			nargs;
 	Oid			argtypes[FT_MAX_ARGS];
 	SPIPlanPtr	plan;			/* prepared on first use, then kept */
+	bool		whole_tables;	/* moves whole ledgers: planned on the tables'
+								 * costs, not as a lookup by key (spi.c) */
 } FtStatement;
 
 typedef enum FtAccess

@@ -116,7 +116,7 @@ static FtStatement archive_entries = {
 	" SELECT cp.stripe, cp.seq, (SELECT pg_catalog.count(*) FROM kept"
 	"   WHERE kept.stripe OPERATOR(pg_catalog.=) cp.stripe)"
 	" FROM cp ORDER BY cp.stripe",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID}, NULL, true
 };
 
 static FtStatement drop_archive = {
@@ -150,7 +150,7 @@ static FtStatement archive_account_entries = {
 	"   (SELECT subject, pg_catalog.count(*) AS n FROM kept GROUP BY subject) k"
 	"   ON k.subject OPERATOR(pg_catalog.=) cp.subject"
 	" ORDER BY cp.subject",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID}, NULL, true
 };
 
 static FtStatement drop_account_archive = {

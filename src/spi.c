@@ -10,7 +10,9 @@
  * sequential scans off (plan_by_key): planned on tables of one page, as
  * a new pool's stripes are, a lookup by key would be a scan of the whole
  * table for as long as the backend keeps the plan, while traffic spreads
- * the table's row versions over ever more pages.
+ * the table's row versions over ever more pages.  The archive moves,
+ * which read whole ledgers, are marked whole_tables and planned on the
+ * tables' costs: a ledger walked in index order reads its heap at random.
  *
  * Which snapshot a statement reads is decided here, once per call, never by
  * the statement's caller.  A call opens SPI with ft_connect and says what it
@@ -193,8 +195,8 @@ ft_prepare(FtStatement *stmt)
 }
 
 /*
- * Runs stmt, a lookup by key (plan_by_key), with the given parameters;
- * returns SPI_processed.
+ * Runs stmt, a lookup by key (plan_by_key) unless it moves whole ledgers,
+ * with the given parameters; returns SPI_processed.
  */
 int
 ft_execute(FtStatement *stmt, Datum *values, const char *nulls)
@@ -202,7 +204,7 @@ ft_execute(FtStatement *stmt, Datum *values, const char *nulls)
 	const char *outer = running_by_key;
 	int			rc;
 
-	running_by_key = stmt->sql;
+	running_by_key = stmt->whole_tables ? NULL : stmt->sql;
 	rc = SPI_execute_plan(ft_prepare(stmt), values, nulls, ft_reads_one_snapshot(), 0);
 	running_by_key = outer;
 	if (rc < 0)
