@@ -281,8 +281,6 @@ typedef struct FtStatement
 	int			nargs;
 	Oid			argtypes[FT_MAX_ARGS];
 	SPIPlanPtr	plan;			/* prepared on first use, then kept */
-	bool		whole_tables;	/* moves whole ledgers: planned on the tables'
-								 * costs, not as a lookup by key (spi.c) */
 } FtStatement;
 
 typedef enum FtAccess
@@ -298,6 +296,7 @@ extern void ft_pop_read_snapshot(void);
 extern void ft_spi_init(void);
 extern SPIPlanPtr ft_prepare(FtStatement *stmt);
 extern int	ft_execute(FtStatement *stmt, Datum *values, const char *nulls);
+extern int	ft_execute_whole(FtStatement *stmt, Datum *values, const char *nulls);
 typedef void (*FtRowFunc) (TupleTableSlot *row, void *arg);
 extern void ft_execute_each(FtStatement *stmt, Datum *values, const char *nulls,
 							FtRowFunc each_row, void *arg);

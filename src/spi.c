@@ -11,8 +11,9 @@
  * a new pool's stripes are, a lookup by key would be a scan of the whole
  * table for as long as the backend keeps the plan, while traffic spreads
  * the table's row versions over ever more pages.  The archive moves,
- * which read whole ledgers, are marked whole_tables and planned on the
- * tables' costs: a ledger walked in index order reads its heap at random.
+ * which read whole ledgers, run with ft_execute_whole and are planned on
+ * the tables' costs: a ledger walked in index order reads its heap at
+ * random.
  *
  * Which snapshot a statement reads is decided here, once per call, never by
  * the statement's caller.  A call opens SPI with ft_connect and says what it
@@ -194,23 +195,34 @@ ft_prepare(FtStatement *stmt)
 	return prepare(stmt, 0);
 }
 
-/*
- * Runs stmt, a lookup by key (plan_by_key) unless it moves whole ledgers,
- * with the given parameters; returns SPI_processed.
- */
-int
-ft_execute(FtStatement *stmt, Datum *values, const char *nulls)
+/* stmt run with its parameters, planned by plan_by_key when by_key; SPI_processed. */
+static int
+execute(FtStatement *stmt, Datum *values, const char *nulls, bool by_key)
 {
 	const char *outer = running_by_key;
 	int			rc;
 
-	running_by_key = stmt->whole_tables ? NULL : stmt->sql;
+	running_by_key = by_key ? stmt->sql : NULL;
 	rc = SPI_execute_plan(ft_prepare(stmt), values, nulls, ft_reads_one_snapshot(), 0);
 	running_by_key = outer;
 	if (rc < 0)
 		elog(ERROR, "freetier: SPI_execute_plan failed (%s): %s",
 			 SPI_result_code_string(rc), stmt->sql);
 	return (int) SPI_processed;
+}
+
+/* Runs stmt, a lookup by key (plan_by_key); returns SPI_processed. */
+int
+ft_execute(FtStatement *stmt, Datum *values, const char *nulls)
+{
+	return execute(stmt, values, nulls, true);
+}
+
+/* Runs stmt, which reads whole ledgers, planned on the tables' costs. */
+int
+ft_execute_whole(FtStatement *stmt, Datum *values, const char *nulls)
+{
+	return execute(stmt, values, nulls, false);
 }
 
 /* A receiver that hands each result row to a function, as it is produced. */
