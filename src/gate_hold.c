@@ -104,8 +104,8 @@ static FtStatement absorb_into_window = {
  * A settle on a striped pool: the return to a locked stripe ($1..$11,
  * pool.c; $6 is the hold), the hold ended, and the grant ($12 subject, $13
  * actual, $14 absorbed, $15 charge, $16 request_hash).  pool_balance_after
- * is the stripe's new balance and $17, the other stripes' as read just
- * before (ft_stripes_others_sum).  ctes: the stripe's part; grant_id_column and grant_id: the
+ * is the stripe's new balance and the other stripes' as this statement
+ * sees them.  ctes: the stripe's part; grant_id_column and grant_id: the
  * grant's id when the statement takes it itself, empty for the column's
  * default.
  */
@@ -116,12 +116,14 @@ static FtStatement absorb_into_window = {
 	" INSERT INTO freetier.grants (" grant_id_column "hold_id, subject, pool, actual_sats," \
 	"  absorbed_sats, returned_sats, charge_sats, pool_balance_after, request_hash, created_at)" \
 	" VALUES (" grant_id "$6, $12, $1, $13, $14, $4, $15," \
-	"  $5 OPERATOR(pg_catalog.+) $17," \
+	"  $5 OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(o.balance_sats)::bigint" \
+	"    FROM freetier.pool_stripes o WHERE o.pool OPERATOR(pg_catalog.=) $1" \
+	"    AND o.stripe OPERATOR(pg_catalog.<>) $9), 0)," \
 	"  $16, $8) RETURNING grant_id, pool_balance_after"
 
 static FtStatement settle_hold = {
 	SETTLE_HOLD(FT_STRIPE_APPEND_CTES, "", ""),
-	17, {FT_STRIPE_APPEND_TYPES, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID}, NULL
+	16, {FT_STRIPE_APPEND_TYPES, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID}, NULL
 };
 
 /*
@@ -138,7 +140,7 @@ static FtStatement settle_hold_v4 = {
 				FT_STRIPE_APPEND_CTES_SETTING(", max_grant_id = GREATEST(max_grant_id,"
 											  "   (SELECT grant_id FROM new_grant))"),
 				"grant_id, ", "(SELECT grant_id FROM new_grant), "),
-	17, {FT_STRIPE_APPEND_TYPES, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID}, NULL
+	16, {FT_STRIPE_APPEND_TYPES, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID}, NULL
 };
 
 static FtStatement end_hold = {
@@ -362,8 +364,8 @@ write_settle(const LockedHold *h, int64 actual, int64 absorbed, int64 returned,
 			 TimestampTz now, int64 *grant_id, int64 *balance_after)
 {
 	FtStripe	stripe;
-	Datum		args[17];
-	char		nulls[17];
+	Datum		args[16];
+	char		nulls[16];
 
 	ft_stripe_lock_for_return(h->pool, h->stripe, layout, &stripe);
 	if (layout == FT_LAYOUT_STRIPES)
@@ -377,8 +379,7 @@ write_settle(const LockedHold *h, int64 actual, int64 absorbed, int64 returned,
 		args[13] = Int64GetDatum(absorbed);
 		args[14] = Int64GetDatum(charge);
 		args[15] = request_hash ? CStringGetTextDatum(request_hash) : (Datum) 0;
-		args[16] = Int64GetDatum(ft_stripes_others_sum(h->pool, stripe.stripe));
-		memset(nulls + 11, ' ', 6);
+		memset(nulls + 11, ' ', 5);
 		nulls[15] = request_hash ? ' ' : 'n';
 		ft_execute(max_grant_ids ? &settle_hold_v4 : &settle_hold, args, nulls);
 		*grant_id = ft_column_int64(0, 1);

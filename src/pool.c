@@ -33,8 +33,6 @@
  */
 #include "freetier.h"
 
-#include "common/int.h"
-
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "fmgr.h"
@@ -510,45 +508,20 @@ ft_stripe_lock_emptiest(const char *pool, FtStripe *s)
 		ft_stripe_lock(pool, 0, FT_LAYOUT_STRIPES, s);
 }
 
-/* Adds each row's balance_sats, but stripe `skip`'s, to sum (22003 past a bigint). */
-typedef struct OthersSum
-{
-	int			skip;
-	int64		sum;
-} OthersSum;
+static FtStatement others_sum = {
+	"SELECT coalesce(pg_catalog.sum(balance_sats), 0)::bigint FROM freetier.pool_stripes"
+	" WHERE pool OPERATOR(pg_catalog.=) $1 AND stripe OPERATOR(pg_catalog.<>) $2",
+	2, {TEXTOID, INT4OID}, NULL
+};
 
-static bool
-add_other_stripe(const Datum *values, const bool *isnull, void *arg)
-{
-	OthersSum  *o = arg;
-
-	if (DatumGetInt32(values[0]) != o->skip &&
-		pg_add_s64_overflow(o->sum, DatumGetInt64(values[1]), &o->sum))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("bigint out of range")));
-	return true;
-}
-
-/*
- * The sum of the stripes of `pool` other than `stripe`, as last committed
- * (and as this call wrote them): read through pool_stripes_pkey, with the
- * snapshot the call's next statement would take.  As SQL its generic plan
- * was a sequential scan of pool_stripes, every page of row versions the
- * stripes' updates leave until pruning (24 pages for 48 rows, measured).
- */
+/* The sum of the stripes of `pool` other than `stripe`, as last committed. */
 int64
 ft_stripes_others_sum(const char *pool, int stripe)
 {
-	static const char *const columns[] = {"stripe", "balance_sats"};
-	FtIndexKey	of_pool = {1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(pool)};
-	OthersSum	others = {.skip = stripe, .sum = 0};
+	Datum		args[2] = {CStringGetTextDatum(pool), Int32GetDatum(stripe)};
 
-	ft_push_read_snapshot();
-	ft_index_read(&ft_pool_stripes, &ft_pool_stripes_pkey, &of_pool, 1, columns, 2,
-				  add_other_stripe, &others);
-	ft_pop_read_snapshot();
-	return others.sum;
+	ft_execute(&others_sum, args, NULL);
+	return ft_column_int64(0, 1);
 }
 
 static FtStatement pool_room = {
